@@ -1,0 +1,6 @@
+"""Project shell: settings, the Celery app, URLs, dashboards and reports that span apps."""
+from __future__ import annotations
+
+from .celery import app as celery_app
+
+__all__ = ["celery_app"]

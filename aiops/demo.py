@@ -1,0 +1,64 @@
+"""The demo scenario `make run` loads: people, teams, services, and each app's demo data."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from core.choices import Role, Tier
+from core.services import service_get_or_create, service_set_dependencies, team_get_or_create
+
+DEMO_PASSWORD = "aiops-demo"  # printed by `manage.py demo`; the demo is for laptops only
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DemoPerson:
+    username: str
+    roles: tuple[str, ...]
+    superuser: bool = False
+
+
+PEOPLE = (
+    DemoPerson(username="admin", roles=(Role.ADMIN, Role.OPERATOR), superuser=True),
+    DemoPerson(username="olivia", roles=(Role.OPERATOR,)),
+    DemoPerson(username="max", roles=(Role.MANAGER,)),
+    DemoPerson(username="erin", roles=(Role.EXECUTIVE,)),
+)
+
+
+@transaction.atomic
+def load_organisation() -> dict:
+    User = get_user_model()
+    users = {}
+    for person in PEOPLE:
+        user, created = User.objects.get_or_create(
+            username=person.username,
+            defaults={"email": f"{person.username}@example.com", "is_staff": person.superuser,
+                      "is_superuser": person.superuser},
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+        user.groups.add(*Group.objects.filter(name__in=person.roles))
+        users[person.username] = user
+    platform = team_get_or_create(name="Platform", email="platform@example.com")
+    journeys = team_get_or_create(name="Journeys", email="journeys@example.com")
+    data = team_get_or_create(name="Data Science", email="ds@example.com")
+    platform.members.add(users["olivia"], users["admin"])
+    journeys.members.add(users["olivia"])
+    data.members.add(users["admin"])
+    db = service_get_or_create(name="postgres-main", team=platform, tier=Tier.TIER_1, downtime_cost_per_minute=400)
+    api = service_get_or_create(name="checkout-api", team=journeys, tier=Tier.TIER_1, downtime_cost_per_minute=1200)
+    web = service_get_or_create(name="web-frontend", team=journeys, tier=Tier.TIER_2, downtime_cost_per_minute=300)
+    eta = service_get_or_create(name="journey-eta-model", team=data, tier=Tier.TIER_2, downtime_cost_per_minute=150)
+    batch = service_get_or_create(name="reporting-batch", team=data, tier=Tier.TIER_4, downtime_cost_per_minute=5)
+    service_set_dependencies(service=api, depends_on=[db, eta])
+    service_set_dependencies(service=web, depends_on=[api])
+    service_set_dependencies(service=batch, depends_on=[db])
+    return {"users": users, "teams": [platform, journeys, data], "services": [db, api, web, eta, batch]}
+
+
+# Each app adds a callable `(stdout) -> None` here as it grows a demo: the shell wires apps together.
+STEPS: list = []

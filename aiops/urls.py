@@ -1,0 +1,32 @@
+"""URL map: pages, the versioned API, OTLP, health endpoints and the admin."""
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import views
+
+api_v1 = [
+    path("", include("core.api.urls")),
+    path("", include("incidents.api.urls")),
+    path("", include("monitoring.api.urls")),
+    path("", include("models_registry.api.urls")),
+]
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("", views.home, name="home"),
+    path("reports/", views.reports, name="reports"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("incidents/", include("incidents.urls")),
+    path("monitoring/", include("monitoring.urls")),
+    path("models/", include("models_registry.urls")),
+]

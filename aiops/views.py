@@ -1,0 +1,37 @@
+"""Pages and endpoints of the project shell: health, home, reports."""
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from .dashboard import dashboard_cards, report_context
+from .health import readiness
+
+
+@login_not_required
+@never_cache
+@require_GET
+def healthz(request):
+    return JsonResponse({"status": "ok"})
+
+
+@login_not_required
+@never_cache
+@require_GET
+def readyz(request):
+    result = readiness()
+    body = {"status": "ok" if result.ok else "unavailable", "checks": result.checks}
+    if not result.ok:
+        body["failing"] = result.failing
+    return JsonResponse(body, status=200 if result.ok else 503)
+
+
+def home(request):
+    return render(request, "aiops/home.html", {"cards": dashboard_cards()})
+
+
+def reports(request):
+    return render(request, "aiops/reports.html", report_context())

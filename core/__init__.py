@@ -1,0 +1,1 @@
+"""People, teams, services and integration credentials that every other app references."""

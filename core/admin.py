@@ -1,0 +1,57 @@
+"""Admin for teams, services and integrations (a new integration's token is shown once)."""
+from __future__ import annotations
+
+from django.contrib import admin, messages
+
+from .models import Integration, Service, Team
+from .services import integration_create, integration_revoke
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "email"]
+    prepopulated_fields = {"slug": ["name"]}
+    filter_horizontal = ["members"]
+    search_fields = ["name"]
+
+
+@admin.register(Service)
+class ServiceAdmin(admin.ModelAdmin):
+    list_display = ["name", "team", "tier", "downtime_cost_per_minute", "owner_email"]
+    list_filter = ["tier", "team"]
+    search_fields = ["name"]
+    filter_horizontal = ["depends_on"]
+
+
+@admin.register(Integration)
+class IntegrationAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "service", "token_prefix", "is_active", "last_received_at", "received_count"]
+    list_filter = ["kind", "revoked_at"]
+    search_fields = ["name"]
+    readonly_fields = ["token_prefix", "created_at", "created_by", "revoked_at", "last_received_at", "received_count"]
+    fields = ["name", "kind", "service", "secret", "rate_limit_per_minute", *readonly_fields]
+    actions = ["revoke"]
+
+    @admin.display(boolean=True)
+    def is_active(self, obj: Integration) -> bool:
+        return obj.is_active
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created, token = integration_create(
+            kind=obj.kind, name=obj.name, service=obj.service, created_by=request.user, secret=obj.secret
+        )
+        if obj.rate_limit_per_minute:
+            created.rate_limit_per_minute = obj.rate_limit_per_minute
+            created.save(update_fields=["rate_limit_per_minute"])
+        obj.pk = created.pk
+        obj.refresh_from_db()
+        messages.warning(request, f"Token for {created.name} (shown only once): {token}")
+
+    @admin.action(description="Revoke selected integrations")
+    def revoke(self, request, queryset):
+        for integration in queryset:
+            integration_revoke(integration=integration)
+        messages.success(request, f"Revoked {queryset.count()} integration(s).")

@@ -1,0 +1,71 @@
+"""API authentication: integration tokens for agents, DRF tokens and sessions for people."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from .models import Integration
+from .selectors import TOKEN_PREFIX, integration_get_by_token
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationPrincipal:
+    """`request.user` for a request made with an integration token (an agent, not a person)."""
+
+    integration: Integration
+    is_authenticated: bool = True
+    is_anonymous: bool = False
+    is_active: bool = True
+    is_staff: bool = False
+    is_superuser: bool = False
+    pk: None = None
+    id: None = None
+
+    @property
+    def username(self) -> str:
+        return f"integration:{self.integration.name}"
+
+    def __str__(self) -> str:
+        return self.username
+
+
+def authenticate_integration_token(token: str) -> Integration:
+    """The active integration for `token`, or AuthenticationFailed (401)."""
+    integration = integration_get_by_token(token=token)
+    if integration is None:
+        raise exceptions.AuthenticationFailed("Unknown integration token.")
+    if not integration.is_active:
+        raise exceptions.AuthenticationFailed("Integration token has been revoked.")
+    return integration
+
+
+class IntegrationTokenAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer aiops_...` (what Alertmanager's http_config.authorization sends)."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request):
+        header = authentication.get_authorization_header(request).split()
+        if len(header) != 2 or header[0].lower() != self.keyword.lower().encode():
+            return None
+        token = header[1].decode(errors="replace")
+        if not token.startswith(TOKEN_PREFIX):
+            return None  # may be a person's bearer token, handled by the next class
+        integration = authenticate_integration_token(token)
+        return IntegrationPrincipal(integration=integration), integration
+
+    def authenticate_header(self, request: Request) -> str:
+        # Makes DRF answer 401 (not 403) to a request without credentials.
+        return 'Bearer realm="api"'
+
+
+class BearerTokenAuthentication(authentication.TokenAuthentication):
+    """A person's API token, sent as `Authorization: Token <key>` or `Bearer <key>`."""
+
+    def authenticate(self, request: Request):
+        header = authentication.get_authorization_header(request).split()
+        if len(header) == 2 and header[0].lower() in (b"token", b"bearer"):
+            return self.authenticate_credentials(header[1].decode(errors="replace"))
+        return None

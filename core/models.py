@@ -1,0 +1,101 @@
+"""Teams, services (with their dependency graph) and integration tokens."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+
+from .choices import IntegrationKind, Tier
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    email = models.EmailField(blank=True, help_text="Team mailbox or on-call alias.")
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teams", blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Service(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="services")
+    tier = models.PositiveSmallIntegerField(choices=Tier.choices, default=Tier.TIER_3)
+    downtime_cost_per_minute = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Business cost of one minute of outage, in the reporting currency.",
+    )
+    owner_email = models.EmailField(blank=True)
+    description = models.TextField(blank=True)
+    depends_on = models.ManyToManyField(
+        "self", symmetrical=False, related_name="dependents", blank=True,
+        help_text="Services this one calls; a fault there explains alerts here.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Integration(models.Model):
+    """A monitoring agent's credential. Only a SHA-256 of the token is stored."""
+
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20, choices=IntegrationKind.choices)
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, related_name="integrations", null=True, blank=True,
+        help_text="Default service for signals that do not name one.",
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    token_prefix = models.CharField(max_length=16, editable=False, help_text="First characters, for recognising a token.")
+    secret = models.CharField(
+        max_length=200, blank=True,
+        help_text="Optional shared secret for senders that sign their requests (Grafana HMAC).",
+    )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Requests per minute; empty uses the site default."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_received_at = models.DateTimeField(null=True, blank=True)
+    received_count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "kind"], name="integration_unique_name_per_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class ConnectionTest(models.Model):
+    """An agent's "send test event": proves the token works and a worker picks up its tasks."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="connection_tests")
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    processed_by = models.CharField(max_length=200, blank=True, help_text="Worker host that ran the task.")
+
+    class Meta:
+        ordering = ["-received_at"]

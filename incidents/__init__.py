@@ -1,0 +1,1 @@
+"""Signals to alerts to incidents: dedup, noise control, correlation, severity, lifecycle, response."""

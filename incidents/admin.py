@@ -1,0 +1,2 @@
+"""Admin of the incidents app."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""Serializers of the incidents API."""
+from __future__ import annotations

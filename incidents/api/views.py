@@ -1,0 +1,2 @@
+"""Views of the incidents API."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""Choices of the incidents app."""
+from __future__ import annotations

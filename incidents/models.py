@@ -1,0 +1,2 @@
+"""Models of the incidents app."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""Selectors of the incidents app."""
+from __future__ import annotations

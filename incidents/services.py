@@ -1,0 +1,2 @@
+"""Services of the incidents app."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""Tasks of the incidents app."""
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Supervised forecasting models: registry, training, champion/challenger gate, monitors, ROI."""

@@ -1,0 +1,2 @@
+"""Admin of the models_registry app."""
+from __future__ import annotations

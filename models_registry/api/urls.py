@@ -1,0 +1,4 @@
+"""Routes of the models_registry API (mounted under /api/v1/)."""
+from __future__ import annotations
+
+urlpatterns: list = []

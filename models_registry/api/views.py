@@ -1,0 +1,2 @@
+"""Views of the models_registry API."""
+from __future__ import annotations

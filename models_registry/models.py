@@ -1,0 +1,2 @@
+"""Models of the models_registry app."""
+from __future__ import annotations

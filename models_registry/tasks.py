@@ -1,0 +1,2 @@
+"""Tasks of the models_registry app."""
+from __future__ import annotations

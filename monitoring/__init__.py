@@ -1,0 +1,1 @@
+"""Telemetry and alert intake, metric series, anomaly detection; raises signals into incidents."""

@@ -1,0 +1,2 @@
+"""Admin of the monitoring app."""
+from __future__ import annotations

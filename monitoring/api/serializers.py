@@ -1,0 +1,2 @@
+"""Serializers of the monitoring API."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""Views of the monitoring API."""
+from __future__ import annotations

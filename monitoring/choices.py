@@ -1,0 +1,2 @@
+"""Choices of the monitoring app."""
+from __future__ import annotations

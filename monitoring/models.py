@@ -1,0 +1,2 @@
+"""Models of the monitoring app."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""Selectors of the monitoring app."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""Services of the monitoring app."""
+from __future__ import annotations

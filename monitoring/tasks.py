@@ -1,0 +1,2 @@
+"""Tasks of the monitoring app."""
+from __future__ import annotations
