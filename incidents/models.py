@@ -1,2 +1,0 @@
-"""Models of the incidents app."""
-from __future__ import annotations

@@ -1,0 +1,2 @@
+"""Models of the incidents app; each module holds one area, re-exported here."""
+from __future__ import annotations

@@ -1,2 +1,0 @@
-"""Services of the incidents app."""
-from __future__ import annotations

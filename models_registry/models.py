@@ -1,2 +1,0 @@
-"""Models of the models_registry app."""
-from __future__ import annotations

@@ -1,2 +1,0 @@
-"""Models of the monitoring app."""
-from __future__ import annotations
