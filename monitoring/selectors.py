@@ -1,2 +1,0 @@
-"""Selectors of the monitoring app."""
-from __future__ import annotations

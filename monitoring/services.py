@@ -1,2 +1,0 @@
-"""Services of the monitoring app."""
-from __future__ import annotations
