@@ -1,2 +1,33 @@
 """Choices of the monitoring app."""
 from __future__ import annotations
+
+from django.db import models
+
+
+class SeriesKind(models.TextChoices):
+    """What a metric series measures; business and model series feed severity as KPIs."""
+
+    SYSTEM = "system", "System"
+    MODEL = "model", "Model"
+    BUSINESS = "business", "Business"
+
+
+class BatchStatus(models.TextChoices):
+    """Lifecycle of a stored telemetry batch (the intake outbox row)."""
+
+    QUEUED = "queued", "Queued"
+    PROCESSING = "processing", "Processing"
+    STORED = "stored", "Stored"
+    FAILED = "failed", "Failed"
+
+
+class BatchSource(models.TextChoices):
+    NATIVE = "native", "Native telemetry API"
+    OTLP = "otlp", "OpenTelemetry OTLP"
+
+
+class Direction(models.TextChoices):
+    """Which side of the expected band an anomaly lies on; part of the signal fingerprint."""
+
+    UP = "up", "Above expected"
+    DOWN = "down", "Below expected"

@@ -1,2 +1,5 @@
 """Models of the monitoring app; each module holds one area, re-exported here."""
 from __future__ import annotations
+
+from .series import Anomaly, MetricSeries, Point, PointRollup  # noqa: F401  (telemetry)
+from .telemetry import TelemetryBatch  # noqa: F401  (telemetry)

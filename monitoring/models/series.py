@@ -1,0 +1,108 @@
+"""Metric series, their raw points, hourly rollups and the anomalies detection found in them."""
+from __future__ import annotations
+
+from django.db import models
+
+from monitoring.choices import Direction, SeriesKind
+
+
+class MetricSeries(models.Model):
+    """One metric of one service with one label set; carries its detector's state."""
+
+    service = models.ForeignKey("core.Service", on_delete=models.CASCADE, related_name="metric_series")
+    metric = models.CharField(max_length=200)
+    labels = models.JSONField(default=dict, blank=True)
+    # sha256 of the canonical (sorted-key) JSON of `labels`: JSON is not indexable portably,
+    # so uniqueness of (service, metric, labels) is enforced through this column.
+    labels_hash = models.CharField(max_length=64, editable=False)
+    kind = models.CharField(max_length=10, choices=SeriesKind.choices, default=SeriesKind.SYSTEM)
+    unit = models.CharField(max_length=32, blank=True)
+    detector = models.CharField(max_length=64, blank=True, help_text="Empty uses the default detector.")
+    threshold = models.FloatField(
+        null=True, blank=True, help_text="Score in [0, 1] above which a point is an anomaly; empty uses the detector's default."
+    )
+    detector_state = models.BinaryField(null=True, blank=True, editable=False)
+    state_detector = models.CharField(
+        max_length=64, blank=True, editable=False, help_text="Detector that wrote detector_state."
+    )
+    last_scored_ts = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set when a detect task is queued for the series, cleared when it starts: at most one
+    # pending task per series however many batches touch it.
+    detect_queued_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Open anomaly episode ("up"/"down"/"") and the run of normal points since, so one
+    # episode raises one firing signal and one resolution.
+    open_direction = models.CharField(max_length=4, choices=Direction.choices, blank=True, editable=False)
+    normal_streak = models.PositiveIntegerField(default=0, editable=False)
+    # OTLP cumulative sums arrive as running totals; the previous total turns them into rates.
+    counter_value = models.FloatField(null=True, blank=True, editable=False)
+    counter_ts = models.DateTimeField(null=True, blank=True, editable=False)
+    counter_start_ts = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["service__name", "metric", "id"]
+        verbose_name_plural = "metric series"
+        constraints = [
+            models.UniqueConstraint(fields=["service", "metric", "labels_hash"], name="series_unique_identity"),
+        ]
+
+    def __str__(self) -> str:
+        labels = ",".join(f"{k}={v}" for k, v in sorted(self.labels.items()))
+        return f"{self.service_id}:{self.metric}{{{labels}}}"
+
+
+class Point(models.Model):
+    """A raw sample. The composite key (series, ts) is the only index: it serves "last N points
+    of a series" and time ranges, and makes a duplicate (same series and ts) a no-op."""
+
+    pk = models.CompositePrimaryKey("series", "ts")
+    series = models.ForeignKey(MetricSeries, on_delete=models.CASCADE, related_name="points", db_index=False)
+    ts = models.DateTimeField()
+    value = models.FloatField()
+
+    class Meta:
+        ordering = ["series", "ts"]
+
+
+class PointRollup(models.Model):
+    """Hourly summary of a series, kept after raw points pass the retention age."""
+
+    pk = models.CompositePrimaryKey("series", "hour")
+    series = models.ForeignKey(MetricSeries, on_delete=models.CASCADE, related_name="rollups", db_index=False)
+    hour = models.DateTimeField()
+    min = models.FloatField()
+    max = models.FloatField()
+    mean = models.FloatField()
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["series", "hour"]
+
+
+class Anomaly(models.Model):
+    """A point whose score passed its series' threshold."""
+
+    series = models.ForeignKey(MetricSeries, on_delete=models.CASCADE, related_name="anomalies")
+    ts = models.DateTimeField()
+    value = models.FloatField()
+    score = models.FloatField()
+    expected = models.FloatField()
+    lower = models.FloatField()
+    upper = models.FloatField()
+    direction = models.CharField(max_length=4, choices=Direction.choices)
+    detector = models.CharField(max_length=64)
+    reasons = models.JSONField(default=list, blank=True)
+    multivariate = models.BooleanField(default=False, help_text="Part of an anomaly across several series of the service.")
+    # Ids in the incidents app, kept as plain integers: monitoring only links to them.
+    alert_id = models.BigIntegerField(null=True, blank=True)
+    incident_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-ts", "-id"]
+        verbose_name_plural = "anomalies"
+        constraints = [models.UniqueConstraint(fields=["series", "ts"], name="anomaly_unique_point")]
+        indexes = [models.Index(fields=["-ts"], name="anomaly_ts_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.series} {self.direction} at {self.ts:%Y-%m-%d %H:%M:%S} (score {self.score:.2f})"
