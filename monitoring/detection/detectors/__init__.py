@@ -1,0 +1,4 @@
+"""Built-in detectors; importing this package registers them."""
+from __future__ import annotations
+
+from . import adaptive, ewma  # noqa: F401
