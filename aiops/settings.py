@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from .env import ImproperEnv, env_bool, env_choice, env_int, env_list, env_str
+from .env import ImproperEnv, env_bool, env_choice, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -194,6 +194,41 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
 ARTIFACT_DIR = Path(env_str("ARTIFACT_DIR", str(BASE_DIR / "var" / "artifacts")))
+
+# --- Model registry: training, gate, serving ---------------------------------------
+# A training run past this is killed by Celery (soft limit records FAILED) and failed by the reaper.
+MODEL_TRAINING_TIME_LIMIT = env_int("MODEL_TRAINING_TIME_LIMIT", 900, minimum=30)
+# Train on this many days before the holdout; evaluate on the most recent holdout window.
+MODEL_TRAIN_WINDOW_DAYS = env_int("MODEL_TRAIN_WINDOW_DAYS", 90, minimum=7)
+MODEL_HOLDOUT_DAYS = env_int("MODEL_HOLDOUT_DAYS", 14, minimum=1)
+# Share of journeys the stuck-journey alert team can review: recall/precision are measured there.
+MODEL_ALERT_BUDGET = env_float("MODEL_ALERT_BUDGET", 0.10)
+# Gate, journey time (minutes): absolute bar, then the minimum relative MAE gain over the champion.
+GATE_JOURNEY_MAX_MAE = env_float("GATE_JOURNEY_MAX_MAE", 40.0)
+GATE_JOURNEY_MAX_OPTIMISTIC_SHARE = env_float("GATE_JOURNEY_MAX_OPTIMISTIC_SHARE", 0.35)
+GATE_JOURNEY_MIN_MAE_GAIN = env_float("GATE_JOURNEY_MIN_MAE_GAIN", 0.01)
+# Gate, stuck journeys: absolute bars at the alert budget, then the minimum recall gain (absolute).
+GATE_STUCK_MIN_RECALL = env_float("GATE_STUCK_MIN_RECALL", 0.25)
+GATE_STUCK_MIN_PRECISION = env_float("GATE_STUCK_MIN_PRECISION", 0.25)
+GATE_STUCK_MIN_RECALL_GAIN = env_float("GATE_STUCK_MIN_RECALL_GAIN", 0.005)
+# A secondary business metric (optimistic share, precision) may not get worse than this (absolute).
+GATE_MAX_SECONDARY_REGRESSION = env_float("GATE_MAX_SECONDARY_REGRESSION", 0.02)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        # Fails training runs stuck past their limit (a worker died mid-run, a lost message).
+        "models-registry-reap-training-runs": {
+            "task": "models_registry.reap_training_runs",
+            "schedule": timedelta(minutes=5),
+            "options": {"expires": 240},
+        },
+        # Weekly challenger for every registered model; the gate decides whether it serves.
+        "models-registry-weekly-retrain": {
+            "task": "models_registry.schedule_retraining",
+            "schedule": timedelta(days=7),
+            "options": {"expires": 3600},
+        },
+    }
+)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
