@@ -50,3 +50,45 @@ class GateOutcome(models.TextChoices):
     PROMOTE = "promote", "Promoted"
     REJECT = "reject", "Rejected"
     ROLLBACK = "rollback", "Rolled back"
+
+
+class MonitorKind(models.TextChoices):
+    """What a monitor watches; each result is stored per model version and period."""
+
+    DATA_DRIFT = "data_drift", "Data drift"
+    PREDICTION_DRIFT = "prediction_drift", "Prediction drift"
+    PERFORMANCE = "performance", "Performance"
+    BIAS = "bias", "Bias"
+    OPERATIONAL = "operational", "Operational"
+
+
+class MonitorStatus(models.TextChoices):
+    """Outcome of one monitor; only a breach raises a signal into the incident core."""
+
+    OK = "ok", "OK"
+    WARNING = "warning", "Warning"
+    BREACH = "breach", "Breach"
+    NO_DATA = "no_data", "Not enough data"
+
+    @classmethod
+    def rank(cls, status: str) -> int:
+        """Order for "worst of": no data < ok < warning < breach."""
+        return {cls.NO_DATA: 0, cls.OK: 1, cls.WARNING: 2, cls.BREACH: 3}.get(status, 0)
+
+    @classmethod
+    def colour(cls, status: str) -> str:
+        return {cls.OK: "#2e7d32", cls.WARNING: "#ef6c00", cls.BREACH: "#c62828"}.get(status, "#757575")
+
+
+class MonitorRunState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class MonitorTrigger(models.TextChoices):
+    SCHEDULE = "schedule", "Schedule"
+    MANUAL = "manual", "Command line"
+    API = "api", "API"
+    REPLAY = "replay", "Replay"
