@@ -230,6 +230,41 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 
+# --- Model monitors (drift, performance, bias, operational) -------------------------
+# Drift effect-size bars; a feature counts as drifted only when the test is also significant.
+MONITOR_PSI_DRIFT = env_float("MONITOR_PSI_DRIFT", 0.2)  # industry convention: >0.2 significant shift
+MONITOR_KS_DRIFT = env_float("MONITOR_KS_DRIFT", 0.1)
+MONITOR_CRAMERS_V_DRIFT = env_float("MONITOR_CRAMERS_V_DRIFT", 0.1)  # Cohen's "small" effect
+# Prediction drift (PSI of the served predictions vs the training reference's) that pages on its own.
+MONITOR_PREDICTION_PSI_BREACH = env_float("MONITOR_PREDICTION_PSI_BREACH", 0.5)
+# Performance vs the version's validation metrics: relative MAE degradation, absolute share/recall points.
+MONITOR_MAE_WARNING_RATIO = env_float("MONITOR_MAE_WARNING_RATIO", 0.10)
+MONITOR_MAE_BREACH_RATIO = env_float("MONITOR_MAE_BREACH_RATIO", 0.25)
+MONITOR_SHARE_WARNING_POINTS = env_float("MONITOR_SHARE_WARNING_POINTS", 0.05)
+MONITOR_SHARE_BREACH_POINTS = env_float("MONITOR_SHARE_BREACH_POINTS", 0.10)
+# Fewer labelled predictions than this in a period: performance is "no data", never a breach.
+MONITOR_MIN_ACTUALS = env_int("MONITOR_MIN_ACTUALS", 200, minimum=1)
+# Bias: worst segment vs overall (> 1 = worse).
+MONITOR_BIAS_WARNING_RATIO = env_float("MONITOR_BIAS_WARNING_RATIO", 1.5)
+MONITOR_BIAS_BREACH_RATIO = env_float("MONITOR_BIAS_BREACH_RATIO", 2.0)
+# Operational: p99 latency of a prediction request (ms) and the share of failed requests.
+MONITOR_LATENCY_P99_WARNING_MS = env_float("MONITOR_LATENCY_P99_WARNING_MS", 50.0)
+MONITOR_LATENCY_P99_BREACH_MS = env_float("MONITOR_LATENCY_P99_BREACH_MS", 250.0)
+MONITOR_ERROR_RATE_WARNING = env_float("MONITOR_ERROR_RATE_WARNING", 0.01)
+MONITOR_ERROR_RATE_BREACH = env_float("MONITOR_ERROR_RATE_BREACH", 0.05)
+# The scheduled pass looks back this many days (labels arrive late: yesterday's are incomplete).
+MONITOR_PERIOD_DAYS = env_int("MONITOR_PERIOD_DAYS", 7, minimum=1)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        # Daily pass of every monitor over every champion; expires before the next one is due.
+        "models-registry-run-monitors": {
+            "task": "models_registry.run_monitors",
+            "schedule": timedelta(days=1),
+            "options": {"expires": 6 * 3600},
+        },
+    }
+)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
