@@ -208,8 +208,8 @@ GATE_JOURNEY_MAX_MAE = env_float("GATE_JOURNEY_MAX_MAE", 40.0)
 GATE_JOURNEY_MAX_OPTIMISTIC_SHARE = env_float("GATE_JOURNEY_MAX_OPTIMISTIC_SHARE", 0.35)
 GATE_JOURNEY_MIN_MAE_GAIN = env_float("GATE_JOURNEY_MIN_MAE_GAIN", 0.01)
 # Gate, stuck journeys: absolute bars at the alert budget, then the minimum recall gain (absolute).
-GATE_STUCK_MIN_RECALL = env_float("GATE_STUCK_MIN_RECALL", 0.25)
-GATE_STUCK_MIN_PRECISION = env_float("GATE_STUCK_MIN_PRECISION", 0.25)
+GATE_STUCK_MIN_RECALL = env_float("GATE_STUCK_MIN_RECALL", 0.20)
+GATE_STUCK_MIN_PRECISION = env_float("GATE_STUCK_MIN_PRECISION", 0.20)
 GATE_STUCK_MIN_RECALL_GAIN = env_float("GATE_STUCK_MIN_RECALL_GAIN", 0.005)
 # A secondary business metric (optimistic share, precision) may not get worse than this (absolute).
 GATE_MAX_SECONDARY_REGRESSION = env_float("GATE_MAX_SECONDARY_REGRESSION", 0.02)

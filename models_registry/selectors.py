@@ -1,2 +1,90 @@
-"""Selectors of the models_registry app."""
+"""Reads of the models_registry app: models with their health at a glance, versions, runs, decisions."""
 from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from .choices import VersionAlias
+from .exceptions import ModelNotFound
+from .models import GateDecision, ModelVersion, RegisteredModel, TrainingRun
+
+
+def model_get_by_name(*, name: str) -> RegisteredModel:
+    model = RegisteredModel.objects.select_related("team", "service").filter(name=name).first()
+    if model is None:
+        raise ModelNotFound(f"no registered model named {name!r}", field="name")
+    return model
+
+
+def model_list() -> QuerySet[RegisteredModel]:
+    return RegisteredModel.objects.select_related("team", "service").order_by("name")
+
+
+def model_champion(*, model: RegisteredModel) -> ModelVersion | None:
+    return ModelVersion.objects.filter(model=model, alias=VersionAlias.CHAMPION).first()
+
+
+def model_challenger(*, model: RegisteredModel) -> ModelVersion | None:
+    return ModelVersion.objects.filter(model=model, alias=VersionAlias.CHALLENGER).first()
+
+
+def version_list(*, model: RegisteredModel) -> QuerySet[ModelVersion]:
+    return ModelVersion.objects.filter(model=model).select_related("training_run").order_by("-version")
+
+
+def version_get(*, model: RegisteredModel, number: int) -> ModelVersion | None:
+    return ModelVersion.objects.filter(model=model, version=number).first()
+
+
+def training_run_list(*, model: RegisteredModel | None = None) -> QuerySet[TrainingRun]:
+    runs = TrainingRun.objects.select_related("model", "requested_by")
+    return runs.filter(model=model) if model is not None else runs
+
+
+def gate_decision_list(*, model: RegisteredModel) -> QuerySet[GateDecision]:
+    return GateDecision.objects.filter(model=model).select_related("challenger", "champion", "training_run")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelHealth:
+    """One row of the models list: what serves, when it was last retrained, what the gate last said."""
+
+    model: RegisteredModel
+    champion: ModelVersion | None
+    challenger: ModelVersion | None
+    last_run: TrainingRun | None
+    last_decision: GateDecision | None
+
+
+def model_health_list() -> list[ModelHealth]:
+    models = list(model_list())
+    champions = {v.model_id: v for v in ModelVersion.objects.filter(alias=VersionAlias.CHAMPION)}
+    challengers = {v.model_id: v for v in ModelVersion.objects.filter(alias=VersionAlias.CHALLENGER)}
+    rows = []
+    for model in models:
+        rows.append(
+            ModelHealth(
+                model=model,
+                champion=champions.get(model.pk),
+                challenger=challengers.get(model.pk),
+                last_run=TrainingRun.objects.filter(model=model).order_by("-created_at", "-id").first(),
+                last_decision=GateDecision.objects.filter(model=model).select_related("challenger").first(),
+            )
+        )
+    return rows
+
+
+def version_metric_series(*, model: RegisteredModel) -> dict[str, object]:
+    """Validation metrics per version, oldest first: the model page's chart data."""
+    versions = list(ModelVersion.objects.filter(model=model).order_by("version"))
+    keys: list[str] = []
+    for version in versions:
+        for key, value in version.metrics.items():
+            if key not in ("n", "alert_budget") and isinstance(value, (int, float)) and key not in keys:
+                keys.append(key)
+    return {
+        "labels": [f"v{v.version}" for v in versions],
+        "statuses": [v.status for v in versions],
+        "datasets": {key: [v.metrics.get(key) for v in versions] for key in keys},
+    }

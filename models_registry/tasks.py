@@ -1,2 +1,29 @@
-"""Tasks of the models_registry app."""
+"""Tasks of the models_registry app: training on the `training` queue, reaper and weekly retraining."""
 from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from . import services
+
+
+@shared_task(
+    name="models_registry.train_model",
+    # Training has its own limits: the soft one raises inside the run, which then records FAILED.
+    soft_time_limit=settings.MODEL_TRAINING_TIME_LIMIT,
+    time_limit=settings.MODEL_TRAINING_TIME_LIMIT + 60,
+)
+def train_model(run_id: int) -> str:
+    # No retries: a failed run is recorded with its error; the next schedule or a person retries.
+    outcome = services.training_run_execute(run_id=run_id)
+    return outcome.run.status
+
+
+@shared_task(name="models_registry.reap_training_runs")
+def reap_training_runs() -> int:
+    return services.training_runs_reap()
+
+
+@shared_task(name="models_registry.schedule_retraining")
+def schedule_retraining() -> int:
+    return len(services.retraining_schedule())

@@ -1,0 +1,145 @@
+"""The pipeline contract: one object turns raw records into features for both training and serving."""
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import InvalidRecords
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InputField:
+    """One raw input a caller sends per record."""
+
+    name: str
+    kind: str  # "number" | "string" | "datetime"
+    nullable: bool = False  # null allowed (the model handles missing values), the key must still be present
+    help: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainingData:
+    """Raw rows of a time window: the pipeline's input columns plus `event_time` (UTC) and `target`."""
+
+    frame: pd.DataFrame
+    start: datetime
+    end: datetime
+
+
+@dataclass(slots=True, kw_only=True)
+class FittedModel:
+    """What an artifact file holds: the estimator plus everything serving needs to rebuild features."""
+
+    pipeline: str
+    estimator: Any
+    features: list[str]
+    categories: dict[str, list[str]]
+    params: dict[str, Any]
+    # A sample of training features (and the model's scores on them): the drift monitors' reference.
+    reference: pd.DataFrame | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Pipeline(ABC):
+    """A model family: raw inputs, feature building, estimator, and validation metrics."""
+
+    name: ClassVar[str]
+    task: ClassVar[str]
+    inputs: ClassVar[tuple[InputField, ...]]
+    features: ClassVar[tuple[str, ...]]
+    categorical: ClassVar[tuple[str, ...]]
+    default_params: ClassVar[dict[str, Any]]
+
+    # ---- data -------------------------------------------------------------------------------------
+    @abstractmethod
+    def data_range(self) -> tuple[datetime, datetime]:
+        """First and last instants for which raw data exists."""
+
+    @abstractmethod
+    def load(self, *, start: datetime, end: datetime) -> TrainingData:
+        """Raw rows with event_time in [start, end), with their target."""
+
+    # ---- features (shared by training and serving) ------------------------------------------------
+    @abstractmethod
+    def build_features(self, raw: pd.DataFrame) -> pd.DataFrame:
+        """Feature frame (columns `features`) from raw input columns; categoricals as strings."""
+
+    def encode(self, features: pd.DataFrame, categories: Mapping[str, Sequence[str]]) -> np.ndarray:
+        """Float matrix for the estimator: categoricals as codes of the training categories, unseen → NaN."""
+        columns = []
+        for name in self.features:
+            if name in self.categorical:
+                codes = pd.Categorical(features[name], categories=categories[name]).codes.astype(np.float64)
+                codes[codes < 0] = np.nan
+                columns.append(codes)
+            else:
+                columns.append(pd.to_numeric(features[name], errors="coerce").to_numpy(dtype=np.float64))
+        return np.column_stack(columns) if columns else np.empty((len(features), 0))
+
+    # ---- estimator --------------------------------------------------------------------------------
+    @abstractmethod
+    def fit(self, *, features: pd.DataFrame, target: np.ndarray, params: Mapping[str, Any]) -> FittedModel:
+        """Train on a feature frame."""
+
+    @abstractmethod
+    def predict(self, fitted: FittedModel, features: pd.DataFrame) -> np.ndarray:
+        """Regression values or positive-class scores, float64."""
+
+    @abstractmethod
+    def evaluate(self, *, target: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+        """Validation metrics, business metrics included."""
+
+    # ---- serving input ----------------------------------------------------------------------------
+    def validate_records(self, records: Any) -> list[dict[str, Any]]:
+        """Check raw records against `inputs`; the first problem raises InvalidRecords naming index and field."""
+        if not isinstance(records, list) or not records:
+            raise InvalidRecords("records must be a non-empty list of objects", field="records")
+        clean: list[dict[str, Any]] = []
+        for index, record in enumerate(records):
+            if not isinstance(record, dict):
+                raise InvalidRecords(f"record {index} is not an object", field=f"records[{index}]")
+            row: dict[str, Any] = {}
+            for spec in self.inputs:
+                where = f"records[{index}].{spec.name}"
+                if spec.name not in record:
+                    raise InvalidRecords(f"record {index}: missing field {spec.name!r}", field=where)
+                row[spec.name] = _check_value(record[spec.name], spec, index=index, where=where)
+            clean.append(row)
+        return clean
+
+    def frame_from_records(self, records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+        """Raw input frame from validated records (the same columns `load` returns)."""
+        return pd.DataFrame.from_records(list(records), columns=[spec.name for spec in self.inputs])
+
+
+def _check_value(value: Any, spec: InputField, *, index: int, where: str) -> Any:
+    if value is None:
+        if spec.nullable:
+            return None
+        raise InvalidRecords(f"record {index}: field {spec.name!r} must not be null", field=where)
+    if spec.kind == "number":
+        # bool is an int subclass in Python; a true/false distance is a caller bug, not a number.
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise InvalidRecords(f"record {index}: field {spec.name!r} must be a finite number", field=where)
+        return float(value)
+    if spec.kind == "string":
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidRecords(f"record {index}: field {spec.name!r} must be a non-empty string", field=where)
+        return value.strip()
+    if spec.kind == "datetime":
+        if not isinstance(value, str):
+            raise InvalidRecords(f"record {index}: field {spec.name!r} must be an ISO 8601 date-time string", field=where)
+        try:
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidRecords(
+                f"record {index}: field {spec.name!r} is not an ISO 8601 date-time", field=where
+            ) from None
+        return value
+    raise AssertionError(f"unknown input kind {spec.kind!r}")

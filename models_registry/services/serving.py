@@ -1,0 +1,135 @@
+"""Serving: the champion's predictions for a batch of records (logged), and late actuals by request id."""
+from __future__ import annotations
+
+import math
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Sequence
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..artifacts import artifact_load
+from ..choices import ModelTask, VersionAlias
+from ..exceptions import InvalidRecords, NoChampion, UnknownRequestIds
+from ..models import ModelVersion, PredictionLog, RegisteredModel
+from ..pipelines import FittedModel, get_pipeline
+
+# Loaded models per process, keyed by (version id, sha256): a re-trained or tampered artifact is a new key.
+# A handful covers champion + challenger of every model; each is a few MB.
+_CACHE_SIZE = 8
+_cache: OrderedDict[tuple[int, str], FittedModel] = OrderedDict()
+_cache_lock = threading.Lock()
+MAX_BATCH = 1_000  # records per request: bounds request time and the size of one insert
+MAX_ACTUALS = 10_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PredictionBatch:
+    model: str
+    version: int
+    request_ids: list[str]
+    predictions: list[float]
+    latency_ms: float
+
+
+def fitted_model_for(*, version: ModelVersion) -> FittedModel:
+    """The loaded artifact of `version` (hash checked on first load, then cached per process)."""
+    key = (version.pk, version.artifact_sha256)
+    with _cache_lock:
+        fitted = _cache.get(key)
+        if fitted is not None:
+            _cache.move_to_end(key)
+            return fitted
+    fitted = artifact_load(relative_path=version.artifact_path, sha256=version.artifact_sha256)
+    with _cache_lock:
+        _cache[key] = fitted
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return fitted
+
+
+def fitted_cache_clear() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+def predictions_make(
+    *, model: RegisteredModel, records: Any, at: datetime | None = None
+) -> PredictionBatch:
+    """Score validated records with the champion and log each prediction; bad input stores nothing."""
+    pipeline = get_pipeline(model.pipeline)
+    if isinstance(records, list) and len(records) > MAX_BATCH:
+        raise InvalidRecords(f"at most {MAX_BATCH} records per request", field="records")
+    clean = pipeline.validate_records(records)
+    champion = ModelVersion.objects.filter(model=model, alias=VersionAlias.CHAMPION).first()
+    if champion is None:
+        raise NoChampion(f"model {model.name!r} has no champion yet; train one first")
+    fitted = fitted_model_for(version=champion)
+    started = time.perf_counter()
+    features = pipeline.build_features(pipeline.frame_from_records(clean))
+    scores = pipeline.predict(fitted, features)
+    latency_ms = (time.perf_counter() - started) * 1000.0
+    created_at = at or timezone.now()
+    request_ids = [uuid.uuid4().hex for _ in clean]
+    predictions = [float(value) for value in scores]
+    PredictionLog.objects.bulk_create(
+        [
+            PredictionLog(model=model, version=champion, request_id=request_id, features=record,
+                          prediction=prediction, latency_ms=latency_ms, created_at=created_at)
+            for request_id, record, prediction in zip(request_ids, clean, predictions)
+        ]
+    )
+    return PredictionBatch(
+        model=model.name, version=champion.version, request_ids=request_ids, predictions=predictions,
+        latency_ms=latency_ms,
+    )
+
+
+def _actual_value(value: Any, *, task: str, index: int) -> float:
+    where = f"actuals[{index}].actual"
+    if isinstance(value, bool):
+        if task == ModelTask.CLASSIFICATION:
+            return float(value)
+        raise InvalidRecords(f"actual {index}: must be a number", field=where)
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidRecords(f"actual {index}: must be a finite number", field=where)
+    if task == ModelTask.CLASSIFICATION and value not in (0, 1):
+        raise InvalidRecords(f"actual {index}: must be 0 or 1 (or true/false) for a classification model", field=where)
+    return float(value)
+
+
+@transaction.atomic
+def actuals_attach(*, model: RegisteredModel, actuals: Any, at: datetime | None = None) -> int:
+    """Record outcomes for earlier predictions; any unknown request id rejects the whole batch."""
+    if not isinstance(actuals, list) or not actuals:
+        raise InvalidRecords("actuals must be a non-empty list of {request_id, actual}", field="actuals")
+    if len(actuals) > MAX_ACTUALS:
+        raise InvalidRecords(f"at most {MAX_ACTUALS} actuals per request", field="actuals")
+    values: dict[str, float] = {}
+    for index, item in enumerate(actuals):
+        if not isinstance(item, dict):
+            raise InvalidRecords(f"actual {index} is not an object", field=f"actuals[{index}]")
+        request_id = item.get("request_id")
+        if not isinstance(request_id, str) or not request_id:
+            raise InvalidRecords(f"actual {index}: missing request_id", field=f"actuals[{index}].request_id")
+        if "actual" not in item:
+            raise InvalidRecords(f"actual {index}: missing actual", field=f"actuals[{index}].actual")
+        values[request_id] = _actual_value(item["actual"], task=model.task, index=index)
+    rows = list(PredictionLog.objects.select_for_update().filter(model=model, request_id__in=list(values)))
+    unknown = sorted(set(values) - {row.request_id for row in rows})
+    if unknown:
+        shown = ", ".join(unknown[:20]) + (f" and {len(unknown) - 20} more" if len(unknown) > 20 else "")
+        raise UnknownRequestIds(
+            f"{len(unknown)} unknown request id(s) for model {model.name!r}: {shown}; nothing stored", field="actuals"
+        )
+    moment = at or timezone.now()
+    for row in rows:
+        row.actual = values[row.request_id]
+        row.actual_at = moment
+    PredictionLog.objects.bulk_update(rows, ["actual", "actual_at"], batch_size=500)
+    return len(rows)
