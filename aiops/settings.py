@@ -295,3 +295,25 @@ LOGGING = {
 
 # Tolerance the anomaly and intake code use for clocks that run ahead.
 MAX_FUTURE_SKEW_SECONDS = env_int("MAX_FUTURE_SKEW_SECONDS", 300, minimum=0)
+
+# --- Telemetry: retention and anomaly signals ------------------------------------------
+# Raw points older than this are rolled into hourly rollups (min/max/mean/count) and deleted.
+POINT_RETENTION_DAYS = env_int("POINT_RETENTION_DAYS", 30, minimum=1)
+# Anomalies older than this when detected (a backfill of history) are stored but raise no signal:
+# nobody should be paged for last week.
+ANOMALY_SIGNAL_MAX_AGE_SECONDS = env_int("ANOMALY_SIGNAL_MAX_AGE_SECONDS", 3600, minimum=1)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "monitoring-expire-points": {
+            "task": "monitoring.expire_points",
+            "schedule": timedelta(hours=1),
+            "options": {"expires": 3000},
+        },
+        # Batches whose ingest message was lost (broker down at commit time) are queued again.
+        "monitoring-requeue-batches": {
+            "task": "monitoring.requeue_batches",
+            "schedule": timedelta(minutes=5),
+            "options": {"expires": 240},
+        },
+    }
+)
