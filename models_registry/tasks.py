@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.conf import settings
+from django.db import OperationalError
 
 from . import services
+from .services import monitors as monitor_services
 
 
 @shared_task(
@@ -27,3 +29,21 @@ def reap_training_runs() -> int:
 @shared_task(name="models_registry.schedule_retraining")
 def schedule_retraining() -> int:
     return len(services.retraining_schedule())
+
+
+@shared_task(name="models_registry.run_monitors")
+def run_monitors() -> int:
+    """Daily beat pass: queue a monitor run per model and serving version."""
+    return len(monitor_services.monitors_schedule())
+
+
+@shared_task(
+    name="models_registry.execute_monitor_run",
+    # Transient database trouble (failover, lock timeout) is worth a retry; the run is claimed by a
+    # conditional update, so a redelivery of a finished run does nothing.
+    autoretry_for=(OperationalError,),
+    retry_backoff=30,
+    max_retries=3,
+)
+def execute_monitor_run(run_id: int) -> str:
+    return monitor_services.monitor_run_execute(run_id=run_id).state
