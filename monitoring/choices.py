@@ -31,3 +31,20 @@ class Direction(models.TextChoices):
 
     UP = "up", "Above expected"
     DOWN = "down", "Below expected"
+
+
+class AlertIntakeKind(models.TextChoices):
+    """Alert formats accepted unchanged from monitoring agents (values match core IntegrationKind)."""
+
+    ALERTMANAGER = "alertmanager", "Prometheus Alertmanager webhook"
+    GRAFANA = "grafana", "Grafana alerting webhook"
+    PAGERDUTY = "pagerduty", "PagerDuty Events API v2"
+
+
+class AlertIntakeStatus(models.TextChoices):
+    """Lifecycle of a stored alert request (the intake outbox row)."""
+
+    QUEUED = "queued", "Queued"
+    PROCESSING = "processing", "Processing"
+    PROCESSED = "processed", "Processed"
+    FAILED = "failed", "Failed"

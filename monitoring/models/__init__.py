@@ -3,3 +3,4 @@ from __future__ import annotations
 
 from .series import Anomaly, MetricSeries, Point, PointRollup  # noqa: F401  (telemetry)
 from .telemetry import TelemetryBatch  # noqa: F401  (telemetry)
+from .intake import AlertIntake  # noqa: F401  (alert intake)
