@@ -1,2 +1,68 @@
 """Tasks of the monitoring app."""
 from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.db import DatabaseError
+from django.utils import timezone
+
+# Modules, not names, so the services can import this module for .delay() without a cycle.
+from .services import anomalies as anomaly_services
+from .services import points as point_services
+from .services import telemetry as telemetry_services
+
+# --- telemetry (ingest and detect queues) ------------------------------------------------------
+# Database errors here are transient (a restart, a deadlock victim, a full pool): retry with
+# backoff; the services claim rows so a retry never stores or scores anything twice.
+_RETRY = {"autoretry_for": (DatabaseError,), "retry_backoff": 2, "retry_backoff_max": 60, "max_retries": 5}
+
+
+@shared_task(name="monitoring.ingest_batch", **_RETRY)
+def ingest_batch(batch_id: int) -> int:
+    return telemetry_services.telemetry_batch_ingest(batch_id=batch_id).stored
+
+
+@shared_task(name="monitoring.detect_series", **_RETRY)
+def detect_series(series_ids: list[int]) -> int:
+    return anomaly_services.series_detect(series_ids=list(series_ids)).anomalies
+
+
+@shared_task(name="monitoring.expire_points", soft_time_limit=1800, time_limit=1900)
+def expire_points() -> int:
+    cutoff = timezone.now() - timedelta(days=settings.POINT_RETENTION_DAYS)
+    return point_services.points_expire(older_than=cutoff).deleted_points
+
+
+@shared_task(name="monitoring.requeue_batches")
+def requeue_batches() -> int:
+    return telemetry_services.telemetry_batches_requeue()
+
+
+# --- alert intake (ingest queue) ----------------------------------------------------------------
+from .services import intake as intake_services  # noqa: E402  (grouped with its tasks)
+
+# Transient database trouble is retried with backoff; anything else is a bug or a refused
+# signal and is recorded on the row as FAILED instead of being retried forever.
+ALERT_INTAKE_MAX_RETRIES = 5
+
+
+@shared_task(name="monitoring.process_alert_intake", bind=True, max_retries=ALERT_INTAKE_MAX_RETRIES)
+def process_alert_intake(self, intake_id: int) -> str:
+    try:
+        intake = intake_services.alert_intake_process(intake_id=intake_id)
+    except DatabaseError as exc:
+        if self.request.retries >= ALERT_INTAKE_MAX_RETRIES:
+            intake_services.alert_intake_fail(intake_id=intake_id, error=f"{type(exc).__name__}: {exc}")
+            raise
+        raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1))) from exc
+    except Exception as exc:
+        intake_services.alert_intake_fail(intake_id=intake_id, error=f"{type(exc).__name__}: {exc}")
+        raise
+    return intake.status if intake is not None else "already claimed"
+
+
+@shared_task(name="monitoring.requeue_alert_intakes")
+def requeue_alert_intakes() -> int:
+    return intake_services.alert_intakes_requeue_stale()
