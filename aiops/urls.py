@@ -28,5 +28,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("incidents/", include("incidents.urls")),
     path("monitoring/", include("monitoring.urls")),
+    path("otlp/", include("monitoring.api.otlp_urls")),
     path("models/", include("models_registry.urls")),
 ]
