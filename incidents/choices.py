@@ -1,2 +1,181 @@
-"""Choices of the incidents app."""
+"""Choices of the incidents app: severity levels with their targets, statuses, sources and hints."""
 from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import models
+
+
+class Severity(models.IntegerChoices):
+    """Level 1-4 from the operating model (ARCHITECTURE.md); lower is worse."""
+
+    CRITICAL = 1, "Critical"
+    HIGH = 2, "High"
+    MEDIUM = 3, "Medium"
+    LOW = 4, "Low"
+
+    @property
+    def colour(self) -> str:
+        return SEVERITY_COLOURS[self]
+
+    @property
+    def response(self) -> str:
+        return SEVERITY_RESPONSE[self]
+
+    @property
+    def ack_target(self) -> timedelta | None:
+        return SEVERITY_ACK_TARGETS[self]
+
+    @property
+    def meaning(self) -> str:
+        return SEVERITY_MEANING[self]
+
+
+SEVERITY_COLOURS = {
+    Severity.CRITICAL: "#b91c1c",
+    Severity.HIGH: "#ea580c",
+    Severity.MEDIUM: "#ca8a04",
+    Severity.LOW: "#2563eb",
+}
+SEVERITY_RESPONSE = {
+    Severity.CRITICAL: "immediate",
+    Severity.HIGH: "rapid",
+    Severity.MEDIUM: "scheduled",
+    Severity.LOW: "regular maintenance",
+}
+SEVERITY_MEANING = {
+    Severity.CRITICAL: "system-wide failure, major business impact",
+    Severity.HIGH: "partial failure, significant impact",
+    Severity.MEDIUM: "performance degradation, limited impact",
+    Severity.LOW: "minor issue, minimal impact",
+}
+# Acknowledge targets per level: what "immediate" and "rapid" mean for escalation timers.
+# Level 4 is handled in the daily digest, so nobody is chased for an acknowledgement.
+SEVERITY_ACK_TARGETS: dict[int, timedelta | None] = {
+    Severity.CRITICAL: timedelta(minutes=5),
+    Severity.HIGH: timedelta(minutes=15),
+    Severity.MEDIUM: timedelta(hours=4),
+    Severity.LOW: None,
+}
+
+
+class IncidentStatus(models.TextChoices):
+    TRIGGERED = "triggered", "Triggered"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    INVESTIGATING = "investigating", "Investigating"
+    MITIGATED = "mitigated", "Mitigated"
+    RESOLVED = "resolved", "Resolved"
+    CLOSED = "closed", "Closed"
+
+
+# Open = still needs work; alerts may join it and the grouping key must be unique among these.
+OPEN_INCIDENT_STATUSES = (
+    IncidentStatus.TRIGGERED,
+    IncidentStatus.ACKNOWLEDGED,
+    IncidentStatus.INVESTIGATING,
+    IncidentStatus.MITIGATED,
+)
+
+# The lifecycle graph; `Incident.can_transition_to` enforces it. Resolved -> triggered is a reopen.
+INCIDENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    IncidentStatus.TRIGGERED: frozenset({IncidentStatus.ACKNOWLEDGED, IncidentStatus.RESOLVED}),
+    IncidentStatus.ACKNOWLEDGED: frozenset(
+        {IncidentStatus.INVESTIGATING, IncidentStatus.MITIGATED, IncidentStatus.RESOLVED}
+    ),
+    IncidentStatus.INVESTIGATING: frozenset({IncidentStatus.MITIGATED, IncidentStatus.RESOLVED}),
+    IncidentStatus.MITIGATED: frozenset({IncidentStatus.INVESTIGATING, IncidentStatus.RESOLVED}),
+    IncidentStatus.RESOLVED: frozenset({IncidentStatus.CLOSED, IncidentStatus.TRIGGERED}),
+    IncidentStatus.CLOSED: frozenset(),
+}
+
+
+class AlertStatus(models.TextChoices):
+    FIRING = "firing", "Firing"
+    RESOLVED = "resolved", "Resolved"
+
+
+class AlertHold(models.TextChoices):
+    """Why a firing alert does not (yet) count towards an incident; kept visible, never dropped."""
+
+    NONE = "", "None"
+    PENDING = "pending", "Pending (not persisted long enough)"
+    FLAPPING = "flapping", "Flapping"
+    SILENCED = "silenced", "Silenced"
+
+
+class SignalStatus(models.TextChoices):
+    FIRING = "firing", "Firing"
+    RESOLVED = "resolved", "Resolved"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+
+
+class SourceKind(models.TextChoices):
+    ALERTMANAGER = "alertmanager", "Prometheus Alertmanager"
+    GRAFANA = "grafana", "Grafana"
+    PAGERDUTY = "pagerduty", "PagerDuty Events v2"
+    GENERIC = "generic", "Generic"
+    ANOMALY = "anomaly", "Anomaly detection"
+    MODEL = "model", "Model monitor"
+
+
+class SeverityHint(models.TextChoices):
+    CRITICAL = "critical", "Critical"
+    HIGH = "high", "High"
+    WARNING = "warning", "Warning"
+    INFO = "info", "Info"
+    NONE = "", "None"
+
+
+# What senders call their levels, mapped onto ours (PagerDuty says "error", some say "low").
+SEVERITY_HINT_ALIASES = {
+    "critical": SeverityHint.CRITICAL,
+    "crit": SeverityHint.CRITICAL,
+    "fatal": SeverityHint.CRITICAL,
+    "page": SeverityHint.CRITICAL,
+    "high": SeverityHint.HIGH,
+    "error": SeverityHint.HIGH,
+    "major": SeverityHint.HIGH,
+    "warning": SeverityHint.WARNING,
+    "warn": SeverityHint.WARNING,
+    "medium": SeverityHint.WARNING,
+    "minor": SeverityHint.WARNING,
+    "info": SeverityHint.INFO,
+    "informational": SeverityHint.INFO,
+    "low": SeverityHint.INFO,
+    "none": SeverityHint.NONE,
+    "": SeverityHint.NONE,
+}
+
+
+class CorrelationRule(models.TextChoices):
+    """Which rule put an alert into its incident (recorded on the alert)."""
+
+    OPENED = "opened", "Opened the incident"
+    FINGERPRINT = "fingerprint", "Same fingerprint"
+    LABELS = "labels", "Grouping rule (labels)"
+    SERVICE = "service", "Same service within window"
+    DEPENDENCY = "dependency", "Dependent service within window"
+    REOPENED = "reopened", "Reopened a recently resolved incident"
+
+
+class SeveritySource(models.TextChoices):
+    RULES = "rules", "Rules engine"
+    OVERRIDE = "override", "Operator override"
+
+
+class TimelineKind(models.TextChoices):
+    OPENED = "opened", "Incident opened"
+    ALERT_JOINED = "alert_joined", "Alert joined"
+    ALERT_RESOLVED = "alert_resolved", "Alert resolved"
+    SEVERITY_CHANGED = "severity_changed", "Severity changed"
+    SEVERITY_PROPOSED = "severity_proposed", "Severity proposed by classifier"
+    STATUS_CHANGED = "status_changed", "Status changed"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    ASSIGNED = "assigned", "Assigned"
+    NOTE = "note", "Note"
+    NOTIFICATION_SENT = "notification_sent", "Notification sent"
+    ESCALATED = "escalated", "Escalated"
+    PLAYBOOK_STEP = "playbook_step", "Playbook step"
+    RESOLVED = "resolved", "Resolved"
+    REOPENED = "reopened", "Reopened"
+    CLOSED = "closed", "Closed"

@@ -1,0 +1,1 @@
+"""Playbooks: automated response steps; other apps contribute actions through the registry."""

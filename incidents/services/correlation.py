@@ -1,0 +1,159 @@
+"""Correlation: which open incident a new alert joins (and by which rule), or open a new one."""
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+
+from core.models import Service
+from incidents import events
+from incidents.choices import OPEN_INCIDENT_STATUSES, CorrelationRule, IncidentStatus
+from incidents.models import Alert, GroupingRule, Incident
+
+from . import response
+from .lifecycle import incident_transition
+from .severity import (
+    SeverityFeatures,
+    features_for_alert,
+    features_merge,
+    incident_reassess_severity,
+    severity_assess,
+)
+
+# Dependency hops followed each way: a database fault explains its API and that API's
+# frontend (two hops); beyond that the link is too thin to group on.
+DEPENDENCY_DEPTH = 2
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Placement:
+    incident: Incident
+    rule: str
+    opened: bool
+
+
+def service_key(service_id: int) -> str:
+    return f"service:{service_id}"
+
+
+def rule_key(rule: GroupingRule, labels: dict[str, str]) -> str:
+    values = "\x1f".join(f"{name}={labels[name]}" for name in rule.labels)
+    return f"rule:{rule.pk}:{hashlib.sha1(values.encode()).hexdigest()[:24]}"
+
+
+def related_service_ids(service_id: int, *, depth: int = DEPENDENCY_DEPTH) -> set[int]:
+    """Services upstream (what it depends on) and downstream (what depends on it), within `depth` hops."""
+    up: dict[int, set[int]] = defaultdict(set)
+    down: dict[int, set[int]] = defaultdict(set)
+    for src, dst in Service.depends_on.through.objects.values_list("from_service_id", "to_service_id"):
+        up[src].add(dst)
+        down[dst].add(src)
+    found: set[int] = set()
+    for graph in (up, down):
+        frontier = {service_id}
+        for _ in range(depth):
+            frontier = {n for node in frontier for n in graph[node]} - found - {service_id}
+            found |= frontier
+    return found
+
+
+def _open(qs):
+    return qs.filter(status__in=OPEN_INCIDENT_STATUSES)
+
+
+def alert_place(*, alert: Alert, tier: int, team_id: int | None, window: timedelta, reopen_window: timedelta,
+                now: datetime) -> Placement:
+    """Join or open; an IntegrityError from the open-key constraint propagates to the caller's retry."""
+    cutoff = now - window
+    # 1. Fingerprint: the fault was seen before and its incident is still open (or just resolved).
+    if alert.incident_id:
+        incident = Incident.objects.select_for_update().filter(pk=alert.incident_id).first()
+        if incident is not None and incident.is_open:
+            return _join(incident, alert, CorrelationRule.FINGERPRINT, tier=tier, now=now)
+        if incident is not None and incident.can_transition_to(
+            IncidentStatus.TRIGGERED, now=now, reopen_window=reopen_window
+        ) and not _open(Incident.objects.filter(grouping_key=incident.grouping_key)).exists():
+            return _reopen(incident, alert, tier=tier, now=now)
+    else:
+        incident = _open(Incident.objects.select_for_update()).filter(
+            alerts__fingerprint=alert.fingerprint
+        ).order_by("-last_alert_at").first()
+        if incident is not None:
+            return _join(incident, alert, CorrelationRule.FINGERPRINT, tier=tier, now=now)
+    # 2. Label grouping rules (Alertmanager group_by), first matching rule decides.
+    for rule in GroupingRule.objects.filter(enabled=True).filter(Q(service=None) | Q(service_id=alert.service_id)):
+        if not rule.labels or not all(name in alert.labels for name in rule.labels):
+            continue
+        key = rule_key(rule, alert.labels)
+        incident = _open(Incident.objects.select_for_update()).filter(grouping_key=key).first()
+        if incident is not None and incident.last_alert_at >= now - timedelta(minutes=rule.window_minutes):
+            alert.grouping_rule = rule
+            return _join(incident, alert, CorrelationRule.LABELS, tier=tier, now=now, detail=f"rule {rule.name}")
+        alert.grouping_rule = rule
+        return _create(alert, key=key, tier=tier, team_id=team_id, now=now)
+    # 3. Same service within the window.
+    incident = _open(Incident.objects.select_for_update()).filter(
+        service_id=alert.service_id, last_alert_at__gte=cutoff
+    ).order_by("-last_alert_at").first()
+    if incident is not None:
+        return _join(incident, alert, CorrelationRule.SERVICE, tier=tier, now=now)
+    # 4. A service it depends on (or that depends on it) within the window.
+    related = related_service_ids(alert.service_id)
+    if related:
+        incident = _open(Incident.objects.select_for_update()).filter(
+            service_id__in=related, last_alert_at__gte=cutoff
+        ).order_by("-last_alert_at").first()
+        if incident is not None:
+            return _join(incident, alert, CorrelationRule.DEPENDENCY, tier=tier, now=now,
+                         detail=f"dependency of {incident.service.name}")
+    return _create(alert, key=service_key(alert.service_id), tier=tier, team_id=team_id, now=now)
+
+
+def _join(incident: Incident, alert: Alert, rule: str, *, tier: int, now: datetime, detail: str = "") -> Placement:
+    alert.incident = incident
+    alert.grouped_by = rule
+    alert.save(update_fields=["incident", "grouped_by", "grouping_rule"])
+    incident.last_alert_at = max(incident.last_alert_at, alert.last_seen)
+    incident.alert_count += 1
+    features = features_merge(SeverityFeatures.from_dict(incident.severity_features),
+                              features_for_alert(alert, tier=tier))
+    incident_reassess_severity(incident=incident, features=features, now=now, save=False)
+    incident.save(update_fields=["last_alert_at", "alert_count", "severity", "severity_source", "severity_reasons",
+                                 "severity_features", "rules_severity"])
+    events.alert_joined(incident=incident, alert=alert, rule=rule, detail=detail)
+    return Placement(incident=incident, rule=rule, opened=False)
+
+
+def _reopen(incident: Incident, alert: Alert, *, tier: int, now: datetime) -> Placement:
+    incident = incident_transition(incident=incident, to=IncidentStatus.TRIGGERED,
+                                   actor_name=alert.source_name or "alert", note=f"alert “{alert.title}” fired again",
+                                   now=now)
+    return _join(incident, alert, CorrelationRule.REOPENED, tier=tier, now=now)
+
+
+def _create(alert: Alert, *, key: str, tier: int, team_id: int | None, now: datetime) -> Placement:
+    # An open incident may still hold the key but be past its window: it stops collecting
+    # alerts under that key (renamed), so the new incident can take it.
+    stale = _open(Incident.objects.filter(grouping_key=key)).values_list("pk", flat=True).first()
+    if stale is not None:
+        Incident.objects.filter(pk=stale).update(grouping_key=f"{key}#{stale}")
+    features = features_for_alert(alert, tier=tier)
+    assessment = severity_assess(features=features)
+    with transaction.atomic():  # savepoint: a lost race rolls back only this insert
+        incident = Incident.objects.create(
+            title=alert.title, service_id=alert.service_id, team_id=team_id, severity=assessment.level,
+            rules_severity=assessment.level, severity_reasons=assessment.reasons,
+            severity_features=features.as_dict(), grouping_key=key, opened_at=alert.last_seen,
+            last_alert_at=alert.last_seen, alert_count=1,
+        )
+    alert.incident = incident
+    alert.grouped_by = CorrelationRule.OPENED
+    alert.save(update_fields=["incident", "grouped_by", "grouping_rule"])
+    events.incident_opened(incident=incident, alert=alert)
+    incident_id = incident.pk
+    transaction.on_commit(lambda: response.on_incident_opened(incident_id=incident_id))
+    return Placement(incident=incident, rule=CorrelationRule.OPENED, opened=True)

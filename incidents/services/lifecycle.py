@@ -1,0 +1,149 @@
+"""Lifecycle of an incident: guarded transitions, assignment, notes; each writes the timeline."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.exceptions import DomainError, InvalidInput
+from incidents import events
+from incidents.choices import IncidentStatus
+from incidents.models import Incident, ServiceIncidentSettings
+
+from . import response
+
+DEFAULT_REOPEN_WINDOW = timedelta(minutes=ServiceIncidentSettings._meta.get_field("reopen_window_minutes").default)
+
+
+class IllegalTransition(DomainError):
+    status_code = 409
+    code = "illegal_transition"
+
+
+# Timestamps stamped the first time an incident reaches a status.
+_STAMPS = {
+    IncidentStatus.ACKNOWLEDGED: "acknowledged_at",
+    IncidentStatus.INVESTIGATING: "investigating_at",
+    IncidentStatus.MITIGATED: "mitigated_at",
+    IncidentStatus.RESOLVED: "resolved_at",
+    IncidentStatus.CLOSED: "closed_at",
+}
+
+
+def reopen_window_for(incident: Incident) -> timedelta:
+    row = ServiceIncidentSettings.objects.filter(service_id=incident.service_id).only("reopen_window_minutes").first()
+    return timedelta(minutes=row.reopen_window_minutes) if row else DEFAULT_REOPEN_WINDOW
+
+
+def _locked(incident: Incident | int) -> Incident:
+    pk = incident if isinstance(incident, int) else incident.pk
+    return Incident.objects.select_for_update().select_related("service").get(pk=pk)
+
+
+def incident_transition(
+    *, incident: Incident | int, to: str, user: Any = None, actor_name: str = "", note: str = "",
+    now: datetime | None = None,
+) -> Incident:
+    """Move an incident along the lifecycle or raise IllegalTransition (409) saying why not."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = _locked(incident)
+        window = reopen_window_for(locked) if to == IncidentStatus.TRIGGERED else None
+        reason = locked.transition_block_reason(to, now=now, reopen_window=window)
+        if reason:
+            raise IllegalTransition(reason, field="status")
+        old = locked.status
+        locked.status = to
+        fields = ["status"]
+        # Acknowledging is implied by any later working state: MTTA must not stay empty.
+        if to in (IncidentStatus.INVESTIGATING, IncidentStatus.MITIGATED, IncidentStatus.RESOLVED) \
+                and locked.acknowledged_at is None and user is not None:
+            locked.acknowledged_at, locked.acknowledged_by = now, user
+            fields += ["acknowledged_at", "acknowledged_by"]
+        stamp = _STAMPS.get(to)
+        if stamp and (getattr(locked, stamp) is None or to == IncidentStatus.RESOLVED):
+            setattr(locked, stamp, now)
+            fields.append(stamp)
+        if to == IncidentStatus.ACKNOWLEDGED:
+            locked.acknowledged_by = user
+            fields.append("acknowledged_by")
+        if to == IncidentStatus.RESOLVED:
+            locked.resolved_by = user
+            fields.append("resolved_by")
+            if note:
+                locked.resolution = note
+                fields.append("resolution")
+        if to == IncidentStatus.TRIGGERED:
+            locked.resolved_at = None
+            locked.resolved_by = None
+            locked.reopened_count += 1
+            locked.last_alert_at = max(locked.last_alert_at, now)
+            fields += ["resolved_at", "resolved_by", "reopened_count", "last_alert_at"]
+        locked.save(update_fields=fields)
+        events.status_changed(incident=locked, old=old, new=to, actor=user, actor_name=actor_name, note=note)
+        incident_id = locked.pk
+        if to == IncidentStatus.ACKNOWLEDGED:
+            transaction.on_commit(lambda: response.on_incident_acknowledged(incident_id=incident_id))
+        elif to == IncidentStatus.RESOLVED:
+            transaction.on_commit(lambda: response.on_incident_resolved(incident_id=incident_id))
+        elif to == IncidentStatus.TRIGGERED:
+            transaction.on_commit(lambda: response.on_incident_opened(incident_id=incident_id))
+    return locked
+
+
+def incident_acknowledge(*, incident: Incident | int, user: Any = None, actor_name: str = "") -> Incident:
+    return incident_transition(incident=incident, to=IncidentStatus.ACKNOWLEDGED, user=user, actor_name=actor_name)
+
+
+def incident_investigate(*, incident: Incident | int, user: Any) -> Incident:
+    return incident_transition(incident=incident, to=IncidentStatus.INVESTIGATING, user=user)
+
+
+def incident_mitigate(*, incident: Incident | int, user: Any, note: str = "") -> Incident:
+    return incident_transition(incident=incident, to=IncidentStatus.MITIGATED, user=user, note=note)
+
+
+def incident_resolve(*, incident: Incident | int, user: Any = None, note: str = "", actor_name: str = "") -> Incident:
+    return incident_transition(incident=incident, to=IncidentStatus.RESOLVED, user=user, note=note,
+                               actor_name=actor_name)
+
+
+def incident_close(*, incident: Incident | int, user: Any, note: str = "") -> Incident:
+    return incident_transition(incident=incident, to=IncidentStatus.CLOSED, user=user, note=note)
+
+
+def incident_reopen(*, incident: Incident | int, user: Any = None, note: str = "", actor_name: str = "") -> Incident:
+    return incident_transition(incident=incident, to=IncidentStatus.TRIGGERED, user=user, note=note,
+                               actor_name=actor_name)
+
+
+def incident_assign(*, incident: Incident | int, user: Any, assignee: Any = None, team: Any = None) -> Incident:
+    """Give the incident to a person and/or a team; a closed incident is history and stays as it was."""
+    if assignee is None and team is None:
+        raise InvalidInput("Name a person or a team to assign to.", field="assignee")
+    with transaction.atomic():
+        locked = _locked(incident)
+        if locked.status == IncidentStatus.CLOSED:
+            raise IllegalTransition("A closed incident cannot be reassigned.", field="status")
+        fields = []
+        if assignee is not None:
+            locked.assignee = assignee
+            fields.append("assignee")
+        if team is not None:
+            locked.team = team
+            fields.append("team")
+        locked.save(update_fields=fields)
+        events.assigned(incident=locked, actor=user, assignee=assignee, team=team)
+    return locked
+
+
+def incident_add_note(*, incident: Incident | int, user: Any, text: str) -> Incident:
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput("A note needs text.", field="text")
+    pk = incident if isinstance(incident, int) else incident.pk
+    obj = incident if isinstance(incident, Incident) else Incident.objects.get(pk=pk)
+    events.note_added(incident=obj, actor=user, text=text[:10_000])
+    return obj

@@ -1,0 +1,247 @@
+"""Signal intake: store each signal as an alert (dedup, flapping, persistence, silences), then correlate."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from core.models import Service
+from incidents import events
+from incidents.choices import AlertHold, AlertStatus, IncidentStatus
+from incidents.models import Alert, Incident, ServiceIncidentSettings
+from incidents.signals import InvalidSignal, SignalIn, SignalResult, signal_normalise
+
+from .correlation import alert_place
+from .lifecycle import incident_acknowledge, incident_resolve
+from .silences import alert_match_labels, silence_find
+
+# Two racing workers settle in one retry; a third attempt covers a key retired meanwhile.
+MAX_ATTEMPTS = 4
+FLIPS_KEPT = 20  # more than any sensible flap threshold; keeps the JSON small
+_DEFAULTS = ServiceIncidentSettings()  # a service without a settings row behaves like this
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceContext:
+    id: int
+    name: str
+    tier: int
+    team_id: int | None
+    settings: ServiceIncidentSettings
+
+
+def signal_ingest(*, signal: SignalIn) -> SignalResult:
+    """Store one signal atomically and say what became of it; raises InvalidSignal (400)."""
+    clean = signal_normalise(signal)
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                return _ingest(clean)
+        except IntegrityError:
+            # Another worker inserted the same alert or opened the same incident first; its row
+            # is committed now, so the next attempt deduplicates or joins it.
+            if attempt == MAX_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def signals_ingest(*, signals: Sequence[SignalIn]) -> list[SignalResult]:
+    """Validate every signal first (nothing stored if one is bad), then ingest each atomically."""
+    clean = []
+    for index, signal in enumerate(signals):
+        try:
+            clean.append(signal_normalise(signal))
+        except InvalidSignal as exc:
+            raise InvalidSignal(f"Signal {index}: {exc.message}", field=exc.field) from exc
+    return [signal_ingest(signal=s) for s in clean]
+
+
+def _service(name: str) -> ServiceContext:
+    service = Service.objects.select_related("incident_settings").filter(name=name).first()
+    if service is None:
+        raise InvalidSignal(f"No service named {name!r}.", field="service")
+    try:
+        cfg = service.incident_settings
+    except ServiceIncidentSettings.DoesNotExist:
+        cfg = _DEFAULTS
+    return ServiceContext(id=service.pk, name=service.name, tier=service.tier, team_id=service.team_id, settings=cfg)
+
+
+def _ingest(signal: SignalIn) -> SignalResult:
+    at: datetime = signal.occurred_at  # type: ignore[assignment]  (normalised: always set)
+    if signal.status == "acknowledged":
+        return _acknowledge(signal)
+    if signal.status == "resolved":
+        return _resolve(signal, at=at)
+    row = _bump(signal.fingerprint, at=at)
+    if row is not None:
+        return _repeat(signal, row, at=at)
+    svc = _service(signal.service)
+    alert = Alert.objects.filter(fingerprint=signal.fingerprint, status=AlertStatus.RESOLVED).order_by(
+        "-resolved_at"
+    ).first()
+    if alert is not None and alert.resolved_at and at - alert.resolved_at <= _flap_window(svc):
+        return _refire(signal, alert, svc, at=at)
+    alert = Alert.objects.create(
+        fingerprint=signal.fingerprint, source_kind=signal.source_kind, source_name=signal.source_name,
+        service_id=svc.id, title=signal.title, description=signal.description, labels=dict(signal.labels),
+        severity_hint=signal.severity_hint, first_seen=at, last_seen=at, payload=dict(signal.payload),
+        links=list(signal.links), kpis=list(signal.kpis),
+    )
+    alert.service = Service(pk=svc.id, name=svc.name, tier=svc.tier, team_id=svc.team_id)
+    return _admit(alert, svc, at=at)
+
+
+def _bump(fingerprint: str, *, at: datetime) -> tuple | None:
+    """The hot path: count a repeat of a firing alert in one statement (UPDATE ... RETURNING)."""
+    stamp = connection.ops.adapt_datetimefield_value(at)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE incidents_alert SET count = count + 1, "
+            "last_seen = CASE WHEN last_seen < %s THEN %s ELSE last_seen END "
+            "WHERE fingerprint = %s AND status = 'firing' "
+            "RETURNING id, incident_id, hold, count, first_seen, last_seen",
+            [stamp, stamp, fingerprint],
+        )
+        return cursor.fetchone()
+
+
+def _as_datetime(value) -> datetime:
+    if isinstance(value, datetime):
+        return value if timezone.is_aware(value) else timezone.make_aware(value, timezone.utc)
+    parsed = parse_datetime(value)
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, timezone.utc)
+
+
+def _repeat(signal: SignalIn, row: tuple, *, at: datetime) -> SignalResult:
+    alert_id, incident_id, hold, count, first_seen, _ = row
+    if hold == AlertHold.NONE:
+        return SignalResult(alert_id=alert_id, incident_id=incident_id, outcome="deduplicated")
+    if hold == AlertHold.FLAPPING:
+        return SignalResult(alert_id=alert_id, incident_id=incident_id, outcome="flapping")
+    alert = Alert.objects.select_for_update().select_related("service").get(pk=alert_id)
+    svc = _service(alert.service.name)
+    if hold == AlertHold.SILENCED:
+        if alert.silence_id and alert.silence and _silence_active(alert.silence, at):
+            return SignalResult(alert_id=alert_id, incident_id=incident_id, outcome="silenced")
+        alert.hold, alert.silence = AlertHold.NONE, None
+        alert.save(update_fields=["hold", "silence"])
+        return _admit(alert, svc, at=at, check_silence=True)
+    # Pending: promote once it has persisted long enough or repeated often enough.
+    if _persisted(alert, svc, at=at):
+        alert.hold = AlertHold.NONE
+        alert.save(update_fields=["hold"])
+        return _place(alert, svc, at=at)
+    return SignalResult(alert_id=alert_id, incident_id=None, outcome="pending")
+
+
+def _silence_active(silence, at: datetime) -> bool:
+    return silence.expired_early_at is None and silence.starts_at <= at < silence.ends_at
+
+
+def _persisted(alert: Alert, svc: ServiceContext, *, at: datetime) -> bool:
+    cfg = svc.settings
+    if cfg.min_persistence_seconds == 0 and cfg.min_repeat_count <= 1:
+        return True
+    if cfg.min_repeat_count > 1 and alert.count >= cfg.min_repeat_count:
+        return True
+    return cfg.min_persistence_seconds > 0 and (at - alert.first_seen).total_seconds() >= cfg.min_persistence_seconds
+
+
+def _flap_window(svc: ServiceContext) -> timedelta:
+    return timedelta(minutes=svc.settings.flap_window_minutes)
+
+
+def _recent_flips(flips: list[float], *, at: datetime, window: timedelta) -> list[float]:
+    horizon = (at - window).timestamp()
+    return [t for t in flips if t >= horizon][-FLIPS_KEPT:]
+
+
+def _admit(alert: Alert, svc: ServiceContext, *, at: datetime, check_silence: bool = True) -> SignalResult:
+    """A firing alert that is not flapping: silence, then persistence, then correlation."""
+    if check_silence:
+        silence = silence_find(labels=alert_match_labels(labels=alert.labels, service=svc.name,
+                                                         source_kind=alert.source_kind,
+                                                         source_name=alert.source_name), at=at)
+        if silence is not None:
+            alert.hold, alert.silence = AlertHold.SILENCED, silence
+            alert.save(update_fields=["hold", "silence"])
+            return SignalResult(alert_id=alert.pk, incident_id=alert.incident_id, outcome="silenced")
+    if not _persisted(alert, svc, at=at):
+        alert.hold = AlertHold.PENDING
+        alert.save(update_fields=["hold"])
+        return SignalResult(alert_id=alert.pk, incident_id=None, outcome="pending")
+    return _place(alert, svc, at=at)
+
+
+def _place(alert: Alert, svc: ServiceContext, *, at: datetime) -> SignalResult:
+    placement = alert_place(
+        alert=alert, tier=svc.tier, team_id=svc.team_id,
+        window=timedelta(minutes=svc.settings.correlation_window_minutes),
+        reopen_window=timedelta(minutes=svc.settings.reopen_window_minutes), now=at,
+    )
+    return SignalResult(alert_id=alert.pk, incident_id=placement.incident.pk,
+                        outcome="opened" if placement.opened else "joined")
+
+
+def _refire(signal: SignalIn, alert: Alert, svc: ServiceContext, *, at: datetime) -> SignalResult:
+    """A recently resolved alert fires again: same row; too many flips in the window make it flapping."""
+    window = _flap_window(svc)
+    flips = _recent_flips([*alert.flips, at.timestamp()], at=at, window=window)
+    resolutions_in_window = len(_recent_flips(alert.flips, at=at, window=window))
+    alert.status, alert.resolved_at, alert.flips = AlertStatus.FIRING, None, flips
+    alert.count += 1
+    alert.last_seen = max(alert.last_seen, at)
+    alert.service = Service(pk=svc.id, name=svc.name, tier=svc.tier, team_id=svc.team_id)
+    if resolutions_in_window >= svc.settings.flap_threshold:
+        if alert.hold != AlertHold.FLAPPING and alert.incident_id:
+            events.event_record(incident=alert.incident_id, kind="alert_joined", actor_name=alert.source_name,
+                                message=f"Alert “{alert.title}” is flapping "
+                                        f"({resolutions_in_window} resolutions in {window}); held.",
+                                data={"alert_id": alert.pk, "flapping": True})
+        alert.hold = AlertHold.FLAPPING
+        alert.save()
+        return SignalResult(alert_id=alert.pk, incident_id=alert.incident_id, outcome="flapping")
+    alert.hold, alert.silence = AlertHold.NONE, None
+    alert.save()
+    return _admit(alert, svc, at=at)
+
+
+def _resolve(signal: SignalIn, *, at: datetime) -> SignalResult:
+    alert = Alert.objects.select_for_update().filter(
+        fingerprint=signal.fingerprint, status=AlertStatus.FIRING
+    ).first()
+    if alert is None:
+        return SignalResult(alert_id=None, incident_id=None, outcome="resolved")
+    alert.status, alert.resolved_at = AlertStatus.RESOLVED, max(at, alert.first_seen)
+    alert.flips = [*alert.flips, at.timestamp()][-FLIPS_KEPT:]
+    alert.count += 1
+    alert.save(update_fields=["status", "resolved_at", "flips", "count"])
+    incident_id = alert.incident_id
+    if incident_id is None or alert.hold == AlertHold.FLAPPING:
+        return SignalResult(alert_id=alert.pk, incident_id=incident_id, outcome="resolved")
+    incident = Incident.objects.select_for_update().select_related("service").get(pk=incident_id)
+    if not incident.is_open:
+        return SignalResult(alert_id=alert.pk, incident_id=incident_id, outcome="resolved")
+    events.alert_resolved(incident=incident, alert=alert)
+    svc = _service(incident.service.name)
+    if svc.settings.auto_resolve and not Alert.objects.filter(incident_id=incident_id,
+                                                              status=AlertStatus.FIRING).exists():
+        incident_resolve(incident=incident, actor_name="auto-resolve",
+                         note="every alert of the incident resolved")
+    return SignalResult(alert_id=alert.pk, incident_id=incident_id, outcome="resolved")
+
+
+def _acknowledge(signal: SignalIn) -> SignalResult:
+    """PagerDuty-style acknowledge: acks the open incident of the firing alert with this fingerprint."""
+    alert = Alert.objects.filter(fingerprint=signal.fingerprint, status=AlertStatus.FIRING).first()
+    if alert is None or alert.incident_id is None:
+        return SignalResult(alert_id=getattr(alert, "pk", None), incident_id=None, outcome="acknowledged")
+    status = Incident.objects.filter(pk=alert.incident_id).values_list("status", flat=True).first()
+    if status == IncidentStatus.TRIGGERED:
+        incident_acknowledge(incident=alert.incident_id, actor_name=signal.source_name or signal.source_kind)
+    return SignalResult(alert_id=alert.pk, incident_id=alert.incident_id, outcome="acknowledged")
