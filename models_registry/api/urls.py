@@ -1,4 +1,18 @@
 """Routes of the models_registry API (mounted under /api/v1/)."""
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from . import views
+
+router = SimpleRouter()
+router.register("models", views.RegisteredModelViewSet, basename="registered-model")
+
+urlpatterns: list = [
+    path("models/<slug:name>/predict", views.PredictView.as_view(), name="model-predict"),
+    path("models/<slug:name>/actuals", views.ActualsView.as_view(), name="model-actuals"),
+    path("training-runs/", views.TrainingRunListView.as_view(), name="training-run-list"),
+    path("training-runs/<int:pk>/", views.TrainingRunDetailView.as_view(), name="training-run-detail"),
+    *router.urls,
+]

@@ -72,15 +72,15 @@ class Pipeline(ABC):
 
     def encode(self, features: pd.DataFrame, categories: Mapping[str, Sequence[str]]) -> np.ndarray:
         """Float matrix for the estimator: categoricals as codes of the training categories, unseen → NaN."""
-        columns = []
-        for name in self.features:
+        matrix = np.empty((len(features), len(self.features)), dtype=np.float64)
+        for position, name in enumerate(self.features):
             if name in self.categorical:
-                codes = pd.Categorical(features[name], categories=categories[name]).codes.astype(np.float64)
+                codes = pd.Index(categories[name]).get_indexer(features[name].to_numpy()).astype(np.float64)
                 codes[codes < 0] = np.nan
-                columns.append(codes)
+                matrix[:, position] = codes
             else:
-                columns.append(pd.to_numeric(features[name], errors="coerce").to_numpy(dtype=np.float64))
-        return np.column_stack(columns) if columns else np.empty((len(features), 0))
+                matrix[:, position] = features[name].to_numpy(dtype=np.float64)
+        return matrix
 
     # ---- estimator --------------------------------------------------------------------------------
     @abstractmethod
@@ -112,6 +112,24 @@ class Pipeline(ABC):
                 row[spec.name] = _check_value(record[spec.name], spec, index=index, where=where)
             clean.append(row)
         return clean
+
+    def records_from_frame(self, raw: pd.DataFrame) -> list[dict[str, Any]]:
+        """API records (JSON-ready: ISO date-times, None for missing) from raw rows as `load` returns them."""
+        columns = [spec.name for spec in self.inputs]
+        out: list[dict[str, Any]] = []
+        for values in raw[columns].itertuples(index=False, name=None):
+            record: dict[str, Any] = {}
+            for spec, value in zip(self.inputs, values):
+                if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+                    record[spec.name] = None
+                elif spec.kind == "datetime":
+                    record[spec.name] = pd.Timestamp(value).isoformat()
+                elif spec.kind == "number":
+                    record[spec.name] = float(value)
+                else:
+                    record[spec.name] = str(value)
+            out.append(record)
+        return out
 
     def frame_from_records(self, records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         """Raw input frame from validated records (the same columns `load` returns)."""

@@ -71,19 +71,31 @@ def _utc(moment: datetime) -> pd.Timestamp:
     return stamp.tz_convert(dt_timezone.utc) if stamp.tzinfo else stamp.tz_localize(dt_timezone.utc)
 
 
-def _local_datetimes(values: pd.Series) -> pd.Series:
-    """Naive local departure times from datetime64 (training) or ISO strings (serving, maybe with offsets)."""
+def _local_parts(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Month, day of week and hour of the local departure, from datetime64 (training) or ISO strings (serving).
+
+    Strings may carry an offset (converted to New York time). Serving batches are small, so a plain
+    loop beats pandas' per-call overhead there; training frames take the vectorised path.
+    """
     if pd.api.types.is_datetime64_any_dtype(values):
-        if getattr(values.dt, "tz", None) is not None:
-            return values.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None)
-        return values
-    parsed = []
+        local = values.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None) if values.dt.tz is not None else values
+        return (local.dt.month.to_numpy(np.float64), local.dt.dayofweek.to_numpy(np.float64),
+                local.dt.hour.to_numpy(np.float64))
+    months, days, hours = [], [], []
     for value in values:
         moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         if moment.tzinfo is not None:
-            moment = moment.astimezone(LOCAL_TZ).replace(tzinfo=None)
-        parsed.append(moment)
-    return pd.Series(pd.to_datetime(parsed), index=values.index)
+            moment = moment.astimezone(LOCAL_TZ)
+        months.append(moment.month)
+        days.append(moment.weekday())
+        hours.append(moment.hour)
+    return (np.asarray(months, dtype=np.float64), np.asarray(days, dtype=np.float64),
+            np.asarray(hours, dtype=np.float64))
+
+
+def _codes(values: pd.Series) -> np.ndarray:
+    return np.asarray([str(v).strip().upper() for v in values], dtype=object) if len(values) < 1_000 \
+        else values.astype(str).str.strip().str.upper().to_numpy(dtype=object)
 
 
 class FlightsPipeline(Pipeline):
@@ -131,22 +143,19 @@ class FlightsPipeline(Pipeline):
         raise NotImplementedError
 
     def build_features(self, raw: pd.DataFrame) -> pd.DataFrame:
-        local = _local_datetimes(raw["scheduled_departure"])
-        features = pd.DataFrame(
-            {
-                "month": local.dt.month.astype(np.float64),
-                "day_of_week": local.dt.dayofweek.astype(np.float64),
-                "hour": local.dt.hour.astype(np.float64),
-                "carrier": raw["carrier"].astype(str).str.upper(),
-                "origin": raw["origin"].astype(str).str.upper(),
-                "dest": raw["dest"].astype(str).str.upper(),
-                "distance": pd.to_numeric(raw["distance"], errors="coerce").astype(np.float64),
-            },
-            index=raw.index,
-        )
+        month, day_of_week, hour = _local_parts(raw["scheduled_departure"])
+        columns: dict[str, np.ndarray] = {
+            "month": month,
+            "day_of_week": day_of_week,
+            "hour": hour,
+            "carrier": _codes(raw["carrier"]),
+            "origin": _codes(raw["origin"]),
+            "dest": _codes(raw["dest"]),
+            "distance": pd.to_numeric(raw["distance"], errors="coerce").to_numpy(dtype=np.float64),
+        }
         for name in WEATHER:
-            features[name] = pd.to_numeric(raw[name], errors="coerce").astype(np.float64)
-        return features[list(self.features)]
+            columns[name] = pd.to_numeric(raw[name], errors="coerce").to_numpy(dtype=np.float64)
+        return pd.DataFrame({name: columns[name] for name in self.features}, index=raw.index)
 
     def _estimator(self, params: Mapping[str, Any]):
         raise NotImplementedError

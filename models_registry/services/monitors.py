@@ -540,18 +540,33 @@ def _signal_for(*, result: MonitorResult, run: MonitorRun) -> None:
         status = "resolved"
     else:
         return
-    model, version = run.model, run.version
-    if model.service is None:
+    if run.model.service is None:
         MonitorResult.objects.filter(pk=result.pk).update(
             reasons=[*result.reasons, "no signal raised: the model has no service to raise it against"]
         )
         return
+    try:
+        signal = _signal_build(result=result, run=run, status=status)
+        outcome = incident_services.signal_ingest(signal=signal)
+    except Exception as exc:  # the incident core refused it: keep the monitor result, say why
+        logger.exception("monitor result %s: signal not raised", result.pk)
+        MonitorResult.objects.filter(pk=result.pk).update(
+            signal_outcome="error", reasons=[*result.reasons, f"signal not raised: {exc}"]
+        )
+        return
+    MonitorResult.objects.filter(pk=result.pk).update(
+        signal_outcome=outcome.outcome, alert_id=outcome.alert_id, incident_id=outcome.incident_id
+    )
+
+
+def _signal_build(*, result: MonitorResult, run: MonitorRun, status: str):
     # The incident core's signal contract (incidents/signals.py) is imported where used until that
     # module lands; incidents.services is the one entry point and is imported at the top.
     from incidents.signals import SignalIn
 
+    model, version = run.model, run.version
     kind_label = MonitorKind(result.kind).label.lower()
-    signal = SignalIn(
+    return SignalIn(
         source_kind="model",
         source_name=SIGNAL_SOURCE,
         service=model.service.name,
@@ -570,17 +585,6 @@ def _signal_for(*, result: MonitorResult, run: MonitorRun) -> None:
         },
         links=[{"href": f"{settings.SITE_URL}/models/{model.name}/", "text": f"Model {model.name}"}],
         kpis=[model.business_kpi] if model.business_kpi else [],
-    )
-    try:
-        outcome = incident_services.signal_ingest(signal=signal)
-    except Exception as exc:  # the incident core refused it: keep the monitor result, say why
-        logger.exception("monitor result %s: signal not raised", result.pk)
-        MonitorResult.objects.filter(pk=result.pk).update(
-            signal_outcome="error", reasons=[*result.reasons, f"signal not raised: {exc}"]
-        )
-        return
-    MonitorResult.objects.filter(pk=result.pk).update(
-        signal_outcome=outcome.outcome, alert_id=outcome.alert_id, incident_id=outcome.incident_id
     )
 
 
