@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 import incidents.services as incident_services
+from incidents.signals import SignalIn
 
 from .. import tasks
 from ..choices import (
@@ -294,7 +295,11 @@ def _data_drift(
         )
     pipeline = get_pipeline(model.pipeline)
     current = pipeline.build_features(pipeline.frame_from_records(data.raw.to_dict("records")))
-    names = [name for name in pipeline.features if name in reference.columns and name in current.columns]
+    ignored = [name for name in settings.MONITOR_DRIFT_IGNORE_FEATURES if name in pipeline.features]
+    names = [
+        name for name in pipeline.features
+        if name in reference.columns and name in current.columns and name not in ignored
+    ]
     report = drift_report(
         reference={n: reference[n].to_numpy() for n in names},
         current={n: current[n].to_numpy() for n in names},
@@ -309,6 +314,7 @@ def _data_drift(
         "drifted_features": len(drifted),
         "features": len(report.features),
         "psi": {f.feature: f.psi for f in report.features},
+        "ignored": ignored,
     }
     details = {"features": [f.as_dict() for f in report.features]}
     if not drifted:
@@ -559,11 +565,7 @@ def _signal_for(*, result: MonitorResult, run: MonitorRun) -> None:
     )
 
 
-def _signal_build(*, result: MonitorResult, run: MonitorRun, status: str):
-    # The incident core's signal contract (incidents/signals.py) is imported where used until that
-    # module lands; incidents.services is the one entry point and is imported at the top.
-    from incidents.signals import SignalIn
-
+def _signal_build(*, result: MonitorResult, run: MonitorRun, status: str) -> SignalIn:
     model, version = run.model, run.version
     kind_label = MonitorKind(result.kind).label.lower()
     return SignalIn(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -74,8 +74,8 @@ class ReplayReport:
 
 def month_starts(first: str, last: str) -> list[datetime]:
     """UTC month starts from "YYYY-MM" to "YYYY-MM" inclusive."""
-    start = datetime.strptime(first, "%Y-%m").replace(tzinfo=dt_timezone.utc)
-    end = datetime.strptime(last, "%Y-%m").replace(tzinfo=dt_timezone.utc)
+    start = datetime.strptime(first, "%Y-%m").replace(tzinfo=UTC)
+    end = datetime.strptime(last, "%Y-%m").replace(tzinfo=UTC)
     if end < start:
         from core.exceptions import InvalidInput
 
