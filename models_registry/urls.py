@@ -6,4 +6,9 @@ from django.urls import path
 from . import views
 
 app_name = "models_registry"
-urlpatterns = [path("", views.index, name="index")]
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("<slug:name>/", views.detail, name="detail"),
+    path("<slug:name>/retrain", views.retrain, name="retrain"),
+    path("<slug:name>/rollback", views.rollback, name="rollback"),
+]
