@@ -1,0 +1,249 @@
+"""Alert intake parsers: a small base class turning an agent's JSON into incident-core signals.
+
+Each format (Alertmanager, Grafana, PagerDuty Events v2) is one module with one `IntakeParser`
+subclass registered by kind. A parser validates everything a request carries and either returns
+the signals it stands for or raises `IntakeInvalid` listing every problem, so the view can answer
+400 before anything is stored and the ingest task can never fail on the same bytes.
+"""
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+import orjson
+
+from core.exceptions import InvalidInput
+from core.models import Integration, Service
+from incidents.signals import InvalidSignal, SignalIn, signal_normalise
+
+# The issue's limit on one request; Alertmanager truncates groups long before this.
+MAX_BODY_BYTES = 1024 * 1024
+# The incident core refuses larger signal payloads; check it here so the task never sees one.
+MAX_SIGNAL_PAYLOAD_BYTES = 512 * 1024
+# A title is a headline in lists and notifications; longer text belongs in the description.
+MAX_TITLE_CHARS = 200
+MAX_DESCRIPTION_CHARS = 20_000
+# Stop listing problems after this many: a 1 MB body of bad alerts must not build a huge answer.
+MAX_ERRORS = 20
+
+
+class IntakeInvalid(InvalidInput):
+    """A request we cannot accept; `errors` names each problem by its JSON path."""
+
+    code = "invalid_alert"
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors[:MAX_ERRORS]
+        super().__init__("; ".join(self.errors), field=None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ParsedIntake:
+    signals: tuple[SignalIn, ...]
+    # sha256 hex of what makes a notification "the same one again" (a sender's retry).
+    content_key: str
+    # PagerDuty's dedup_key answered to the sender ("" for the webhook formats).
+    dedup_key: str = ""
+
+
+@dataclass(slots=True, kw_only=True)
+class SignalDraft:
+    """A signal before its service is resolved (one query for the whole request)."""
+
+    service_candidates: tuple[str, ...]
+    fields: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
+
+
+class Problems:
+    """Collects validation errors with their paths; raises them all at once."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.errors.append(f"{path}: {message}" if path else message)
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise IntakeInvalid(self.errors)
+
+    # Typed getters: return a default after recording a problem, so one pass finds them all.
+    def string(self, obj: dict, key: str, path: str, *, required: bool = False, max_len: int | None = None) -> str:
+        value = obj.get(key)
+        if value is None:
+            if required:
+                self.add(f"{path}{key}", "is missing")
+            return ""
+        if not isinstance(value, str):
+            self.add(f"{path}{key}", f"must be a string, not {json_type(value)}")
+            return ""
+        if required and not value.strip():
+            self.add(f"{path}{key}", "is missing or blank")
+        if max_len is not None and len(value) > max_len:
+            self.add(f"{path}{key}", f"is longer than {max_len} characters")
+        return value
+
+    def string_map(self, obj: dict, key: str, path: str, *, required: bool = False) -> dict[str, str]:
+        value = obj.get(key)
+        if value is None:
+            if required:
+                self.add(f"{path}{key}", "is missing")
+            return {}
+        if not isinstance(value, dict):
+            self.add(f"{path}{key}", f"must be an object of strings, not {json_type(value)}")
+            return {}
+        bad = [k for k, v in value.items() if not isinstance(v, str)]
+        if bad:
+            self.add(f"{path}{key}.{bad[0]}", f"must be a string, not {json_type(value[bad[0]])}")
+            return {}
+        return value
+
+    def timestamp(self, obj: dict, key: str, path: str, *, required: bool = False) -> datetime | None:
+        value = obj.get(key)
+        if value is None:
+            if required:
+                self.add(f"{path}{key}", "is missing")
+            return None
+        if not isinstance(value, str):
+            self.add(f"{path}{key}", f"must be an RFC 3339 timestamp string, not {json_type(value)}")
+            return None
+        parsed = parse_timestamp(value)
+        if parsed is None:
+            self.add(f"{path}{key}", f"{value[:40]!r} is not an RFC 3339 timestamp with a time zone")
+        return parsed
+
+
+def json_type(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+            int: "a number", float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def parse_timestamp(value: str) -> datetime | None:
+    """RFC 3339 / ISO 8601 with a zone (nanoseconds allowed); None when it is not one.
+
+    Go's zero time ("0001-01-01T00:00:00Z", Alertmanager's "not set") parses; callers treat
+    year 1 as unset.
+    """
+    text = value.strip()
+    if len(text) < 16 or "T" not in text.upper():
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        return None
+    return parsed
+
+
+def is_unset(moment: datetime | None) -> bool:
+    return moment is None or moment.year <= 1
+
+
+def decode_body(raw: bytes) -> dict[str, Any]:
+    """The request body as a JSON object, or IntakeInvalid naming why not."""
+    if len(raw) > MAX_BODY_BYTES:
+        raise IntakeInvalid([f"body is larger than 1 MB ({len(raw)} bytes)"])
+    if not raw.strip():
+        raise IntakeInvalid(["body is empty; expected a JSON object"])
+    try:
+        # orjson refuses NaN/Infinity, unpaired surrogates and nesting deeper than 1024, none of
+        # which PostgreSQL jsonb could store later.
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        reason = "not UTF-8" if isinstance(exc.__cause__, UnicodeDecodeError) else f"not valid JSON: {exc}"
+        raise IntakeInvalid([f"body is {reason}"]) from None
+    if not isinstance(data, dict):
+        raise IntakeInvalid([f"body must be a JSON object, not {json_type(data)}"])
+    # PostgreSQL text cannot hold NUL; the cheap byte check finds candidates, the walk confirms.
+    if b"\\u0000" in raw and _has_nul(data):
+        raise IntakeInvalid(["body contains a NUL character (\\u0000)"])
+    return data
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in k or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def content_hash(material: Any) -> str:
+    """sha256 hex of a JSON-able value in canonical form (sorted keys, no spaces)."""
+    return hashlib.sha256(orjson.dumps(material, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
+
+
+def safe_links(candidates: list[tuple[Any, str]]) -> list[dict[str, str]]:
+    """http(s) links only: a `javascript:` href from a sender must never reach our pages."""
+    links = []
+    for href, text in candidates:
+        if isinstance(href, str) and href.startswith(("http://", "https://")) and len(href) <= 2000:
+            links.append({"href": href, "text": text[:200]})
+    return links
+
+
+def truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class IntakeParser(ABC):
+    """One alert format. Subclasses implement `drafts`; `parse` resolves services and checks sizes."""
+
+    kind: ClassVar[str]
+    # Signal source kind in the incident core (same names as core IntegrationKind).
+    source_kind: ClassVar[str]
+
+    @abstractmethod
+    def drafts(
+        self, *, data: dict[str, Any], integration: Integration, received_at: datetime, problems: Problems
+    ) -> tuple[list[SignalDraft], str, str]:
+        """(signal drafts, content key, dedup key); record problems instead of raising."""
+
+    def parse(self, *, data: dict[str, Any], integration: Integration, received_at: datetime) -> ParsedIntake:
+        problems = Problems()
+        drafts, key, dedup_key = self.drafts(
+            data=data, integration=integration, received_at=received_at, problems=problems
+        )
+        problems.raise_if_any()
+        services = self._services(drafts, integration, problems)
+        signals = []
+        for draft in drafts:
+            service = next((name for name in draft.service_candidates if name in services), None)
+            if service is None:
+                problems.add(draft.path, "no service: send a `service` label naming a known service, "
+                             "or give the integration a default service")
+                continue
+            payload = draft.fields.get("payload") or {}
+            size = len(orjson.dumps(payload, default=str))
+            if size > MAX_SIGNAL_PAYLOAD_BYTES:
+                problems.add(draft.path, f"is larger than 512 KB ({size} bytes)")
+                continue
+            signal = SignalIn(source_kind=self.source_kind, source_name=integration.name, service=service, **draft.fields)
+            try:
+                # The core's own checks (time range, labels, title), now rather than in the worker.
+                signal_normalise(signal)
+            except InvalidSignal as exc:
+                problems.add(f"{draft.path}", f"{exc.field}: {exc.message}" if exc.field else exc.message)
+                continue
+            signals.append(signal)
+        problems.raise_if_any()
+        return ParsedIntake(signals=tuple(signals), content_key=key, dedup_key=dedup_key)
+
+    @staticmethod
+    def _services(drafts: list[SignalDraft], integration: Integration, problems: Problems) -> set[str]:
+        default = integration.service.name if integration.service_id else None
+        wanted = {name for draft in drafts for name in draft.service_candidates if name and name != default}
+        known = set(Service.objects.filter(name__in=wanted).values_list("name", flat=True)) if wanted else set()
+        if default:
+            known.add(default)
+        for draft in drafts:
+            # Candidates are tried in order; the integration's default service comes last.
+            draft.service_candidates = (*draft.service_candidates, *([default] if default else []))
+        return known
