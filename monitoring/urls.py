@@ -6,4 +6,7 @@ from django.urls import path
 from . import views
 
 app_name = "monitoring"
-urlpatterns = [path("", views.index, name="index")]
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("series/<int:pk>/", views.series_detail, name="series"),
+]
