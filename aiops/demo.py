@@ -9,6 +9,7 @@ from django.db import transaction
 
 from core.choices import Role, Tier
 from core.services import service_get_or_create, service_set_dependencies, team_get_or_create
+from models_registry import demo as models_registry_demo
 
 DEMO_PASSWORD = "aiops-demo"  # printed by `manage.py demo`; the demo is for laptops only
 
@@ -62,3 +63,4 @@ def load_organisation() -> dict:
 
 # Each app adds a callable `(stdout) -> None` here as it grows a demo: the shell wires apps together.
 STEPS: list = []
+STEPS.append(models_registry_demo.run)

@@ -39,6 +39,7 @@ def register_reference_models() -> list[RegisteredModel]:
 
 
 def run(stdout) -> None:
+    """Models: register journey-time and stuck-journey, train a first champion of each (Feb 2013)."""
     for model in register_reference_models():
         if selectors.model_champion(model=model) is not None:
             stdout.write(f"  model {model.name}: champion already trained")
