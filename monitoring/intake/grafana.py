@@ -55,6 +55,7 @@ class GrafanaParser(AlertmanagerParser):
 
     def extra_links(self, *, alert: dict, group: dict) -> list[tuple[Any, str]]:
         return [
+            *super().extra_links(alert=alert, group=group),
             (alert.get("dashboardURL"), "Dashboard"),
             (alert.get("panelURL"), "Panel"),
             (alert.get("silenceURL"), "Silence"),
