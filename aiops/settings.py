@@ -320,3 +320,16 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
+
+# --- Alert intake (Alertmanager, Grafana, PagerDuty Events v2) ---------------------------
+CELERY_BEAT_SCHEDULE.update(
+    {
+        # Alert requests stored while the broker was down, or whose worker died, are queued again;
+        # every minute because these are pages waiting to happen.
+        "monitoring-requeue-alert-intakes": {
+            "task": "monitoring.requeue_alert_intakes",
+            "schedule": timedelta(minutes=1),
+            "options": {"expires": 50},
+        },
+    }
+)
