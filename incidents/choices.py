@@ -179,3 +179,59 @@ class TimelineKind(models.TextChoices):
     RESOLVED = "resolved", "Resolved"
     REOPENED = "reopened", "Reopened"
     CLOSED = "closed", "Closed"
+
+
+# --- Response: playbooks, notifications, escalation (notify-eng) ---------------------
+
+
+class PlaybookPhase(models.TextChoices):
+    """Response protocol phases (ARCHITECTURE.md), in the order they happen."""
+
+    IMMEDIATE = "immediate", "Immediate response"
+    INVESTIGATION = "investigation", "Investigation"
+    RESOLUTION = "resolution", "Resolution"
+    RECOVERY = "recovery", "Recovery"
+    POST_INCIDENT = "post_incident", "Post-incident"
+
+
+class StepKind(models.TextChoices):
+    CHECKLIST = "checklist", "Checklist item"
+    WEBHOOK = "webhook", "Call a webhook (HMAC-signed JSON)"
+    ACTION = "action", "Run a registered action"
+
+
+class StepStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class ChannelKind(models.TextChoices):
+    EMAIL = "email", "E-mail"
+    WEBHOOK = "webhook", "Webhook"
+    SLACK = "slack", "Slack"
+    INAPP = "inapp", "In-app"
+
+
+class DeliveryKind(models.TextChoices):
+    PAGE = "page", "Page"
+    UPGRADE = "upgrade", "Severity upgrade"
+    ESCALATION = "escalation", "Escalation"
+    DIGEST = "digest", "Digest"
+    REPORT = "report", "Weekly report"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class EscalationStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    STOPPED = "stopped", "Stopped (acknowledged or resolved)"
+    EXHAUSTED = "exhausted", "Exhausted (limit reached)"

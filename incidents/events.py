@@ -136,3 +136,11 @@ def playbook_step_done(*, incident: Incident | int, step: str, outcome: str, act
         incident=incident, kind=TimelineKind.PLAYBOOK_STEP, actor=actor, actor_name="" if actor else "playbook",
         message=f"Playbook step “{step}”: {outcome}", data={"step": step, "outcome": outcome, **(data or {})},
     )
+
+
+def playbook_attached(*, incident: Incident | int, playbook: str, reason: str, steps: int) -> TimelineEvent:
+    return event_record(
+        incident=incident, kind=TimelineKind.PLAYBOOK_STEP, actor_name="playbook",
+        message=f"Playbook “{playbook}” attached with {steps} steps ({reason}).",
+        data={"playbook": playbook, "reason": reason, "steps": steps},
+    )

@@ -1,2 +1,56 @@
 """Tasks of the incidents app."""
 from __future__ import annotations
+
+from celery import shared_task
+
+# `from .services import x` (modules, not names) so the services can import this module for .delay()
+from .services import digests as digest_services
+from .services import escalation as escalation_services
+from .services import notifications as notification_services
+from .services import playbooks as playbook_services
+from .services import response as response_services
+
+
+# --- Response: notifications, escalation, playbooks, digests (queue `notify` for notify_/deliver_/escalate_) ----
+
+DELIVERY_MAX_RETRIES = 8  # above services.notifications.MAX_ATTEMPTS: the service decides when to give up
+
+
+@shared_task(name="incidents.notify_incident_opened", acks_late=True)
+def notify_incident_opened(incident_id: int) -> int:
+    """Page the level's audience and arm the escalation timer."""
+    return response_services.incident_opened_notify(incident_id=incident_id)
+
+
+@shared_task(name="incidents.notify_severity_changed", acks_late=True)
+def notify_severity_changed(incident_id: int, old: int, new: int) -> int:
+    return response_services.incident_severity_notify(incident_id=incident_id, old=old, new=new)
+
+
+@shared_task(name="incidents.deliver_notification", bind=True, acks_late=True, max_retries=DELIVERY_MAX_RETRIES)
+def deliver_notification(self, delivery_id: int) -> str:
+    outcome = notification_services.delivery_send(delivery_id=delivery_id)
+    if outcome.status == "retry":
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.status
+
+
+@shared_task(name="incidents.escalate_incident", acks_late=True)
+def escalate_incident(incident_id: int, token: str) -> str:
+    return escalation_services.escalation_run(incident_id=incident_id, token=token).outcome
+
+
+@shared_task(name="incidents.escalate_audit", acks_late=True)
+def escalate_audit() -> int:
+    """Beat: re-arm escalation timers whose task was lost and re-send deliveries whose task was lost."""
+    return escalation_services.escalations_audit() + notification_services.deliveries_repair()
+
+
+@shared_task(name="incidents.notify_digest", acks_late=True)
+def notify_digest(period: str) -> int:
+    return digest_services.digest_send(period=period).deliveries
+
+
+@shared_task(name="incidents.run_playbook_step", acks_late=True)
+def run_playbook_step(step_run_id: int) -> str:
+    return playbook_services.playbook_step_execute(step_run_id=step_run_id).status

@@ -3,12 +3,33 @@ from __future__ import annotations
 
 from .alerts import Alert
 from .incidents import Incident
+from .notifications import (
+    ChannelEndpoint,
+    Delivery,
+    Escalation,
+    EscalationStep,
+    NotificationPolicy,
+    NotificationPreference,
+    UserNotification,
+)
+from .playbooks import Playbook, PlaybookRun, PlaybookStep, PlaybookStepRun
 from .rules import GroupingRule, ServiceIncidentSettings
 from .severity import SeverityClassifier, SeverityOverride
 from .silences import Silence
 from .timeline import TimelineEvent
 
 __all__ = [
+    "ChannelEndpoint",
+    "Delivery",
+    "Escalation",
+    "EscalationStep",
+    "NotificationPolicy",
+    "NotificationPreference",
+    "Playbook",
+    "PlaybookRun",
+    "PlaybookStep",
+    "PlaybookStepRun",
+    "UserNotification",
     "Alert",
     "GroupingRule",
     "Incident",

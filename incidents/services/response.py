@@ -1,22 +1,61 @@
-"""Response hooks the incident core calls after commit; the playbooks/notifications work fills them.
+"""Response hooks the incident core calls after commit: playbook, pages, upgrade notices, escalation timers.
 
 Each hook takes ids only (the core calls them via `transaction.on_commit`) and must not raise
-into the caller: the incident is already stored when they run.
+into the caller: the incident is already stored when they run. The hooks stay cheap (they run
+in the intake worker); paging happens in tasks on the `notify` queue so an alert storm on
+`ingest` never delays a page.
 """
 from __future__ import annotations
 
+import logging
+
+from django.db import transaction
+
+from incidents import tasks
+from incidents.choices import DeliveryKind
+
+from . import escalation, notifications, playbooks
+
+log = logging.getLogger(__name__)
+
 
 def on_incident_opened(*, incident_id: int) -> None:
-    """A new incident exists: attach a playbook, page per its severity."""
+    """A new (or reopened) incident exists: attach a playbook, page per its severity."""
+    try:
+        playbooks.playbook_attach(incident_id=incident_id)
+    except Exception:  # a broken playbook must not stop the page
+        log.exception("attaching a playbook to incident %s failed", incident_id)
+    transaction.on_commit(lambda: tasks.notify_incident_opened.delay(incident_id))
 
 
 def on_severity_changed(*, incident_id: int, old: int, new: int) -> None:
-    """The level moved (rules upgrade or an operator): re-page if it got worse."""
+    """The level moved: a worse level sends an upgrade notice and re-arms the timer for its target."""
+    transaction.on_commit(lambda: tasks.notify_severity_changed.delay(incident_id, old, new))
 
 
 def on_incident_acknowledged(*, incident_id: int) -> None:
     """Someone took it: stop escalation timers."""
+    escalation.escalation_stop(incident_id=incident_id, reason="acknowledged")
 
 
 def on_incident_resolved(*, incident_id: int) -> None:
-    """It is over: stop timers, send the resolution notice."""
+    """It is over: stop timers."""
+    escalation.escalation_stop(incident_id=incident_id, reason="resolved")
+
+
+def incident_opened_notify(*, incident_id: int) -> int:
+    """Page the level's audience and arm the escalation timer; returns the deliveries created."""
+    result = notifications.incident_notify(incident_id=incident_id, kind=DeliveryKind.PAGE)
+    escalation.escalation_start(incident_id=incident_id)
+    return result.created
+
+
+def incident_severity_notify(*, incident_id: int, old: int, new: int) -> int:
+    """Upgrade: an upgrade notice to the new level's audience (never a repeat page); any change re-arms the timer."""
+    created = 0
+    if new < old:  # lower number = worse
+        created = notifications.incident_notify(
+            incident_id=incident_id, kind=DeliveryKind.UPGRADE, level=new, old_level=old
+        ).created
+    escalation.escalation_start(incident_id=incident_id)
+    return created

@@ -1,0 +1,1 @@
+"""Notification channels: one small module per transport behind `base.Channel`, looked up by kind."""

@@ -1,0 +1,340 @@
+"""Notifications by severity: who is told (policy + preferences), one delivery row each, exactly-once hand-over."""
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from core.choices import Role
+from incidents import events, tasks
+from incidents.choices import ChannelKind, DeliveryKind, DeliveryStatus, Severity
+from incidents.models import (
+    ChannelEndpoint,
+    Delivery,
+    Incident,
+    NotificationPolicy,
+    NotificationPreference,
+    UserNotification,
+)
+from incidents.notifications.base import TransportError
+from incidents.notifications.registry import get_channel
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5  # 1 try + 4 retries spans ~1 min of backoff: long enough for a receiver restart, short for a page
+RETRY_BASE_SECONDS = 2.0  # doubled per attempt (2, 4, 8, 16 s) with jitter so retries of a storm spread out
+RETRY_MAX_SECONDS = 60.0
+STALE_SENDING = timedelta(minutes=5)  # > task_time_limit (180 s): a row still SENDING after this was lost with its worker
+STALE_PENDING = timedelta(minutes=2)  # a pending row not picked up by then lost its task message
+DEFAULT_CHANNELS = (ChannelKind.EMAIL, ChannelKind.INAPP)  # a person without preferences
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    channel: str
+    recipient_id: int | None
+    endpoint_id: int | None
+    address: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotifyResult:
+    created: int
+    existing: int
+    delivery_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryOutcome:
+    status: str  # "sent" | "failed" | "retry" | "skipped"
+    retry_in: float | None = None
+    error: str = ""
+
+
+# --- audiences ------------------------------------------------------------------------------
+
+
+def audience_users(
+    *, executives: bool, managers: bool, team: bool, incident: Incident | None = None, extra: Iterable = ()
+) -> list:
+    """Active people in the selected groups, the incident's service team, and the named extra people."""
+    User = get_user_model()
+    query = Q(pk__in=[u.pk for u in extra])
+    roles = [role for role, wanted in ((Role.EXECUTIVE, executives), (Role.MANAGER, managers)) if wanted]
+    if roles:
+        query |= Q(groups__name__in=roles)
+    if team and incident is not None:
+        team_id = incident_team_id(incident)
+        if team_id:
+            query |= Q(teams__id=team_id)
+    return list(User.objects.filter(query, is_active=True).distinct().order_by("pk"))
+
+
+def incident_team_id(incident: Incident) -> int | None:
+    team_id = getattr(incident, "team_id", None)
+    if team_id:
+        return team_id
+    service = getattr(incident, "service", None)
+    return service.team_id if service is not None else None
+
+
+def person_targets(*, users: Sequence, allowed: Iterable[str]) -> list[Target]:
+    """Each person on each channel both the policy allows and they chose (default: e-mail + in-app)."""
+    allowed = set(allowed)
+    prefs = {
+        p.user_id: p
+        for p in NotificationPreference.objects.filter(user__in=users).select_related("slack_endpoint", "webhook_endpoint")
+    }
+    targets: list[Target] = []
+    for user in users:
+        pref = prefs.get(user.pk)
+        chosen = list(pref.channels) if pref and pref.channels else list(DEFAULT_CHANNELS)
+        for channel in chosen:
+            if channel not in allowed:
+                continue
+            if channel == ChannelKind.EMAIL and user.email:
+                targets.append(Target(channel=channel, recipient_id=user.pk, endpoint_id=None, address=user.email))
+            elif channel == ChannelKind.INAPP:
+                targets.append(Target(channel=channel, recipient_id=user.pk, endpoint_id=None, address=""))
+            elif channel in (ChannelKind.SLACK, ChannelKind.WEBHOOK) and pref is not None:
+                endpoint = pref.slack_endpoint if channel == ChannelKind.SLACK else pref.webhook_endpoint
+                if endpoint is not None and endpoint.enabled:
+                    targets.append(Target(channel=channel, recipient_id=user.pk, endpoint_id=endpoint.pk,
+                                          address=endpoint.url))
+    return targets
+
+
+def endpoint_targets(*, endpoints: Iterable[ChannelEndpoint], allowed: Iterable[str]) -> list[Target]:
+    allowed = set(allowed)
+    return [
+        Target(channel=e.kind, recipient_id=None, endpoint_id=e.pk, address=e.url)
+        for e in endpoints if e.enabled and e.kind in allowed
+    ]
+
+
+def policy_get(*, level: int) -> NotificationPolicy | None:
+    return NotificationPolicy.objects.filter(severity=level, enabled=True).first()
+
+
+# --- messages -------------------------------------------------------------------------------
+
+
+def level_label(level: int | None) -> str:
+    if not level:
+        return ""
+    try:
+        return f"L{level} {Severity(level).label}"
+    except ValueError:
+        return f"L{level}"
+
+
+def level_colour(level: int | None) -> str:
+    return SEVERITY_COLOURS.get(level or 0, "#6b7280")
+
+
+# Same palette as static/css/app.css (--sev1..--sev4) so Slack and the UI agree.
+SEVERITY_COLOURS = {1: "#b91c1c", 2: "#ea580c", 3: "#ca8a04", 4: "#2563eb"}
+
+
+def incident_url(incident_id: int) -> str:
+    return f"{settings.SITE_URL}/incidents/{incident_id}/"
+
+
+def incident_message(*, incident: Incident, kind: str, level: int, step: int = 0, old_level: int | None = None) -> dict:
+    """Subject, plain text and HTML for one incident notification (rendered once per notify call)."""
+    label = level_label(level)
+    service = incident.service.name if getattr(incident, "service_id", None) else ""
+    prefix = {
+        DeliveryKind.PAGE: "",
+        DeliveryKind.UPGRADE: f"UPGRADED from {level_label(old_level)}: " if old_level else "UPGRADED: ",
+        DeliveryKind.ESCALATION: f"ESCALATION {step}, not acknowledged: ",
+    }.get(kind, "")
+    subject = f"[AIOps {label}] {prefix}{incident.title}" + (f" ({service})" if service else "")
+    url = incident_url(incident.pk)
+    context = {
+        "incident": incident, "kind": kind, "level": level, "level_label": label, "old_level_label": level_label(old_level),
+        "step": step, "service": service, "url": url, "subject": subject, "colour": level_colour(level),
+    }
+    return {
+        "subject": subject[:250],
+        "text": render_to_string("incidents/notifications/incident.txt", context),
+        "html": render_to_string("incidents/notifications/incident.html", context),
+        "url": url,
+        "level": level,
+        "level_label": label,
+        "colour": level_colour(level),
+        "kind": kind,
+        "data": {
+            "incident": {
+                "id": incident.pk, "title": incident.title, "service": service, "level": level,
+                "status": str(getattr(incident, "status", "")), "url": url,
+            },
+            "step": step,
+            "old_level": old_level,
+        },
+    }
+
+
+# --- planning deliveries --------------------------------------------------------------------
+
+
+def delivery_key(*, kind: str, scope: str, target: Target) -> str:
+    who = f"u{target.recipient_id}" if target.recipient_id else f"e{target.endpoint_id}"
+    return f"{kind}:{scope}:{target.channel}:{who}"
+
+
+def deliveries_create(
+    *, kind: str, scope: str, targets: Sequence[Target], message: dict, incident_id: int | None = None,
+    level: int | None = None, step: int = 0,
+) -> NotifyResult:
+    """Insert one pending row per target whose key is new, then hand the new ones to the notify queue."""
+    keyed = {delivery_key(kind=kind, scope=scope, target=t): t for t in targets}
+    if not keyed:
+        return NotifyResult(created=0, existing=0, delivery_ids=())
+    existing = set(Delivery.objects.filter(key__in=keyed).values_list("key", flat=True))
+    new = [
+        Delivery(
+            key=key, incident_id=incident_id, kind=kind, channel=t.channel, recipient_id=t.recipient_id,
+            endpoint_id=t.endpoint_id, address=t.address[:500], level=level, step=step, message=message,
+        )
+        for key, t in keyed.items() if key not in existing
+    ]
+    # ignore_conflicts: a concurrent notify of the same incident may insert the same keys; the unique key wins.
+    Delivery.objects.bulk_create(new, ignore_conflicts=True)
+    ids = tuple(
+        Delivery.objects.filter(key__in=[d.key for d in new], status=DeliveryStatus.PENDING, attempts=0)
+        .order_by("pk").values_list("pk", flat=True)
+    )
+    for delivery_id in ids:
+        transaction.on_commit(lambda delivery_id=delivery_id: tasks.deliver_notification.delay(delivery_id))
+    return NotifyResult(created=len(ids), existing=len(existing), delivery_ids=ids)
+
+
+def incident_notify(
+    *, incident_id: int, kind: str = DeliveryKind.PAGE, level: int | None = None, step: int = 0,
+    old_level: int | None = None, audience=None,
+) -> NotifyResult:
+    """Page (or upgrade/escalation notice) the people and endpoints the level's policy names."""
+    incident = Incident.objects.select_related("service").get(pk=incident_id)
+    level = level or incident.severity
+    policy = policy_get(level=level)
+    if policy is None or (policy.digest_only and kind == DeliveryKind.PAGE):
+        return NotifyResult(created=0, existing=0, delivery_ids=())
+    source = audience or policy
+    users = audience_users(
+        executives=source.notify_executives, managers=source.notify_managers, team=source.notify_team,
+        incident=incident, extra=source.users.all(),
+    )
+    allowed = policy.channels or list(ChannelKind.values)
+    targets = person_targets(users=users, allowed=allowed)
+    targets += endpoint_targets(endpoints=policy.endpoints.all(), allowed=allowed)
+    scope = {
+        # A reopened incident pages again; anything else about the same incident never does.
+        DeliveryKind.PAGE: f"i{incident.pk}" + (f":r{incident.reopened_count}" if incident.reopened_count else ""),
+        DeliveryKind.UPGRADE: f"i{incident.pk}:L{level}",
+        DeliveryKind.ESCALATION: f"i{incident.pk}:L{level}:s{step}",
+    }[kind]
+    message = incident_message(incident=incident, kind=kind, level=level, step=step, old_level=old_level)
+    return deliveries_create(kind=kind, scope=scope, targets=targets, message=message, incident_id=incident.pk,
+                             level=level, step=step)
+
+
+# --- sending --------------------------------------------------------------------------------
+
+
+def retry_delay(attempts: int) -> float:
+    base = min(RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0), RETRY_MAX_SECONDS)
+    return round(base * random.uniform(0.8, 1.2), 2)
+
+
+def delivery_claim(*, delivery_id: int, now: datetime | None = None) -> bool:
+    """The conditional update that makes one worker the sender: 1 row updated for the winner, 0 for the rest."""
+    now = now or timezone.now()
+    claimed = Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1, next_attempt_at=None,
+    )
+    if claimed:
+        Delivery.objects.filter(pk=delivery_id, first_claimed_at__isnull=True).update(first_claimed_at=now)
+    return claimed == 1
+
+
+def delivery_send(*, delivery_id: int) -> DeliveryOutcome:
+    """Claim, hand to the channel, record: sent; pending again with a retry time; or failed."""
+    if not delivery_claim(delivery_id=delivery_id):
+        return DeliveryOutcome(status="skipped")
+    delivery = Delivery.objects.select_related("endpoint", "recipient").get(pk=delivery_id)
+    if delivery.endpoint is not None and not delivery.endpoint.enabled:
+        return _delivery_fail(delivery, "endpoint disabled", permanent=False)
+    try:
+        get_channel(delivery.channel).send(delivery)
+    except TransportError as exc:
+        if exc.permanent or delivery.attempts >= MAX_ATTEMPTS:
+            return _delivery_fail(delivery, exc.message, permanent=exc.permanent)
+        delay = retry_delay(delivery.attempts)
+        Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
+            status=DeliveryStatus.PENDING, last_error=exc.message[:2000],
+            next_attempt_at=timezone.now() + timedelta(seconds=delay),
+        )
+        return DeliveryOutcome(status="retry", retry_in=delay, error=exc.message)
+    except Exception as exc:  # a bug in a channel must not leave the row SENDING forever
+        log.exception("channel %s crashed on delivery %s", delivery.channel, delivery.pk)
+        return _delivery_fail(delivery, f"{type(exc).__name__}: {exc}", permanent=True)
+    Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.SENT, sent_at=timezone.now(), last_error="")
+    if delivery.incident_id:
+        events.notification_sent(
+            incident=delivery.incident_id, channel=delivery.get_channel_display(),
+            recipient=_recipient_name(delivery), detail=delivery.get_kind_display().lower(),
+            data={"delivery_id": delivery.pk, "kind": delivery.kind, "level": delivery.level, "step": delivery.step},
+        )
+    if delivery.endpoint is not None and not delivery.endpoint.healthy:
+        ChannelEndpoint.objects.filter(pk=delivery.endpoint_id).update(healthy=True, unhealthy_since=None)
+    return DeliveryOutcome(status="sent")
+
+
+def _recipient_name(delivery: Delivery) -> str:
+    if delivery.recipient_id:
+        return delivery.recipient.get_username() if delivery.recipient else f"user {delivery.recipient_id}"
+    return delivery.endpoint.name if delivery.endpoint else delivery.address
+
+
+def _delivery_fail(delivery: Delivery, error: str, *, permanent: bool) -> DeliveryOutcome:
+    now = timezone.now()
+    Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED, failed_at=now, last_error=error[:2000])
+    if permanent and delivery.endpoint_id:
+        ChannelEndpoint.objects.filter(pk=delivery.endpoint_id).update(
+            healthy=False, last_error=error[:2000], unhealthy_since=now
+        )
+    log.warning("delivery %s failed (%s): %s", delivery.pk, "permanent" if permanent else "gave up", error)
+    return DeliveryOutcome(status="failed", error=error)
+
+
+def deliveries_repair(*, now: datetime | None = None) -> int:
+    """Requeue deliveries whose task was lost: SENDING past any task time limit, PENDING never picked up."""
+    now = now or timezone.now()
+    Delivery.objects.filter(status=DeliveryStatus.SENDING, claimed_at__lt=now - STALE_SENDING).update(
+        status=DeliveryStatus.PENDING, last_error="worker lost during hand-over; requeued"
+    )
+    stale = Q(next_attempt_at__lt=now - STALE_PENDING) | Q(next_attempt_at__isnull=True, created_at__lt=now - STALE_PENDING)
+    ids = list(Delivery.objects.filter(stale, status=DeliveryStatus.PENDING).values_list("pk", flat=True)[:1000])
+    for delivery_id in ids:
+        tasks.deliver_notification.delay(delivery_id)
+    return len(ids)
+
+
+# --- in-app list ----------------------------------------------------------------------------
+
+
+def user_notifications_mark_read(*, user, ids: Sequence[int] | None = None) -> int:
+    notes = UserNotification.objects.filter(user=user, read_at__isnull=True)
+    if ids is not None:
+        notes = notes.filter(pk__in=ids)
+    return notes.update(read_at=timezone.now())

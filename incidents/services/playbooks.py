@@ -1,0 +1,193 @@
+"""Playbooks on incidents: attach the best match as a run, tick checklist steps, run automated steps."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from core.exceptions import DomainError, NotFound
+from incidents import events, tasks
+from incidents.choices import StepKind, StepStatus
+from incidents.models import Alert, Incident, Playbook, PlaybookRun, PlaybookStepRun
+from incidents.playbooks import builtin as _builtin  # noqa: F401  (registers silence_for, escalate_now, call_webhook)
+from incidents.playbooks import engine
+from incidents.playbooks.actions import ActionResult, UnknownAction, get_action
+from incidents.notifications.base import TransportError
+from incidents.notifications.webhook import post_json
+
+
+class StepAlreadyFinished(DomainError):
+    code = "step_finished"
+
+
+class StepNotAutomated(DomainError):
+    status_code = 400
+    code = "not_automated"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepExecution:
+    status: str
+    result: dict
+    error: str = ""
+
+
+def incident_facts(*, incident: Incident) -> engine.IncidentFacts:
+    labels: dict[str, str] = {}
+    kinds: set[str] = set()
+    for alert in Alert.objects.filter(incident=incident).only("labels", "source_kind").order_by("pk")[:200]:
+        for key, value in (alert.labels or {}).items():
+            labels.setdefault(str(key), str(value))
+        if alert.source_kind:
+            kinds.add(alert.source_kind)
+    return engine.IncidentFacts(
+        service_id=incident.service_id, severity=incident.severity, title=incident.title or "",
+        labels=labels, source_kinds=frozenset(kinds),
+    )
+
+
+def playbook_criteria(playbook: Playbook) -> engine.PlaybookCriteria:
+    return engine.PlaybookCriteria(
+        playbook_id=playbook.pk, priority=playbook.priority,
+        service_ids=frozenset(s.pk for s in playbook.services.all()),
+        severities=frozenset(int(s) for s in playbook.severities or []),
+        source_kinds=frozenset(str(k) for k in playbook.source_kinds or []),
+        labels={str(k): str(v) for k, v in (playbook.labels or {}).items()},
+        keywords=tuple(playbook.keyword_list),
+    )
+
+
+def playbook_select(*, incident: Incident) -> tuple[Playbook, str] | None:
+    playbooks = {p.pk: p for p in Playbook.objects.filter(enabled=True).prefetch_related("services")}
+    found = engine.best_match((playbook_criteria(p) for p in playbooks.values()), incident_facts(incident=incident))
+    return (playbooks[found.playbook_id], found.reason) if found else None
+
+
+@transaction.atomic
+def playbook_attach(*, incident_id: int, playbook: Playbook | None = None) -> PlaybookRun | None:
+    """Attach the best-matching playbook (once per incident); automated steps marked auto-run start at once."""
+    incident = Incident.objects.select_related("service").get(pk=incident_id)
+    existing = PlaybookRun.objects.filter(incident=incident).first()
+    if existing is not None:
+        return existing
+    reason = "chosen by an operator"
+    if playbook is None:
+        selected = playbook_select(incident=incident)
+        if selected is None:
+            return None
+        playbook, reason = selected
+    try:
+        with transaction.atomic():
+            run = PlaybookRun.objects.create(incident=incident, playbook=playbook, playbook_name=playbook.name,
+                                             match_reason=reason[:300])
+    except IntegrityError:  # a concurrent attach won the one-run-per-incident constraint
+        return PlaybookRun.objects.get(incident=incident)
+    steps = PlaybookStepRun.objects.bulk_create([
+        PlaybookStepRun(
+            run=run, step=step, position=index, phase=step.phase, title=step.title, description=step.description,
+            kind=step.kind, owner_role=step.owner_role, expected_minutes=step.expected_minutes,
+            action_name=step.action_name, params=step.params or {}, webhook_url=step.webhook_url,
+            webhook_secret=step.webhook_secret,
+            status=StepStatus.QUEUED if step.auto_run and step.kind != StepKind.CHECKLIST else StepStatus.PENDING,
+        )
+        for index, step in enumerate(playbook.steps.all(), start=1)
+    ])
+    events.playbook_attached(incident=incident, playbook=run.playbook_name, reason=reason, steps=len(steps))
+    for step_run in PlaybookStepRun.objects.filter(run=run, status=StepStatus.QUEUED).values_list("pk", flat=True):
+        transaction.on_commit(lambda pk=step_run: tasks.run_playbook_step.delay(pk))
+    return run
+
+
+def _step_get(*, incident_id: int, step_run_id: int) -> PlaybookStepRun:
+    step = (PlaybookStepRun.objects.select_related("run", "run__incident")
+            .filter(pk=step_run_id, run__incident_id=incident_id).first())
+    if step is None:
+        raise NotFound(f"incident {incident_id} has no playbook step {step_run_id}", field="step_id")
+    return step
+
+
+def _run_maybe_complete(run: PlaybookRun, *, now: datetime) -> None:
+    unfinished = run.steps.exclude(status__in=[StepStatus.DONE, StepStatus.SKIPPED]).exists()
+    PlaybookRun.objects.filter(pk=run.pk).update(completed_at=None if unfinished else now)
+
+
+@transaction.atomic
+def playbook_step_complete(*, incident_id: int, step_run_id: int, user, note: str = "") -> PlaybookStepRun:
+    """An operator ticks a step (a checklist item, or an automated step done by hand)."""
+    step = _step_get(incident_id=incident_id, step_run_id=step_run_id)
+    now = timezone.now()
+    updated = PlaybookStepRun.objects.filter(pk=step.pk).exclude(status__in=[StepStatus.DONE, StepStatus.RUNNING]).update(
+        status=StepStatus.DONE, done_by=user, finished_at=now,
+        result={**(step.result or {}), **({"note": note[:2000]} if note else {})},
+    )
+    if not updated:
+        raise StepAlreadyFinished(f"step {step.pk} is already {step.get_status_display().lower()}", field="step_id")
+    step.refresh_from_db()
+    events.playbook_step_done(incident=step.run.incident, step=step.title, actor=user,
+                              outcome="done" + (f" ({note[:200]})" if note else ""),
+                              data={"step_run_id": step.pk, "phase": step.phase})
+    _run_maybe_complete(step.run, now=now)
+    return step
+
+
+@transaction.atomic
+def playbook_step_request_run(*, incident_id: int, step_run_id: int, user=None) -> PlaybookStepRun:
+    """Queue an automated step (again, after a failure)."""
+    step = _step_get(incident_id=incident_id, step_run_id=step_run_id)
+    if step.kind == StepKind.CHECKLIST:
+        raise StepNotAutomated("a checklist step is ticked, not run", field="step_id")
+    updated = PlaybookStepRun.objects.filter(pk=step.pk, status__in=[StepStatus.PENDING, StepStatus.FAILED]).update(
+        status=StepStatus.QUEUED, error=""
+    )
+    if not updated:
+        raise StepAlreadyFinished(f"step {step.pk} is {step.get_status_display().lower()}", field="step_id")
+    transaction.on_commit(lambda: tasks.run_playbook_step.delay(step.pk))
+    step.refresh_from_db()
+    return step
+
+
+def playbook_step_execute(*, step_run_id: int) -> StepExecution:
+    """Run a queued automated step once (claimed by a conditional update) and record its result."""
+    now = timezone.now()
+    claimed = PlaybookStepRun.objects.filter(pk=step_run_id, status=StepStatus.QUEUED).update(
+        status=StepStatus.RUNNING, started_at=now
+    )
+    step = PlaybookStepRun.objects.select_related("run", "run__incident").get(pk=step_run_id)
+    if not claimed:
+        return StepExecution(status="skipped", result=step.result or {})
+    PlaybookStepRun.objects.filter(pk=step.pk).update(attempts=step.attempts + 1)
+    incident = step.run.incident
+    try:
+        if step.kind == StepKind.WEBHOOK:
+            response = post_json(url=step.webhook_url, secret=step.webhook_secret, payload={
+                "incident": {"id": incident.pk, "title": incident.title, "severity": incident.severity,
+                             "service": incident.service.name if incident.service_id else ""},
+                "step": {"id": step.pk, "title": step.title, "phase": step.phase},
+                "params": step.params or {},
+            })
+            result = ActionResult(ok=True, detail=f"HTTP {response.status_code}",
+                                  data={"status_code": response.status_code, "body": response.text[:500]})
+        else:
+            result = get_action(step.action_name)(incident=incident, params=dict(step.params or {}))
+    except TransportError as exc:
+        result = ActionResult(ok=False, detail=exc.message)
+    except UnknownAction as exc:
+        result = ActionResult(ok=False, detail=str(exc))
+    except Exception as exc:  # an action's bug is the step's failure, recorded, not a crashed worker
+        result = ActionResult(ok=False, detail=f"{type(exc).__name__}: {exc}")
+    finished = timezone.now()
+    status = StepStatus.DONE if result.ok else StepStatus.FAILED
+    payload = {"ok": result.ok, "message": result.detail, "data": dict(result.data or {})}
+    PlaybookStepRun.objects.filter(pk=step.pk).update(
+        status=status, result=payload, error="" if result.ok else result.detail[:2000], finished_at=finished
+    )
+    step.refresh_from_db()
+    events.playbook_step_done(
+        incident=incident, step=step.title,
+        outcome=("succeeded" if result.ok else "failed") + (f": {result.detail[:300]}" if result.detail else ""),
+        data={"step_run_id": step.pk, "phase": step.phase, "automated": True, "ok": result.ok},
+    )
+    _run_maybe_complete(step.run, now=finished)
+    return StepExecution(status=status, result=payload, error=step.error)
