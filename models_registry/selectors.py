@@ -5,9 +5,9 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from .choices import VersionAlias
+from .choices import MonitorKind, VersionAlias
 from .exceptions import ModelNotFound
-from .models import GateDecision, ModelVersion, RegisteredModel, TrainingRun
+from .models import GateDecision, ModelVersion, MonitorResult, RegisteredModel, TrainingRun
 
 
 def model_get_by_name(*, name: str) -> RegisteredModel:
@@ -87,4 +87,63 @@ def version_metric_series(*, model: RegisteredModel) -> dict[str, object]:
         "labels": [f"v{v.version}" for v in versions],
         "statuses": [v.status for v in versions],
         "datasets": {key: [v.metrics.get(key) for v in versions] for key in keys},
+    }
+
+
+# --- monitors ----------------------------------------------------------------------------------
+
+MONITOR_SERIES_LIMIT = 120  # periods on a chart: four months of daily runs, ten years of monthly ones
+
+
+def monitor_result_list() -> QuerySet[MonitorResult]:
+    return MonitorResult.objects.select_related("model", "version").order_by("-period_end", "kind", "-id")
+
+
+def monitor_latest_status(*, model: RegisteredModel) -> dict[str, MonitorResult]:
+    """The newest result of each monitor kind for a model (what the models list shows)."""
+    latest: dict[str, MonitorResult] = {}
+    for kind in MonitorKind.values:
+        result = MonitorResult.objects.filter(model=model, kind=kind).order_by("-period_end", "-id").first()
+        if result is not None:
+            latest[kind] = result
+    return latest
+
+
+def monitor_series(*, model: RegisteredModel) -> dict[str, object]:
+    """Monitor metrics over time (oldest first): MAE / bias shares / recall, drift PSI per feature."""
+    results = list(
+        MonitorResult.objects.filter(
+            model=model, kind__in=[MonitorKind.PERFORMANCE, MonitorKind.DATA_DRIFT, MonitorKind.PREDICTION_DRIFT]
+        )
+        .select_related("version")
+        .order_by("-period_end", "-id")[: MONITOR_SERIES_LIMIT * 3]
+    )
+    results.reverse()
+    periods = sorted({r.period_end for r in results})
+    index = {p: i for i, p in enumerate(periods)}
+    blank = [None] * len(periods)
+    performance: dict[str, list] = {}
+    psi: dict[str, list] = {}
+    versions = list(blank)
+    statuses: dict[str, list] = {kind: list(blank) for kind in MonitorKind.values}
+    for r in results:
+        i = index[r.period_end]
+        statuses[r.kind][i] = r.status
+        if r.kind == MonitorKind.PERFORMANCE:
+            versions[i] = r.version.version
+            for key in ("mae", "too_optimistic_share", "too_conservative_share", "recall_at_budget",
+                        "precision_at_budget"):
+                if isinstance(r.metrics.get(key), (int, float)):
+                    performance.setdefault(key, list(blank))[i] = r.metrics[key]
+        elif r.kind == MonitorKind.DATA_DRIFT:
+            for feature, value in (r.metrics.get("psi") or {}).items():
+                psi.setdefault(feature, list(blank))[i] = value
+        elif r.kind == MonitorKind.PREDICTION_DRIFT and isinstance(r.metrics.get("psi"), (int, float)):
+            psi.setdefault("prediction", list(blank))[i] = r.metrics["psi"]
+    return {
+        "periods": [p.isoformat() for p in periods],
+        "versions": versions,
+        "performance": performance,
+        "psi": psi,
+        "statuses": statuses,
     }

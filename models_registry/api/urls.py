@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import views
+from . import monitor_views, views
 
 router = SimpleRouter()
 router.register("models", views.RegisteredModelViewSet, basename="registered-model")
@@ -14,5 +14,8 @@ urlpatterns: list = [
     path("models/<slug:name>/actuals", views.ActualsView.as_view(), name="model-actuals"),
     path("training-runs/", views.TrainingRunListView.as_view(), name="training-run-list"),
     path("training-runs/<int:pk>/", views.TrainingRunDetailView.as_view(), name="training-run-detail"),
+    path("monitors/", monitor_views.MonitorResultListView.as_view(), name="monitor-result-list"),
+    path("monitors/runs/", monitor_views.MonitorRunListCreateView.as_view(), name="monitor-run-list"),
+    path("monitors/runs/<int:pk>/", monitor_views.MonitorRunDetailView.as_view(), name="monitor-run-detail"),
     *router.urls,
 ]

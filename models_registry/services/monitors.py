@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 import incidents.services as incident_services
+from core.exceptions import InvalidInput
 from incidents.signals import SignalIn
 
 from .. import tasks
@@ -26,7 +27,7 @@ from ..choices import (
     MonitorTrigger,
     VersionAlias,
 )
-from ..exceptions import ArtifactIntegrityError
+from ..exceptions import ArtifactIntegrityError, NoChampion
 from ..models import ModelVersion, MonitorResult, MonitorRun, PredictionLog, RegisteredModel
 from ..monitoring.drift import DriftThresholds, drift_report, feature_drift
 from ..monitoring.performance import operational_stats, performance_metrics, segment_bias
@@ -43,6 +44,10 @@ BIAS_DIMENSIONS = ("carrier", "origin")  # raw inputs we report fairness over, w
 SIGNAL_SOURCE = "model-monitor"
 # Kinds whose breach means the business is being told wrong things right now: page high.
 HIGH_SEVERITY_KINDS = {MonitorKind.PERFORMANCE, MonitorKind.OPERATIONAL}
+SIGNAL_ORDER = (
+    MonitorKind.PERFORMANCE, MonitorKind.OPERATIONAL, MonitorKind.PREDICTION_DRIFT, MonitorKind.BIAS,
+    MonitorKind.DATA_DRIFT,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -130,8 +135,6 @@ def monitor_run_create(
     """A queued run over [period_start, period_end); with `enqueue` a worker executes it after commit."""
     period_start, period_end = _aware(period_start), _aware(period_end)
     if period_end <= period_start:
-        from core.exceptions import InvalidInput
-
         raise InvalidInput("period_end must be after period_start", field="period_end")
     run = MonitorRun.objects.create(
         model_id=version.model_id, version=version, period_start=period_start, period_end=period_end, trigger=trigger
@@ -176,7 +179,8 @@ def monitor_run_execute(*, run_id: int) -> MonitorRun:
         return run
     # Outside the results' transaction: the incident core commits its own work, and a signal that
     # cannot be raised must not lose the monitor history.
-    for result in results:
+    # The cause first: the incident opens on performance (its title and severity), drift joins it.
+    for result in sorted(results, key=lambda r: SIGNAL_ORDER.index(r.kind)):
         _signal_for(result=result, run=run)
     run.refresh_from_db()
     return run
@@ -199,6 +203,27 @@ def monitors_run_now(
         )
         runs.append(monitor_run_execute(run_id=run.pk))
     return runs
+
+
+def monitors_request(
+    *,
+    model: RegisteredModel,
+    period_start: datetime | None = None,
+    period_end: datetime | None = None,
+    trigger: str = MonitorTrigger.API,
+) -> list[MonitorRun]:
+    """On demand (API): queue a run per serving version; a worker executes them after commit."""
+    period_end = _aware(period_end) if period_end else timezone.now()
+    period_start = _aware(period_start) if period_start else period_end - timedelta(days=settings.MONITOR_PERIOD_DAYS)
+    if period_end <= period_start:
+        raise InvalidInput("period_end must be after period_start", field="period_end")
+    versions = versions_serving(model=model, period_start=period_start, period_end=period_end)
+    if not versions:
+        raise NoChampion(f"model {model.name!r} has no champion and served nothing in the period")
+    return [
+        monitor_run_create(version=v, period_start=period_start, period_end=period_end, trigger=trigger)
+        for v in versions
+    ]
 
 
 def monitors_schedule(*, now: datetime | None = None) -> list[MonitorRun]:
