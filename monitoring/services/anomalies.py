@@ -17,6 +17,13 @@ from incidents.signals import InvalidSignal, SignalIn
 from monitoring.choices import Direction, SeriesKind
 from monitoring.detection.base import DetectionResult, Detector
 from monitoring.detection.engine import score_series
+from monitoring.detection.multivariate import (
+    MIN_HISTORY,
+    MULTIVARIATE_THRESHOLD,
+    MultivariateInputError,
+    multivariate_score,
+    series_align,
+)
 from monitoring.detection.registry import get_detector
 from monitoring.models import Anomaly, MetricSeries, Point
 
@@ -45,6 +52,10 @@ class _Found:
 
     series: MetricSeries
     rows: list[Anomaly] = field(default_factory=list)
+    ts: np.ndarray | None = None  # the points scored in this run and their univariate result
+    values: np.ndarray | None = None
+    result: DetectionResult | None = None
+    threshold: float = 1.0
 
 
 def series_detect(*, series_ids: list[int]) -> DetectOutcome:
@@ -73,6 +84,7 @@ def series_detect(*, series_ids: list[int]) -> DetectOutcome:
         MetricSeries.objects.bulk_update(
             series, ["detector_state", "state_detector", "last_scored_ts", "open_direction", "normal_streak"],
         )
+        _multivariate(found)
         rows = [row for f in found for row in f.rows]
         Anomaly.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
         signals, outcomes = _raise_signals([f for f in found if f.rows], series)
@@ -141,7 +153,7 @@ def _score_one(series: MetricSeries, ts: np.ndarray, values: np.ndarray) -> _Fou
     series.last_scored_ts = datetime.fromtimestamp(float(ts[-1]), tz=dt_timezone.utc)
     threshold = series.threshold if series.threshold is not None else detector.default_threshold
     hits = np.flatnonzero(result.scores > threshold)
-    found = _Found(series=series)
+    found = _Found(series=series, ts=ts, values=values, result=result, threshold=threshold)
     for i in hits.tolist():
         found.rows.append(_anomaly(series, detector, result, i, float(ts[i]), float(values[i]), threshold))
     if found.rows:
@@ -167,6 +179,98 @@ def _anomaly(series, detector, result: DetectionResult, i: int, ts: float, value
         score=float(result.scores[i]), expected=expected, lower=lower, upper=upper, direction=direction,
         detector=detector.name, reasons=reasons,
     )
+
+
+# --- multivariate -------------------------------------------------------------------------------------
+# A service's series scored in one run are also scored jointly (detect-eng's pyod COPOD): rows
+# unusual across several metrics at once, even when no single metric crossed its own threshold.
+MV_MAX_SERIES = 16  # wider services are left to the univariate path (cost grows with d, and so does noise)
+MV_HISTORY_POINTS = 600  # reference rows per series: ten hours at a one-minute cadence
+# A joint outlier counts only when at least two series carry it AND each of them is already
+# leaning unusual on its own (half its threshold): rank-based joint scores alone fire about once
+# per reference-length of rows by chance, which would page a busy service daily.
+MV_MIN_CONTRIBUTORS = 2
+MV_UNIVARIATE_SUPPORT = 0.5
+
+
+def _multivariate(found: list[_Found]) -> None:
+    by_service: dict[int, list[_Found]] = defaultdict(list)
+    for f in found:
+        if f.result is not None:
+            by_service[f.series.service_id].append(f)
+    for group in by_service.values():
+        if not 2 <= len(group) <= MV_MAX_SERIES:
+            continue
+        try:
+            _multivariate_service(group)
+        except MultivariateInputError:
+            continue  # too little aligned history yet: the univariate path still ran
+
+
+def _multivariate_service(group: list[_Found]) -> None:
+    run_start = min(float(f.ts[0]) for f in group)
+    history = _history_points([f.series for f in group], before=run_start)
+    series_data = {}
+    steps = []
+    for f in group:
+        h_ts, h_values = history.get(f.series.pk, (np.zeros(0), np.zeros(0)))
+        series_data[str(f.series.pk)] = (np.concatenate([h_ts, f.ts]), np.concatenate([h_values, f.values]))
+        all_ts = series_data[str(f.series.pk)][0]
+        if all_ts.shape[0] > 1:
+            steps.append(float(np.median(np.diff(all_ts))))
+    if not steps or min(steps) <= 0:
+        return
+    names, stamps, matrix = series_align(series=series_data, step=max(steps))
+    recent = stamps >= np.floor(run_start / max(steps)) * max(steps)
+    if recent.sum() == 0 or (~recent).sum() < MIN_HISTORY:
+        return
+    result = multivariate_score(history=matrix[~recent], recent=matrix[recent], names=names)
+    by_name = {str(f.series.pk): f for f in group}
+    recent_stamps = stamps[recent]
+    for row in np.flatnonzero(result.scores >= MULTIVARIATE_THRESHOLD).tolist():
+        supported = []
+        for name, share in result.contributors(row):
+            f = by_name[name]
+            i = _point_in_bucket(f.ts, recent_stamps[row], max(steps))
+            if i is not None and f.result.scores[i] >= MV_UNIVARIATE_SUPPORT * f.threshold:
+                supported.append((f, i, share))
+        if len(supported) < MV_MIN_CONTRIBUTORS:
+            continue
+        names_text = ", ".join(f.series.metric for f, _, _ in supported)
+        for f, i, share in supported:
+            ts = datetime.fromtimestamp(float(f.ts[i]), tz=dt_timezone.utc)
+            existing = next((r for r in f.rows if r.ts == ts), None)
+            if existing is not None:
+                existing.multivariate = True
+                continue
+            detector = series_detector(f.series)
+            row_anomaly = _anomaly(f.series, detector, f.result, i, float(f.ts[i]), float(f.values[i]), f.threshold)
+            row_anomaly.score = float(result.scores[row])
+            row_anomaly.multivariate = True
+            row_anomaly.reasons = [
+                f"joint score {result.scores[row]:.2f} across {names_text} (multivariate COPOD); "
+                f"{share:.0%} of it from this series", *row_anomaly.reasons[1:],
+            ]
+            f.rows.append(row_anomaly)
+            f.rows.sort(key=lambda r: r.ts)
+
+
+def _point_in_bucket(ts: np.ndarray, bucket: float, step: float) -> int | None:
+    i = int(np.searchsorted(ts, bucket + step, side="left")) - 1
+    return i if i >= 0 and ts[i] >= bucket else None
+
+
+def _history_points(series: list[MetricSeries], *, before: float) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """The last MV_HISTORY_POINTS points of each series before `before` (epoch seconds)."""
+    cutoff = datetime.fromtimestamp(before, tz=dt_timezone.utc)
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for s in series:
+        rows = list(
+            Point.objects.filter(series_id=s.pk, ts__lt=cutoff).order_by("-ts").values_list("ts", "value")[:MV_HISTORY_POINTS]
+        )
+        rows.reverse()
+        out[s.pk] = (np.array([t.timestamp() for t, _ in rows]), np.array([v for _, v in rows], dtype=np.float64))
+    return out
 
 
 # --- signals ------------------------------------------------------------------------------------------
@@ -195,7 +299,7 @@ def _raise_signals(found: list[_Found], series: list[MetricSeries]) -> tuple[int
         if recent:
             by_service[f.series.service_id].append(_Found(series=f.series, rows=recent))
     for service_id, group in by_service.items():
-        if len(group) >= 2:
+        if len(group) >= 2 or any(row.multivariate for f in group for row in f.rows):
             signals.append(_multivariate_signal(group))
             rows = [row for f in group for row in f.rows]
             for row in rows:

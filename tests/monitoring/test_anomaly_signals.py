@@ -18,7 +18,8 @@ from monitoring.services import telemetry as telemetry_services
 @register
 class LevelDetector(Detector):
     """Test detector: the expected value is the running mean of the normal points seen so far
-    (state: count and sum); a point more than 50 away from it scores 1 and is not learnt."""
+    (state: count and sum); the score is the distance / 100 (capped at 1), so a point more than
+    50 away passes the threshold; such points are not learnt."""
 
     name: ClassVar[str] = "test-level"
     default_threshold: ClassVar[float] = 0.5
@@ -33,7 +34,7 @@ class LevelDetector(Detector):
             expected[i] = state[1] / state[0] if state[0] else v
             if abs(v - expected[i]) <= 50:
                 state += (1.0, v)
-        scores = (np.abs(values - expected) > 50).astype(float)
+        scores = np.minimum(1.0, np.abs(values - expected) / 100.0)
         return DetectionResult(scores=scores, expected=expected, lower=expected - 50, upper=expected + 50), state
 
     def dump_state(self, state) -> bytes:
@@ -131,6 +132,24 @@ def test_anomalies_in_several_series_of_one_service_are_one_signal(make_service,
     assert alert.fingerprint == f"anomaly:service:{service.pk}:multivariate"
     assert Incident.objects.count() == 1
     assert set(Anomaly.objects.values_list("incident_id", flat=True)) == {Incident.objects.get().pk}
+
+
+def test_a_joint_shift_no_single_series_flags_is_caught_by_the_multivariate_score(make_service, send):
+    service = make_service("checkout-api")
+    metrics = ("latency", "errors", "saturation")
+    rng = np.random.default_rng(7)
+    for metric in metrics:
+        prime(send, service, metric, n=1)
+    history_start = time.time() - 200 * 60
+    send(service, {m: 100 + rng.normal(0, 3, 120) for m in metrics}, start=history_start)
+    # All three move by 35 together: below each series' own threshold (a distance of 50),
+    # far outside anything seen jointly.
+    send(service, {m: [135.0] for m in metrics}, start=time.time() - 60)
+    anomalies = list(Anomaly.objects.all())
+    assert len(anomalies) == 3 and all(a.multivariate for a in anomalies)
+    assert "multivariate" in anomalies[0].reasons[0]
+    alert = Alert.objects.get()
+    assert alert.fingerprint == f"anomaly:service:{service.pk}:multivariate"
 
 
 def test_an_episode_resolves_after_enough_normal_points(make_service, send):
