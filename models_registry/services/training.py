@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from threadpoolctl import threadpool_limits
 
 from .. import tasks
 from ..artifacts import artifact_save
@@ -126,7 +127,8 @@ def training_run_execute(*, run_id: int, progress: Progress | None = None) -> Tr
         return TrainingOutcome(run=run, version=version, decision=run.gate_decisions.first())
     log = _RunLog(progress)
     try:
-        version, decision = _train_and_gate(run=run, log=log)
+        with threadpool_limits(limits=settings.MODEL_TRAINING_THREADS, user_api="openmp"):
+            version, decision = _train_and_gate(run=run, log=log)
     except BaseException as exc:  # noqa: BLE001  (SoftTimeLimitExceeded is a BaseException subclass in some pools)
         log(f"failed: {exc.__class__.__name__}: {exc}")
         TrainingRun.objects.filter(pk=run.pk, status=TrainingRunStatus.RUNNING).update(
