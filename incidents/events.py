@@ -79,7 +79,7 @@ def severity_proposed(*, incident: Incident, level: int, confidence: float) -> T
 
 
 def status_changed(*, incident: Incident, old: str, new: str, actor: Any = None, actor_name: str = "",
-                   note: str = "") -> TimelineEvent:
+                   note: str = "", at: datetime | None = None) -> TimelineEvent:
     kinds = {
         IncidentStatus.ACKNOWLEDGED: TimelineKind.ACKNOWLEDGED,
         IncidentStatus.RESOLVED: TimelineKind.RESOLVED,
@@ -93,7 +93,7 @@ def status_changed(*, incident: Incident, old: str, new: str, actor: Any = None,
         message += f": {note}"
     return event_record(
         incident=incident, kind=kinds.get(new, TimelineKind.STATUS_CHANGED), actor=actor,
-        actor_name=actor_name, message=message, data={"old": old, "new": new, "note": note},
+        actor_name=actor_name, message=message, data={"old": old, "new": new, "note": note}, at=at,
     )
 
 

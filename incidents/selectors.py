@@ -1,2 +1,164 @@
-"""Selectors of the incidents app."""
+"""Reads of the incidents app: the queue, one incident, MTTA/MTTR and the noise-reduction report."""
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, F, Prefetch, QuerySet, Sum
+from django.db.models.functions import TruncDay
+from django.utils import timezone
+
+from core.models import Service
+
+from .choices import OPEN_INCIDENT_STATUSES
+from .models import Alert, Incident, ServiceIncidentSettings, Silence, TimelineEvent
+
+
+def incident_list(
+    *, status: str | list[str] | None = None, severity: int | list[int] | None = None, service: str | None = None,
+    team: str | None = None, assignee: str | None = None, since: datetime | None = None, open_only: bool = False,
+) -> QuerySet[Incident]:
+    """The queue: worst level first, then oldest first (the one waiting longest)."""
+    qs = Incident.objects.select_related("service", "team", "assignee")
+    if open_only:
+        qs = qs.filter(status__in=OPEN_INCIDENT_STATUSES)
+    if status:
+        qs = qs.filter(status__in=[status] if isinstance(status, str) else status)
+    if severity:
+        qs = qs.filter(severity__in=[severity] if isinstance(severity, int) else severity)
+    if service:
+        qs = qs.filter(service__name=service)
+    if team:
+        qs = qs.filter(team__slug=team) if not team.isdigit() else qs.filter(team_id=int(team))
+    if assignee:
+        qs = qs.filter(assignee__username=assignee) if not assignee.isdigit() else qs.filter(assignee_id=int(assignee))
+    if since:
+        qs = qs.filter(opened_at__gte=since)
+    return qs.order_by("severity", "opened_at", "id")
+
+
+def incident_get(*, pk: int) -> Incident:
+    """One incident with its alerts and timeline loaded (raises Incident.DoesNotExist)."""
+    return (
+        Incident.objects.select_related("service", "team", "assignee", "acknowledged_by", "resolved_by")
+        .prefetch_related(
+            Prefetch("alerts", queryset=Alert.objects.select_related("service", "silence", "grouping_rule")
+                     .order_by("first_seen", "id")),
+            Prefetch("timeline", queryset=TimelineEvent.objects.select_related("actor").order_by("at", "id")),
+            "severity_overrides",
+        )
+        .get(pk=pk)
+    )
+
+
+def incident_counts_by_severity(*, open_only: bool = True) -> dict[int, int]:
+    qs = Incident.objects.all()
+    if open_only:
+        qs = qs.filter(status__in=OPEN_INCIDENT_STATUSES)
+    counts = dict(qs.values_list("severity").annotate(n=Count("id")).values_list("severity", "n"))
+    return {level: counts.get(level, 0) for level in (1, 2, 3, 4)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResponseTimes:
+    incidents: int
+    acknowledged: int
+    resolved: int
+    mtta: timedelta | None  # mean time to acknowledge
+    mttr: timedelta | None  # mean time to resolve (from opening)
+
+
+def response_times(*, since: datetime | None = None, until: datetime | None = None, service: str | None = None,
+                   severity: int | None = None) -> ResponseTimes:
+    """MTTA and MTTR over incidents opened in [since, until), derived from their timestamps."""
+    qs = Incident.objects.all()
+    if since:
+        qs = qs.filter(opened_at__gte=since)
+    if until:
+        qs = qs.filter(opened_at__lt=until)
+    if service:
+        qs = qs.filter(service__name=service)
+    if severity:
+        qs = qs.filter(severity=severity)
+    rows = list(qs.values_list("opened_at", "acknowledged_at", "resolved_at"))
+    acks = [a - o for o, a, _ in rows if a]
+    fixes = [r - o for o, _, r in rows if r]
+    return ResponseTimes(
+        incidents=len(rows), acknowledged=len(acks), resolved=len(fixes),
+        mtta=sum(acks, timedelta()) / len(acks) if acks else None,
+        mttr=sum(fixes, timedelta()) / len(fixes) if fixes else None,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoiseRow:
+    service: str
+    signals: int  # signals received (every repeat counts)
+    alerts: int  # distinct alerts after deduplication
+    muted: int  # alerts held (silenced, flapping, pending)
+    incidents: int  # incidents opened
+
+    @property
+    def reduction(self) -> float:
+        """Share of signals that did not become an incident of their own."""
+        return 1 - self.incidents / self.signals if self.signals else 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoiseReport:
+    since: datetime
+    until: datetime
+    rows: list[NoiseRow]
+    total: NoiseRow
+    daily: list[dict]  # [{"day": date, "signals": n, "incidents": m}]
+
+
+def noise_reduction_report(*, since: datetime | None = None, until: datetime | None = None,
+                           service: str | None = None) -> NoiseReport:
+    """Signals received vs incidents opened, per service and overall, by when alerts were first seen."""
+    until = until or timezone.now()
+    since = since or until - timedelta(days=7)
+    alerts = Alert.objects.filter(first_seen__gte=since, first_seen__lt=until)
+    incidents = Incident.objects.filter(opened_at__gte=since, opened_at__lt=until)
+    if service:
+        alerts, incidents = alerts.filter(service__name=service), incidents.filter(service__name=service)
+    by_service: dict[str, dict[str, int]] = {}
+    for row in alerts.values("service__name").annotate(signals=Sum("count"), alerts=Count("id")):
+        by_service.setdefault(row["service__name"], {}).update(signals=row["signals"], alerts=row["alerts"])
+    for row in alerts.exclude(hold="").values("service__name").annotate(n=Count("id")):
+        by_service.setdefault(row["service__name"], {})["muted"] = row["n"]
+    for row in incidents.values("service__name").annotate(n=Count("id")):
+        by_service.setdefault(row["service__name"], {})["incidents"] = row["n"]
+    rows = [
+        NoiseRow(service=name, signals=v.get("signals", 0), alerts=v.get("alerts", 0), muted=v.get("muted", 0),
+                 incidents=v.get("incidents", 0))
+        for name, v in sorted(by_service.items())
+    ]
+    total = NoiseRow(service="all services", signals=sum(r.signals for r in rows), alerts=sum(r.alerts for r in rows),
+                     muted=sum(r.muted for r in rows), incidents=sum(r.incidents for r in rows))
+    days: dict = {}
+    for row in alerts.annotate(day=TruncDay("first_seen")).values("day").annotate(n=Sum("count")):
+        days.setdefault(row["day"].date(), {})["signals"] = row["n"]
+    for row in incidents.annotate(day=TruncDay("opened_at")).values("day").annotate(n=Count("id")):
+        days.setdefault(row["day"].date(), {})["incidents"] = row["n"]
+    daily = [{"day": day, "signals": v.get("signals", 0), "incidents": v.get("incidents", 0)}
+             for day, v in sorted(days.items())]
+    return NoiseReport(since=since, until=until, rows=rows, total=total, daily=daily)
+
+
+def silence_list(*, active_only: bool = False) -> QuerySet[Silence]:
+    qs = Silence.objects.select_related("created_by").annotate(muted_alerts=Count("alerts"))
+    if active_only:
+        now = timezone.now()
+        qs = qs.filter(starts_at__lte=now, ends_at__gt=now, expired_early_at__isnull=True)
+    return qs.order_by("-starts_at", "-id")
+
+
+def service_incident_settings(*, service: Service) -> ServiceIncidentSettings:
+    """The service's settings row, or unsaved defaults."""
+    return ServiceIncidentSettings.objects.filter(service=service).first() or ServiceIncidentSettings(service=service)
+
+
+def alerts_held(*, limit: int = 100) -> QuerySet[Alert]:
+    """Muted/flapping/pending alerts, kept visible for people to review."""
+    return Alert.objects.exclude(hold="").select_related("service", "silence").order_by(F("last_seen").desc())[:limit]

@@ -13,7 +13,7 @@ from .lifecycle import (
     incident_resolve,
     incident_transition,
 )
-from .signals import signal_ingest, signals_ingest
+from .signals import pending_alerts_promote, signal_ingest, signals_ingest
 from .silences import silence_create, silence_expire
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "incident_reopen",
     "incident_resolve",
     "incident_transition",
+    "pending_alerts_promote",
     "signal_ingest",
     "signals_ingest",
     "silence_create",

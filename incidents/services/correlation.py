@@ -15,6 +15,7 @@ from incidents.choices import OPEN_INCIDENT_STATUSES, CorrelationRule, IncidentS
 from incidents.models import Alert, GroupingRule, Incident
 
 from . import response
+from .classifier import incident_apply_proposal
 from .lifecycle import incident_transition
 from .severity import (
     SeverityFeatures,
@@ -84,6 +85,12 @@ def alert_place(*, alert: Alert, tier: int, team_id: int | None, window: timedel
         ).order_by("-last_alert_at").first()
         if incident is not None:
             return _join(incident, alert, CorrelationRule.FINGERPRINT, tier=tier, now=now)
+        incident = Incident.objects.select_for_update().filter(
+            status=IncidentStatus.RESOLVED, resolved_at__gte=now - reopen_window,
+            alerts__fingerprint=alert.fingerprint,
+        ).order_by("-resolved_at").first()
+        if incident is not None and not _open(Incident.objects.filter(grouping_key=incident.grouping_key)).exists():
+            return _reopen(incident, alert, tier=tier, now=now)
     # 2. Label grouping rules (Alertmanager group_by), first matching rule decides.
     for rule in GroupingRule.objects.filter(enabled=True).filter(Q(service=None) | Q(service_id=alert.service_id)):
         if not rule.labels or not all(name in alert.labels for name in rule.labels):
@@ -122,8 +129,9 @@ def _join(incident: Incident, alert: Alert, rule: str, *, tier: int, now: dateti
     features = features_merge(SeverityFeatures.from_dict(incident.severity_features),
                               features_for_alert(alert, tier=tier))
     incident_reassess_severity(incident=incident, features=features, now=now, save=False)
+    incident_apply_proposal(incident=incident)
     incident.save(update_fields=["last_alert_at", "alert_count", "severity", "severity_source", "severity_reasons",
-                                 "severity_features", "rules_severity"])
+                                 "severity_features", "rules_severity", "proposed_severity", "proposed_confidence"])
     events.alert_joined(incident=incident, alert=alert, rule=rule, detail=detail)
     return Placement(incident=incident, rule=rule, opened=False)
 
@@ -154,6 +162,8 @@ def _create(alert: Alert, *, key: str, tier: int, team_id: int | None, now: date
     alert.grouped_by = CorrelationRule.OPENED
     alert.save(update_fields=["incident", "grouped_by", "grouping_rule"])
     events.incident_opened(incident=incident, alert=alert)
+    if incident_apply_proposal(incident=incident) is not None:
+        incident.save(update_fields=["proposed_severity", "proposed_confidence"])
     incident_id = incident.pk
     transaction.on_commit(lambda: response.on_incident_opened(incident_id=incident_id))
     return Placement(incident=incident, rule=CorrelationRule.OPENED, opened=True)

@@ -82,7 +82,7 @@ def incident_transition(
             locked.last_alert_at = max(locked.last_alert_at, now)
             fields += ["resolved_at", "resolved_by", "reopened_count", "last_alert_at"]
         locked.save(update_fields=fields)
-        events.status_changed(incident=locked, old=old, new=to, actor=user, actor_name=actor_name, note=note)
+        events.status_changed(incident=locked, old=old, new=to, actor=user, actor_name=actor_name, note=note, at=now)
         incident_id = locked.pk
         if to == IncidentStatus.ACKNOWLEDGED:
             transaction.on_commit(lambda: response.on_incident_acknowledged(incident_id=incident_id))
@@ -93,8 +93,10 @@ def incident_transition(
     return locked
 
 
-def incident_acknowledge(*, incident: Incident | int, user: Any = None, actor_name: str = "") -> Incident:
-    return incident_transition(incident=incident, to=IncidentStatus.ACKNOWLEDGED, user=user, actor_name=actor_name)
+def incident_acknowledge(*, incident: Incident | int, user: Any = None, actor_name: str = "",
+                         now: datetime | None = None) -> Incident:
+    return incident_transition(incident=incident, to=IncidentStatus.ACKNOWLEDGED, user=user, actor_name=actor_name,
+                               now=now)
 
 
 def incident_investigate(*, incident: Incident | int, user: Any) -> Incident:
@@ -105,9 +107,10 @@ def incident_mitigate(*, incident: Incident | int, user: Any, note: str = "") ->
     return incident_transition(incident=incident, to=IncidentStatus.MITIGATED, user=user, note=note)
 
 
-def incident_resolve(*, incident: Incident | int, user: Any = None, note: str = "", actor_name: str = "") -> Incident:
+def incident_resolve(*, incident: Incident | int, user: Any = None, note: str = "", actor_name: str = "",
+                     now: datetime | None = None) -> Incident:
     return incident_transition(incident=incident, to=IncidentStatus.RESOLVED, user=user, note=note,
-                               actor_name=actor_name)
+                               actor_name=actor_name, now=now)
 
 
 def incident_close(*, incident: Incident | int, user: Any, note: str = "") -> Incident:

@@ -8,9 +8,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from core.exceptions import DomainError, InvalidInput
 from incidents import events
 from incidents.choices import Severity, SeverityHint, SeveritySource
-from incidents.models import Alert, Incident
+from incidents.models import Alert, Incident, SeverityOverride
 
 from . import response
 
@@ -141,3 +142,34 @@ def incident_reassess_severity(*, incident: Incident, features: SeverityFeatures
         transaction.on_commit(lambda: response.on_severity_changed(incident_id=incident_id, old=old,
                                                                    new=assessment.level))
     return raised
+
+
+def incident_override_severity(*, incident: Incident | int, level: int, reason: str, user: Any) -> Incident:
+    """A person sets the level (either way) with a reason; the correction is kept as training data."""
+    if level not in Severity.values:
+        raise InvalidInput("The level must be 1, 2, 3 or 4.", field="severity")
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Say why the level is wrong (a reason).", field="reason")
+    with transaction.atomic():
+        pk = incident if isinstance(incident, int) else incident.pk
+        locked = Incident.objects.select_for_update().get(pk=pk)
+        if not locked.is_open and locked.status != "resolved":
+            raise DomainError("A closed incident's level is history; it cannot change.", field="severity")
+        old = locked.severity
+        if level == old:
+            raise InvalidInput(f"The incident is already Level {level}.", field="severity")
+        SeverityOverride.objects.create(
+            incident=locked, old_severity=old, new_severity=level, rules_severity=locked.rules_severity,
+            reason=reason, features=locked.severity_features, user=user,
+        )
+        who = user.get_username() if user is not None else "someone"
+        rules = [r for r in locked.severity_reasons if not r.startswith("Set by ")]
+        locked.severity = level
+        locked.severity_source = SeveritySource.OVERRIDE
+        locked.severity_reasons = [f"Set by {who}: {reason}", *rules]
+        locked.save(update_fields=["severity", "severity_source", "severity_reasons"])
+        events.severity_changed(incident=locked, old=old, new=level, reasons=locked.severity_reasons, actor=user,
+                                why=reason)
+        transaction.on_commit(lambda: response.on_severity_changed(incident_id=pk, old=old, new=level))
+    return locked

@@ -231,7 +231,7 @@ def _resolve(signal: SignalIn, *, at: datetime) -> SignalResult:
     svc = _service(incident.service.name)
     if svc.settings.auto_resolve and not Alert.objects.filter(incident_id=incident_id,
                                                               status=AlertStatus.FIRING).exists():
-        incident_resolve(incident=incident, actor_name="auto-resolve",
+        incident_resolve(incident=incident, actor_name="auto-resolve", now=max(at, incident.opened_at),
                          note="every alert of the incident resolved")
     return SignalResult(alert_id=alert.pk, incident_id=incident_id, outcome="resolved")
 
@@ -243,5 +243,30 @@ def _acknowledge(signal: SignalIn) -> SignalResult:
         return SignalResult(alert_id=getattr(alert, "pk", None), incident_id=None, outcome="acknowledged")
     status = Incident.objects.filter(pk=alert.incident_id).values_list("status", flat=True).first()
     if status == IncidentStatus.TRIGGERED:
-        incident_acknowledge(incident=alert.incident_id, actor_name=signal.source_name or signal.source_kind)
+        incident_acknowledge(incident=alert.incident_id, actor_name=signal.source_name or signal.source_kind,
+                             now=signal.occurred_at)
     return SignalResult(alert_id=alert.pk, incident_id=alert.incident_id, outcome="acknowledged")
+
+
+def pending_alerts_promote(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Open/join incidents for pending alerts that have now persisted long enough without repeating.
+
+    Run by a periodic task: "persists for X seconds" must not depend on the source repeating itself.
+    """
+    now = now or timezone.now()
+    promoted = 0
+    ids = list(Alert.objects.filter(status=AlertStatus.FIRING, hold=AlertHold.PENDING)
+               .order_by("first_seen").values_list("pk", flat=True)[:limit])
+    for pk in ids:
+        with transaction.atomic():
+            alert = Alert.objects.select_for_update().select_related("service").filter(
+                pk=pk, status=AlertStatus.FIRING, hold=AlertHold.PENDING).first()
+            if alert is None:
+                continue
+            svc = _service(alert.service.name)
+            if _persisted(alert, svc, at=now):
+                alert.hold = AlertHold.NONE
+                alert.save(update_fields=["hold"])
+                _place(alert, svc, at=now)
+                promoted += 1
+    return promoted
