@@ -1,0 +1,192 @@
+"""Monitors over prediction logs: late actuals, drift that only warns, and a breach that opens an incident."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from incidents.models import Alert, Incident
+from models_registry.artifacts import artifact_save
+from models_registry.choices import (
+    MonitorKind,
+    MonitorRunState,
+    MonitorStatus,
+    VersionAlias,
+    VersionStatus,
+)
+from models_registry.models import ModelVersion, MonitorResult, MonitorRun
+from models_registry.pipelines import get_pipeline
+from models_registry.services import (
+    actuals_attach,
+    predictions_make,
+    registered_model_get_or_create,
+)
+from models_registry.services import monitors as monitor_services
+from models_registry.services.replay import flight_records
+
+FEB = datetime(2013, 2, 1, tzinfo=UTC)
+FEB_10 = datetime(2013, 2, 10, tzinfo=UTC)
+MAR = datetime(2013, 3, 1, tzinfo=UTC)
+KPI = "Call-centre contacts from late journeys"
+
+
+@pytest.fixture(scope="module")
+def january_fit():
+    """One small journey-time fit on January 2013 (pure, no database), shared by the module's tests."""
+    pipeline = get_pipeline("flights.journey_time")
+    train = pipeline.load(start=datetime(2013, 1, 11, tzinfo=UTC), end=datetime(2013, 1, 25, tzinfo=UTC)).frame
+    holdout = pipeline.load(start=datetime(2013, 1, 25, tzinfo=UTC), end=FEB).frame
+    fitted = pipeline.fit(
+        features=pipeline.build_features(train), target=train["target"].to_numpy(), params={"max_iter": 30}
+    )
+    metrics = pipeline.evaluate(
+        target=holdout["target"].to_numpy(), predicted=pipeline.predict(fitted, pipeline.build_features(holdout))
+    )
+    return fitted, metrics
+
+
+@pytest.fixture
+def champion_model(db, make_service, january_fit):
+    """journey-time model whose champion v1 is the January fit (stored as a real, hashed artifact)."""
+    fitted, metrics = january_fit
+    service = make_service("journey-eta-model")
+    model = registered_model_get_or_create(
+        name="journey-time", pipeline="flights.journey_time", team=service.team, service=service, business_kpi=KPI
+    )
+    path, sha = artifact_save(obj=fitted, relative_path="journey-time/v1.joblib")
+    ModelVersion.objects.create(
+        model=model, version=1, alias=VersionAlias.CHAMPION, status=VersionStatus.CHAMPION, data_fingerprint="0" * 64,
+        train_start=datetime(2013, 1, 11, tzinfo=UTC), train_end=datetime(2013, 1, 25, tzinfo=UTC),
+        holdout_start=datetime(2013, 1, 25, tzinfo=UTC), holdout_end=FEB, features=fitted.features,
+        params=fitted.params, code_version="test", metrics=metrics, artifact_path=path, artifact_sha256=sha,
+    )
+    return model
+
+
+def _february(n: int, seed: int = 1):
+    frame = get_pipeline("flights.journey_time").load(start=FEB, end=MAR).frame
+    rows = frame.iloc[np.sort(np.random.default_rng(seed).choice(len(frame), n, replace=False))]
+    return rows.reset_index(drop=True)
+
+
+def _serve(model, rows, *, at=FEB_10, records=None):
+    batch = predictions_make(model=model, records=records or flight_records(rows), at=at)
+    return batch
+
+
+def _results(runs) -> dict[str, MonitorResult]:
+    return {r.kind: r for r in MonitorResult.objects.filter(run__in=runs)}
+
+
+def test_performance_waits_for_late_actuals_and_then_uses_only_labelled_predictions(champion_model, settings):
+    settings.MONITOR_MIN_ACTUALS = 200
+    rows = _february(500)
+    batch = _serve(champion_model, rows)
+    actual = rows["target"].to_numpy()
+    first = [{"request_id": rid, "actual": float(a)} for rid, a in zip(batch.request_ids[:150], actual[:150])]
+    actuals_attach(model=champion_model, actuals=first)
+
+    early = _results(monitor_services.monitors_run_now(model=champion_model, period_start=FEB, period_end=MAR))
+    assert early[MonitorKind.PERFORMANCE].status == MonitorStatus.NO_DATA
+    assert "350 still waiting" in early[MonitorKind.PERFORMANCE].reasons[0]
+    assert early[MonitorKind.OPERATIONAL].metrics["volume"] == 500  # served volume counts every prediction
+
+    rest = [{"request_id": rid, "actual": float(a)} for rid, a in zip(batch.request_ids[150:400], actual[150:400])]
+    actuals_attach(model=champion_model, actuals=rest)
+    later = _results(monitor_services.monitors_run_now(model=champion_model, period_start=FEB, period_end=MAR))
+    performance = later[MonitorKind.PERFORMANCE]
+    assert performance.status != MonitorStatus.NO_DATA
+    assert performance.sample_size == 400 and performance.metrics["n"] == 400
+    expected_mae = np.mean(np.abs(actual[:400] - np.array(batch.predictions[:400])))
+    assert performance.metrics["mae"] == pytest.approx(expected_mae)
+    assert performance.metrics["validation"]["mae"] == champion_model.versions.get().metrics["mae"]
+
+
+def test_a_performance_breach_opens_a_model_incident_with_the_business_kpi(champion_model):
+    rows = _february(400)
+    batch = _serve(champion_model, rows)
+    # Every journey lands an hour later than forecast: forecasts are far too optimistic.
+    actuals_attach(
+        model=champion_model,
+        actuals=[{"request_id": rid, "actual": p + 60.0} for rid, p in zip(batch.request_ids, batch.predictions)],
+    )
+    (run,) = monitor_services.monitors_run_now(model=champion_model, period_start=FEB, period_end=MAR)
+    assert run.state == MonitorRunState.SUCCEEDED and run.status == MonitorStatus.BREACH
+    performance = run.results.get(kind=MonitorKind.PERFORMANCE)
+    assert performance.status == MonitorStatus.BREACH
+    assert any(r.startswith("breach: MAE") for r in performance.reasons)
+    assert performance.signal_outcome == "opened" and performance.incident_id
+
+    incident = Incident.objects.get(pk=performance.incident_id)
+    assert incident.service.name == "journey-eta-model"
+    alert = Alert.objects.get(pk=performance.alert_id)
+    assert alert.fingerprint == "model-monitor:journey-time:performance"
+    assert alert.labels["monitor"] == "performance"
+
+
+def test_the_next_breach_of_the_same_kind_joins_the_open_alert_rather_than_opening_another(champion_model):
+    for day in (FEB_10, datetime(2013, 2, 20, tzinfo=UTC)):
+        rows = _february(300, seed=day.day)
+        batch = _serve(champion_model, rows, at=day)
+        actuals_attach(
+            model=champion_model,
+            actuals=[{"request_id": rid, "actual": p + 90.0} for rid, p in zip(batch.request_ids, batch.predictions)],
+        )
+        monitor_services.monitors_run_now(model=champion_model, period_start=FEB, period_end=day.replace(hour=23))
+    breaches = MonitorResult.objects.filter(kind=MonitorKind.PERFORMANCE, status=MonitorStatus.BREACH)
+    assert breaches.count() == 2
+    assert len({r.alert_id for r in breaches}) == 1
+    assert Incident.objects.count() == 1
+
+
+def test_data_drift_alone_warns_but_does_not_page(champion_model):
+    rows = _february(400)
+    records = flight_records(rows)
+    for record in records:  # every journey flown far longer distances at freezing temperature
+        record["distance"] = record["distance"] * 3 + 2000
+        record["temp"] = -20.0
+    batch = _serve(champion_model, rows, records=records)
+    # The model's forecasts turn out right: performance holds, so drift must not page.
+    actuals_attach(
+        model=champion_model,
+        actuals=[{"request_id": rid, "actual": p} for rid, p in zip(batch.request_ids, batch.predictions)],
+    )
+    results = _results(monitor_services.monitors_run_now(model=champion_model, period_start=FEB, period_end=MAR))
+    drift = results[MonitorKind.DATA_DRIFT]
+    assert drift.status == MonitorStatus.WARNING
+    drifted = {f["feature"] for f in drift.details["features"] if f["drifted"]}
+    assert {"distance", "temp"} <= drifted
+    assert "month" in drift.metrics["ignored"]
+    assert results[MonitorKind.PERFORMANCE].status == MonitorStatus.OK
+    assert not drift.signal_outcome and not Incident.objects.exists()
+
+
+def test_drift_turns_into_part_of_the_breach_when_performance_breaches_too(champion_model):
+    rows = _february(400)
+    records = flight_records(rows)
+    for record in records:
+        record["distance"] = record["distance"] * 3 + 2000
+    batch = _serve(champion_model, rows, records=records)
+    actuals_attach(
+        model=champion_model,
+        actuals=[{"request_id": rid, "actual": p + 60.0} for rid, p in zip(batch.request_ids, batch.predictions)],
+    )
+    results = _results(monitor_services.monitors_run_now(model=champion_model, period_start=FEB, period_end=MAR))
+    assert results[MonitorKind.PERFORMANCE].status == MonitorStatus.BREACH
+    assert results[MonitorKind.DATA_DRIFT].status == MonitorStatus.BREACH
+    assert Incident.objects.count() == 1  # both signals land in the model's one incident
+
+
+def test_the_daily_beat_queues_a_run_per_serving_version_and_the_task_executes_it(
+    champion_model, django_capture_on_commit_callbacks
+):
+    rows = _february(150)
+    _serve(champion_model, rows)
+    with django_capture_on_commit_callbacks(execute=True):
+        runs = monitor_services.monitors_schedule(now=datetime(2013, 2, 12, tzinfo=UTC))
+    assert len(runs) == 1
+    run = MonitorRun.objects.get(pk=runs[0].pk)
+    assert run.state == MonitorRunState.SUCCEEDED
+    assert run.results.count() == len(MonitorKind.values)
+    assert run.results.get(kind=MonitorKind.OPERATIONAL).metrics["volume"] == 150
