@@ -103,7 +103,7 @@ def replay_model_reset(*, name: str = REPLAY_MODEL) -> RegisteredModel:
     )
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
+def flight_records(frame: pd.DataFrame) -> list[dict]:
     """Raw API records (what a caller would send) from pipeline rows; NaN weather → null."""
     columns = {
         "scheduled_departure": frame["scheduled_departure"].dt.strftime("%Y-%m-%dT%H:%M:%S").to_numpy(),
@@ -182,7 +182,7 @@ def flights_replay(
             continue
         picked = frame.iloc[np.sort(rng.choice(len(frame), size=min(sample, len(frame)), replace=False))]
         picked = picked.reset_index(drop=True)
-        records = _records(picked)
+        records = flight_records(picked)
         actual = picked["target"].to_numpy(dtype=np.float64)
         day = picked["event_time"].dt.floor("D")
         actuals: list[dict] = []
