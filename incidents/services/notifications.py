@@ -330,6 +330,15 @@ def deliveries_repair(*, now: datetime | None = None) -> int:
     return len(ids)
 
 
+def deliveries_requeue_failed(*, ids: Sequence[int]) -> int:
+    """An admin fixed an endpoint: send these failed deliveries again (the key still prevents duplicates)."""
+    requeue = list(Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.FAILED).values_list("pk", flat=True))
+    Delivery.objects.filter(pk__in=requeue).update(status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=None)
+    for delivery_id in requeue:
+        transaction.on_commit(lambda delivery_id=delivery_id: tasks.deliver_notification.delay(delivery_id))
+    return len(requeue)
+
+
 # --- in-app list ----------------------------------------------------------------------------
 
 
