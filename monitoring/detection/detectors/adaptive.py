@@ -47,30 +47,33 @@ A_LONG = 0.01  # long-run mean memory (~100 points), the reference for "excursio
 A_HIST = 1.0 / 5000  # histogram forgetting (~5000 points): long enough to learn rare-but-normal bursts
 SUPPRESS = 100  # points during which further detections are damped after one (one incident, one alarm)
 SUPPRESS_FACTOR = 0.1  # damped scores stay visible on charts but below any sensible threshold
-RETRIGGER = 1.5  # a surprise this many times the triggering one breaks through the suppression
-S_MAX = 4.0  # surprise (-log10 p) that maps to score 1.0: p = 1e-4 is "certainly unusual"
+RETRIGGER = 1.5  # a score this many times the triggering one breaks through the suppression
+S_MAX = 6.0  # surprise (-log10 p) that maps to score 1.0: p = 1e-6 is beyond doubt; leaves room above the alert level
 TAIL_MIN = 5.0  # extrapolate the tail once fewer than this many past points were as extreme
 TAIL_POWER = 8.0  # power-law decay of the extrapolated tail: light enough that 2x the record is decisive
 A_PROFILE = 0.15  # seasonal profile update per visit: a changed daily pattern is learnt in about a week
 DAY_BINS = 48  # 30-minute time-of-day bins; week profile has 7x as many
-THRESHOLD = 0.8  # surprise 3.2 (p ~ 6e-4) -- also where suppression starts
+REPEAT_RARE = 0.01  # repeats count as a symptom only where under 1% of points repeat the previous one
+SUPPRESS_FROM = 3.2 / S_MAX  # p ~ 6e-4: a point this rare opens an episode and damps its echoes
+A_SLOW = 0.0001  # ~10,000-point memory (a month of 5-min data): a slow drift stays visible after the fast views have adapted to it
+THRESHOLD = 4.5 / S_MAX  # p ~ 3e-5: alert level, about one false alarm per series-year of pure noise at 5-min sampling
 
 NB = 64  # histogram bins of the magnitude |z|, log-spaced over [Z0, ZMAX]
 Z0 = 0.02
 ZMAX = 200.0
 LOGR = math.log(ZMAX / Z0)
-K = 4  # views
+K = 6  # views
 NP = 3  # predictors: previous value, daily profile, weekly profile
 BAND_WIDTH = 3.75  # mean absolute error x 3.75 ~ 3 sigma for Gaussian errors
 WEEK_OFFSET = 3 * 86400.0  # the epoch (1970-01-01) was a Thursday; shift so bin 0 is Monday
 
 # Scalar slots in the "sc" state vector.
-S_CNT, S_LMEAN, S_PREV, S_RSUM, S_RSUM2, S_TOT, S_INC, S_SUPP, S_TRIG = range(9)
-N_SCALARS = 9
+S_CNT, S_LMEAN, S_PREV, S_RSUM, S_RSUM2, S_TOT, S_INC, S_SUPP, S_TRIG, S_RUN, S_RTOT, S_LSLOW = range(12)
+N_SCALARS = 12
 
 PARAMS = np.array(
-    [WARMUP, A_SCALE, W_SHORT, A_LONG, A_HIST, SUPPRESS, THRESHOLD, S_MAX, TAIL_MIN, TAIL_POWER, A_PROFILE,
-     SUPPRESS_FACTOR, RETRIGGER],
+    [WARMUP, A_SCALE, W_SHORT, A_LONG, A_HIST, SUPPRESS, SUPPRESS_FROM, S_MAX, TAIL_MIN, TAIL_POWER, A_PROFILE,
+     SUPPRESS_FACTOR, RETRIGGER, 1.0, THRESHOLD, A_SLOW],
     dtype=np.float64,
 )
 
@@ -98,6 +101,8 @@ def _tail_p(hist, k, z, tot, m0, gam, w):  # pragma: no cover - compiled
             z3 = Z0 * math.exp((fj - 1.0) / (NB - 1) * LOGR)
             break
         acc += hj
+    if z3 == 0.0 and tot >= m0:
+        z3 = Z0  # every past value sat in the lowest bin (a flat line): anything above it is a new tail
     if z3 > 0.0 and z >= z3:
         return (m0 + 1.0) / (tot + 1.0) * (z3 / z) ** gam
     f = _zbin(z)
@@ -112,10 +117,10 @@ def _tail_p(hist, k, z, tot, m0, gam, w):  # pragma: no cover - compiled
 def _run(ts, vs, P, sc, hist, fscale, pscale, pcount, dprof, dseen, wprof, wseen, ring, ring2,
          o_score, o_exp, o_band):  # pragma: no cover - compiled
     warm = int(P[0]); a_sc = P[1]; w_short = int(P[2]); a_long = P[3]; a_h = P[4]; supp = int(P[5])
-    thr_int = P[6]; smax = P[7]; m0 = P[8]; gam = P[9]; a_p = P[10]; supf = P[11]; retrig = P[12]
+    thr_int = P[6]; smax = P[7]; m0 = P[8]; gam = P[9]; a_p = P[10]; supf = P[11]; retrig = P[12]; use_run = P[13] > 0; alert = P[14]; a_slow = P[15]
     nph = dprof.shape[0]
     cnt = int(sc[S_CNT]); lmean = sc[S_LMEAN]; prev = sc[S_PREV]; rsum = sc[S_RSUM]; rsum2 = sc[S_RSUM2]
-    tot = sc[S_TOT]; inc = sc[S_INC]; supp_left = int(sc[S_SUPP]); trig = sc[S_TRIG]
+    tot = sc[S_TOT]; inc = sc[S_INC]; supp_left = int(sc[S_SUPP]); trig = sc[S_TRIG]; run = sc[S_RUN]; rtot = sc[S_RTOT]; lslow = sc[S_LSLOW]
     feats = np.zeros(K)
     raw = np.zeros(K)
     pred = np.zeros(NP)
@@ -126,6 +131,7 @@ def _run(ts, vs, P, sc, hist, fscale, pscale, pcount, dprof, dseen, wprof, wseen
         if cnt == 0:
             lmean = x
             prev = x
+            lslow = x
         db = int((t % 86400.0) / 86400.0 * nph)
         wb = int(((t + WEEK_OFFSET) % (7 * 86400.0)) / 86400.0 * nph)
         pred[0] = prev; have[0] = cnt > 0
@@ -157,12 +163,26 @@ def _run(ts, vs, P, sc, hist, fscale, pscale, pcount, dprof, dseen, wprof, wseen
         raw[1] = (rsum + r - ring[k_s]) / n_w
         raw[2] = (rsum2 + dx - ring2[k_s]) / n_w - pscale[0]
         raw[3] = x - lmean
+        if cnt > 0 and x == prev:
+            run += 1.0
+        else:
+            run = 0.0
+        raw[4] = run
+        raw[5] = x - lslow
         s_best = 0.0
         for k in range(K):
-            z = raw[k] if k == 0 else abs(raw[k]) / (fscale[k] + tiny)
+            z = raw[k] if k == 0 or k == 4 else abs(raw[k]) / (fscale[k] + tiny)
             feats[k] = z
-            if cnt >= warm:
+            if cnt >= warm and (k < 4 or (k == 5 and a_slow > 0.0)):
                 s = -math.log10(_tail_p(hist, k, z, tot / inc, m0, gam, 1.0 / inc))
+                if s > s_best:
+                    s_best = s
+            elif cnt >= warm and k == 4 and use_run and run > 0.0:
+                # Stuck-value check: with q the series' own rate of repeating the previous value,
+                # P(run of L repeats) = q^L. Only on series whose values practically never repeat:
+                # on integer or coarsely rounded metrics repeats say nothing.
+                q = (rtot / inc + 1.0) / (tot / inc + 2.0)
+                s = -z * math.log10(q) if q < REPEAT_RARE else 0.0
                 if s > s_best:
                     s_best = s
         score = min(1.0, s_best / smax)
@@ -170,17 +190,23 @@ def _run(ts, vs, P, sc, hist, fscale, pscale, pcount, dprof, dseen, wprof, wseen
         o_band[i] = BAND_WIDTH * bsc if bsc < 1e299 else 0.0
         # learn from this point (after scoring it: causal)
         if cnt >= 2:
+            if run > 0.0:
+                rtot += inc
             for k in range(K):
-                hist[k, int(_zbin(feats[k]))] += inc
+                if k != 4:
+                    hist[k, int(_zbin(feats[k]))] += inc
             tot += inc
             inc /= 1.0 - a_h
             if inc > 1e100:  # renormalise the growing increment before it overflows
                 hist /= inc
                 tot /= inc
+                rtot /= inc
                 inc = 1.0
         a = a_sc if cnt > 20 else 1.0 / (cnt + 1)
-        for k in range(1, K):
+        for k in range(1, 4):
             fscale[k] += a * (abs(raw[k]) - fscale[k])
+        a5 = a_slow if cnt * a_slow > 1.0 else 1.0 / (cnt + 1)
+        fscale[5] += a5 * (abs(raw[5]) - fscale[5])
         for j in range(NP):
             if have[j]:
                 aj = a_sc if pcount[j] > 20 else 1.0 / (pcount[j] + 1)
@@ -188,6 +214,7 @@ def _run(ts, vs, P, sc, hist, fscale, pscale, pcount, dprof, dseen, wprof, wseen
                 pcount[j] += 1
         if cnt > 0:
             lmean += a_long * (x - lmean)
+            lslow += (a_slow if cnt * a_slow > 1.0 else 1.0 / (cnt + 1)) * (x - lslow)
         if dseen[db] == 0:
             dprof[db] = x
         else:
@@ -203,16 +230,19 @@ def _run(ts, vs, P, sc, hist, fscale, pscale, pcount, dprof, dseen, wprof, wseen
         rsum2 += dx - ring2[k_s]
         ring2[k_s] = dx
         prev = x
-        if supp_left > 0 and not (s_best > trig * retrig):
+        # Compared on the capped score: an unbounded surprise (a stuck value growing longer) must
+        # not re-trigger on every point.
+        # A sub-alert episode must not hide the first alert-level point that follows it.
+        if supp_left > 0 and not (score > trig * retrig or (trig < alert <= score)):
             supp_left -= 1
             score *= supf
         elif score >= thr_int:
             supp_left = supp
-            trig = s_best
+            trig = score
         o_score[i] = score
         cnt += 1
     sc[S_CNT] = cnt; sc[S_LMEAN] = lmean; sc[S_PREV] = prev; sc[S_RSUM] = rsum; sc[S_RSUM2] = rsum2
-    sc[S_TOT] = tot; sc[S_INC] = inc; sc[S_SUPP] = supp_left; sc[S_TRIG] = trig
+    sc[S_TOT] = tot; sc[S_INC] = inc; sc[S_SUPP] = supp_left; sc[S_TRIG] = trig; sc[S_RUN] = run; sc[S_RTOT] = rtot; sc[S_LSLOW] = lslow
 
 
 STATE_KEYS = ("sc", "hist", "fscale", "pscale", "pcount", "dprof", "dseen", "wprof", "wseen", "ring", "ring2")
