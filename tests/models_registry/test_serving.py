@@ -1,0 +1,161 @@
+"""Serving over the API: champion predictions logged per record, late actuals, bad input, tampered artifacts."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from core.choices import IntegrationKind, Role
+from models_registry.models import PredictionLog
+from models_registry.pipelines import get_pipeline
+from models_registry.services.serving import fitted_cache_clear
+
+RECORD = {
+    "scheduled_departure": "2013-03-02T07:15:00", "carrier": "UA", "origin": "EWR", "dest": "IAH",
+    "distance": 1400, "temp": 39.9, "humid": 55.0, "wind_speed": 10.4, "wind_gust": None, "precip": 0.0,
+    "pressure": 1012.0, "visib": 10.0,
+}
+
+
+@pytest.fixture
+def served(journey_model, train):
+    """journey-time with a trained champion; returns the model."""
+    fitted_cache_clear()
+    train(journey_model)
+    return journey_model
+
+
+@pytest.fixture
+def model_client(integration_client):
+    return integration_client(IntegrationKind.MODEL)
+
+
+def predict(client, records, name="journey-time"):
+    return client.post(f"/api/v1/models/{name}/predict", {"records": records}, format="json")
+
+
+def test_predict_returns_the_champions_predictions_and_logs_each_one(served, model_client):
+    records = [RECORD, {**RECORD, "carrier": "B6", "dest": "FLL", "scheduled_departure": "2013-03-02T18:40:00-05:00"}]
+    response = predict(model_client, records)
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["model"] == "journey-time" and body["version"] == 1
+    assert len(body["predictions"]) == 2
+    logs = PredictionLog.objects.filter(model=served).order_by("id")
+    assert [log.request_id for log in logs] == [p["request_id"] for p in body["predictions"]]
+    assert all(log.version.version == 1 and log.latency_ms > 0 for log in logs)
+    assert logs[0].prediction == pytest.approx(body["predictions"][0]["prediction"])
+    assert logs[1].features["carrier"] == "B6"
+
+
+def test_serving_builds_the_same_features_as_training(served, model_client):
+    """One pipeline for both: API predictions on real rows equal the pipeline's batch predictions."""
+    pipeline = get_pipeline("flights.journey_time")
+    raw = pipeline.load(start=datetime(2013, 3, 1, tzinfo=UTC), end=datetime(2013, 3, 1, 3, tzinfo=UTC)).frame.head(20)
+    from models_registry.services import fitted_model_for
+
+    expected = pipeline.predict(fitted_model_for(version=served.versions.get()), pipeline.build_features(raw))
+    response = predict(model_client, pipeline.records_from_frame(raw))
+    assert [p["prediction"] for p in response.json()["predictions"]] == pytest.approx(list(expected))
+
+
+@pytest.mark.parametrize(
+    ("case", "records", "field"),
+    [
+        ("missing_feature", [RECORD, {k: v for k, v in RECORD.items() if k != "distance"}], "records[1].distance"),
+        ("number_as_string", [{**RECORD, "distance": "far"}], "records[0].distance"),
+        ("boolean_as_number", [{**RECORD, "temp": True}], "records[0].temp"),
+        ("null_in_required_field", [{**RECORD, "carrier": None}], "records[0].carrier"),
+        ("bad_datetime", [RECORD, RECORD, {**RECORD, "scheduled_departure": "yesterday"}], "records[2].scheduled_departure"),
+        ("record_not_an_object", [RECORD, 42], "records[1]"),
+        ("empty_batch", [], "records"),
+    ],
+)
+def test_bad_records_get_a_400_naming_index_and_field_and_store_nothing(served, model_client, case, records, field):
+    response = predict(model_client, records)
+    assert response.status_code == 400, case
+    assert response.json()["field"] == field
+    assert PredictionLog.objects.count() == 0
+
+
+def test_a_body_without_records_is_a_400(served, model_client):
+    response = model_client.post("/api/v1/models/journey-time/predict", [RECORD], format="json")
+    assert response.status_code == 400 and response.json()["field"] == "records"
+
+
+def test_unknown_model_is_a_404_naming_it(served, model_client):
+    response = predict(model_client, [RECORD], name="no-such-model")
+    assert response.status_code == 404 and "no-such-model" in response.json()["detail"]
+
+
+def test_a_model_without_champion_answers_409(journey_model, model_client):
+    response = predict(model_client, [RECORD])
+    assert response.status_code == 409 and response.json()["code"] == "no_champion"
+
+
+def test_a_tampered_artifact_is_refused_and_nothing_is_stored(served, model_client, settings):
+    fitted_cache_clear()
+    version = served.versions.get()
+    path = settings.ARTIFACT_DIR / version.artifact_path
+    path.write_bytes(path.read_bytes() + b"tampered")
+
+    response = predict(model_client, [RECORD])
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "artifact_integrity" and "SHA-256" in response.json()["detail"]
+    assert PredictionLog.objects.count() == 0
+
+
+def test_actuals_attach_by_request_id(served, model_client):
+    ids = [p["request_id"] for p in predict(model_client, [RECORD, RECORD]).json()["predictions"]]
+
+    response = model_client.post(
+        "/api/v1/models/journey-time/actuals", {"actuals": [{"request_id": ids[1], "actual": 42.0}]}, format="json"
+    )
+
+    assert response.status_code == 200 and response.json()["stored"] == 1
+    log = PredictionLog.objects.get(request_id=ids[1])
+    assert log.actual == 42.0 and log.actual_at is not None
+    assert PredictionLog.objects.get(request_id=ids[0]).actual is None
+
+
+def test_actuals_with_an_unknown_request_id_store_nothing_and_name_it(served, model_client):
+    ids = [p["request_id"] for p in predict(model_client, [RECORD]).json()["predictions"]]
+
+    response = model_client.post(
+        "/api/v1/models/journey-time/actuals",
+        {"actuals": [{"request_id": ids[0], "actual": 5}, {"request_id": "not-a-real-id", "actual": 7}]},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "not-a-real-id" in response.json()["detail"]
+    assert PredictionLog.objects.get(request_id=ids[0]).actual is None
+
+
+def test_actuals_of_a_classifier_must_be_zero_or_one(stuck_model, train, model_client):
+    fitted_cache_clear()
+    train(stuck_model)
+    ids = [p["request_id"] for p in predict(model_client, [RECORD], name="stuck-journey").json()["predictions"]]
+    bad = model_client.post("/api/v1/models/stuck-journey/actuals", {"actuals": [{"request_id": ids[0], "actual": 3}]}, format="json")
+    good = model_client.post("/api/v1/models/stuck-journey/actuals", {"actuals": [{"request_id": ids[0], "actual": True}]}, format="json")
+    assert bad.status_code == 400 and bad.json()["field"] == "actuals[0].actual"
+    assert good.status_code == 200 and PredictionLog.objects.get(request_id=ids[0]).actual == 1.0
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [("model_token", 200), ("generic_token", 200), ("alertmanager_token", 403), ("operator", 200),
+     ("manager", 403), ("anonymous", 401)],
+)
+def test_who_may_call_predict(served, integration_client, client_as, api_client, who, status):
+    client = {
+        "model_token": lambda: integration_client(IntegrationKind.MODEL),
+        "generic_token": lambda: integration_client(IntegrationKind.GENERIC),
+        "alertmanager_token": lambda: integration_client(IntegrationKind.ALERTMANAGER),
+        "operator": lambda: client_as(Role.OPERATOR),
+        "manager": lambda: client_as(Role.MANAGER),
+        "anonymous": lambda: api_client,
+    }[who]()
+    assert predict(client, [RECORD]).status_code == status
