@@ -441,7 +441,8 @@ def _performance(
                 label, metrics.get(key), validation.get(key), thresholds.share_warning_points,
                 thresholds.share_breach_points, higher_is_worse=False,
             ))
-    status = max((c[0] for c in checks), key=MonitorStatus.rank, default=MonitorStatus.OK)
+    checks.sort(key=lambda c: -MonitorStatus.rank(c[0]))  # the reason for the status comes first
+    status = checks[0][0] if checks else MonitorStatus.OK
     metrics["validation"] = {k: validation.get(k) for k in metrics if k in validation}
     return MonitorVerdict(
         kind=kind, status=status, sample_size=n, metrics=metrics, reasons=tuple(c[1] for c in checks)
@@ -506,6 +507,8 @@ def _bias(*, model: RegisteredModel, data: PeriodData, thresholds: MonitorThresh
         else:
             statuses.append(MonitorStatus.OK)
             reasons.append(f"ok: {text}")
+    order = sorted(range(len(statuses)), key=lambda i: -MonitorStatus.rank(statuses[i]))
+    statuses, reasons = [statuses[i] for i in order], [reasons[i] for i in order]
     return MonitorVerdict(
         kind=kind,
         status=max(statuses, key=MonitorStatus.rank),
@@ -564,10 +567,14 @@ def _previous_status(*, result: MonitorResult) -> str | None:
 
 
 def _signal_for(*, result: MonitorResult, run: MonitorRun) -> None:
-    """Breach → firing signal; first OK after a breach → resolved signal (same fingerprint)."""
+    """Breach → firing signal; first non-breach after a breach → resolved signal (same fingerprint)."""
     if result.status == MonitorStatus.BREACH:
         status = "firing"
-    elif result.status == MonitorStatus.OK and _previous_status(result=result) == MonitorStatus.BREACH:
+    elif (
+        result.status in (MonitorStatus.OK, MonitorStatus.WARNING)
+        and _previous_status(result=result) == MonitorStatus.BREACH
+    ):
+        # No longer breaching (a warning does not page either): let the core resolve the alert.
         status = "resolved"
     else:
         return

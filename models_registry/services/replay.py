@@ -46,6 +46,7 @@ class ReplayMonth:
     drifted_features: int
     statuses: dict[str, str]  # monitor kind → status
     incidents_opened: tuple[int, ...]  # incidents this month's breaches opened
+    signal_events: tuple[str, ...]  # "performance firing→#3 opened", "data_drift resolved→#3 resolved", ...
     signals: int  # breach / recovery signals sent (opened, joined or deduplicated)
     retrained: bool
     retrain_reason: str  # "performance breach", "schedule", "bootstrap", ""
@@ -169,7 +170,7 @@ def flights_replay(
     rows.append(ReplayMonth(
         month=f"{months[0]:%Y-%m}", champion=outcome.version.version, predictions=0, mae=None,
         optimistic_share=None, conservative_share=None, max_psi=None, drifted_features=0, statuses={},
-        incidents_opened=(), signals=0, retrained=True, retrain_reason="bootstrap",
+        incidents_opened=(), signal_events=(), signals=0, retrained=True, retrain_reason="bootstrap",
         decision=outcome.decision.decision, decision_version=outcome.version.version,
         decision_reasons=tuple(outcome.decision.reasons),
     ))
@@ -211,6 +212,11 @@ def flights_replay(
             sorted({r.incident_id for r in results.values() if r.signal_outcome == "opened" and r.incident_id})
         )
         signals = sum(1 for r in results.values() if r.signal_outcome)
+        events = tuple(
+            f"{r.kind} {r.status}→{'#' + str(r.incident_id) + ' ' if r.incident_id else ''}{r.signal_outcome}"
+            for r in sorted(results.values(), key=lambda r: r.id)
+            if r.signal_outcome
+        )
         breach = perf is not None and perf.status == MonitorStatus.BREACH
         scheduled = bool(retrain_every) and index % retrain_every == 0
         decision, decision_version, reasons, reason = "", None, (), ""
@@ -239,6 +245,7 @@ def flights_replay(
             drifted_features=int((drift.metrics or {}).get("drifted_features", 0)) if drift else 0,
             statuses={kind: r.status for kind, r in results.items()},
             incidents_opened=opened,
+            signal_events=events,
             signals=signals,
             retrained=bool(reason),
             retrain_reason=reason,

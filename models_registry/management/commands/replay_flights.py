@@ -90,6 +90,9 @@ class Command(BaseCommand):
         for line in report_table(report):
             self.stdout.write(line)
         for m in report.months:
+            if m.signal_events:
+                self.stdout.write(f"{m.month} signals: " + "; ".join(m.signal_events))
+        for m in report.months:
             if m.decision_reasons and m.retrained:
                 self.stdout.write(f"{m.month} gate v{m.decision_version} {m.decision}: " + "; ".join(m.decision_reasons))
         self.stdout.write(f"replayed {total} months in {time.perf_counter() - started:.1f} s")
