@@ -1,2 +1,152 @@
-"""Serializers of the incidents API."""
+"""Serializers of the incidents API: incidents (list/detail), actions, silences and generic signals."""
 from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from rest_framework import serializers
+
+from core.models import Team
+from incidents.choices import SEVERITY_HINT_ALIASES, IncidentStatus, Severity, SignalStatus, SourceKind
+from incidents.models import Alert, Incident, Silence, TimelineEvent
+from incidents.signals import MAX_TITLE_CHARS
+
+
+class IncidentListSerializer(serializers.ModelSerializer):
+    service = serializers.CharField(source="service.name", read_only=True)
+    team = serializers.CharField(source="team.slug", read_only=True, default=None)
+    assignee = serializers.CharField(source="assignee.username", read_only=True, default=None)
+    severity_label = serializers.CharField(source="get_severity_display", read_only=True)
+    age_seconds = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Incident
+        fields = ["id", "title", "service", "team", "assignee", "severity", "severity_label", "severity_source",
+                  "status", "opened_at", "last_alert_at", "acknowledged_at", "resolved_at", "alert_count",
+                  "age_seconds"]
+
+    def get_age_seconds(self, obj: Incident) -> int:
+        end = obj.resolved_at or timezone.now()
+        return int((end - obj.opened_at).total_seconds())
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    service = serializers.CharField(source="service.name", read_only=True)
+    grouping_rule = serializers.CharField(source="grouping_rule.name", read_only=True, default=None)
+
+    class Meta:
+        model = Alert
+        fields = ["id", "fingerprint", "source_kind", "source_name", "service", "title", "description", "labels",
+                  "severity_hint", "status", "hold", "silence", "grouped_by", "grouping_rule", "count",
+                  "first_seen", "last_seen", "resolved_at", "links", "kpis"]
+
+
+class TimelineEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TimelineEvent
+        fields = ["id", "kind", "at", "actor_name", "message", "data"]
+
+
+class IncidentDetailSerializer(IncidentListSerializer):
+    alerts = AlertSerializer(many=True, read_only=True)
+    timeline = TimelineEventSerializer(many=True, read_only=True)
+
+    class Meta(IncidentListSerializer.Meta):
+        fields = [*IncidentListSerializer.Meta.fields, "severity_reasons", "rules_severity", "proposed_severity",
+                  "proposed_confidence", "investigating_at", "mitigated_at", "closed_at", "reopened_count",
+                  "resolution", "alerts", "timeline"]
+
+
+class IncidentFilterSerializer(serializers.Serializer):
+    status = serializers.MultipleChoiceField(choices=IncidentStatus.choices, required=False)
+    severity = serializers.MultipleChoiceField(choices=Severity.values, required=False)
+    service = serializers.CharField(required=False)
+    team = serializers.CharField(required=False)
+    assignee = serializers.CharField(required=False)
+    since = serializers.DateTimeField(required=False)
+
+
+class NoteSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
+
+
+class TextSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=10_000)
+
+
+class SeverityOverrideSerializer(serializers.Serializer):
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    reason = serializers.CharField(max_length=2000)
+
+
+class AssignSerializer(serializers.Serializer):
+    assignee = serializers.SlugRelatedField(slug_field="username", queryset=get_user_model().objects.all(),
+                                            required=False, allow_null=True)
+    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), required=False,
+                                        allow_null=True)
+
+    def validate(self, attrs):
+        if not attrs.get("assignee") and not attrs.get("team"):
+            raise serializers.ValidationError({"assignee": "Name a person (username) or a team (slug)."})
+        return attrs
+
+
+class MatcherSerializer(serializers.Serializer):
+    label = serializers.CharField(max_length=100)
+    op = serializers.ChoiceField(choices=["=", "!=", "=~", "!~"], default="=")
+    value = serializers.CharField(allow_blank=True, max_length=500)
+
+
+class SilenceSerializer(serializers.ModelSerializer):
+    matchers = MatcherSerializer(many=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    muted_alerts = serializers.IntegerField(read_only=True, default=0)
+    starts_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    class Meta:
+        model = Silence
+        fields = ["id", "comment", "matchers", "starts_at", "ends_at", "created_by", "created_at",
+                  "expired_early_at", "muted_alerts"]
+        read_only_fields = ["created_at", "expired_early_at"]
+
+
+class LinkSerializer(serializers.Serializer):
+    href = serializers.CharField(max_length=2000)
+    text = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+
+class SignalSerializer(serializers.Serializer):
+    """A generic signal; validated into `incidents.signals.SignalIn`."""
+
+    service = serializers.CharField(required=False, allow_blank=False, max_length=100,
+                                    help_text="Service name; defaults to the integration's service.")
+    title = serializers.CharField(max_length=MAX_TITLE_CHARS)
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)
+    fingerprint = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
+    labels = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=500), required=False,
+                                   default=dict)
+    severity = serializers.CharField(required=False, allow_blank=True, default="",
+                                     help_text="critical, high, warning or info (aliases: error, low).")
+    status = serializers.ChoiceField(choices=SignalStatus.choices, default=SignalStatus.FIRING)
+    occurred_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    payload = serializers.JSONField(required=False, default=dict)
+    links = LinkSerializer(many=True, required=False, default=list)
+    kpis = serializers.ListField(child=serializers.CharField(max_length=100), required=False, default=list)
+    source_kind = serializers.ChoiceField(choices=SourceKind.choices, required=False, default=SourceKind.GENERIC,
+                                          help_text="Ignored for integrations (their kind decides).")
+    source_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+
+    def validate_severity(self, value: str) -> str:
+        if value.strip().lower() not in SEVERITY_HINT_ALIASES:
+            raise serializers.ValidationError("Unknown severity; use critical, high, warning or info.")
+        return value.strip().lower()
+
+    def validate_payload(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("The payload must be a JSON object.")
+        return value
+
+
+class SignalResultSerializer(serializers.Serializer):
+    alert_id = serializers.IntegerField(allow_null=True)
+    incident_id = serializers.IntegerField(allow_null=True)
+    outcome = serializers.CharField()

@@ -2,10 +2,20 @@
 from __future__ import annotations
 
 from django.urls import path
+from rest_framework.routers import SimpleRouter
 
 from . import response
+from .views import IncidentViewSet, SignalView, SilenceViewSet
 
-urlpatterns: list = []
+# Incident core: queue, actions, silences, generic signals.
+router = SimpleRouter()
+router.register("incidents", IncidentViewSet, basename="incident")
+router.register("silences", SilenceViewSet, basename="silence")
+
+urlpatterns: list = [
+    path("signals/", SignalView.as_view(), name="signals"),
+    *router.urls,
+]
 # Response side (playbooks, notifications): notify-eng.
 urlpatterns += [
     path("incidents/<int:incident_id>/playbook/", response.IncidentPlaybookView.as_view(), name="incident-playbook"),

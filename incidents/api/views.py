@@ -1,2 +1,215 @@
-"""Views of the incidents API."""
+"""Views of the incidents API: the queue and its actions, silences, and a generic signal endpoint."""
 from __future__ import annotations
+
+from django.http import QueryDict
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.authentication import IntegrationPrincipal
+from core.choices import IntegrationKind
+from core.permissions import IsIntegrationOrOperator
+from incidents import selectors, services
+from incidents.choices import IncidentStatus, SourceKind
+from incidents.services.severity import incident_override_severity
+from incidents.signals import InvalidSignal, SignalIn
+
+from .serializers import (
+    AssignSerializer,
+    IncidentDetailSerializer,
+    IncidentFilterSerializer,
+    IncidentListSerializer,
+    NoteSerializer,
+    SeverityOverrideSerializer,
+    SignalResultSerializer,
+    SignalSerializer,
+    SilenceSerializer,
+    TextSerializer,
+)
+
+FILTER_PARAMETERS = [
+    OpenApiParameter("status", OpenApiTypes.STR, many=True, description="triggered, acknowledged, ... (repeatable)"),
+    OpenApiParameter("severity", OpenApiTypes.INT, many=True, description="1-4 (repeatable)"),
+    OpenApiParameter("service", OpenApiTypes.STR, description="Service name"),
+    OpenApiParameter("team", OpenApiTypes.STR, description="Team slug or id"),
+    OpenApiParameter("assignee", OpenApiTypes.STR, description="Username or id"),
+    OpenApiParameter("since", OpenApiTypes.DATETIME, description="Opened at or after"),
+]
+
+
+def _filters(params: QueryDict) -> dict:
+    data = {key: params.getlist(key) if key in ("status", "severity") else params.get(key)
+            for key in ("status", "severity", "service", "team", "assignee", "since") if key in params}
+    serializer = IncidentFilterSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    values = dict(serializer.validated_data)
+    for key in ("status", "severity"):
+        if key in values:
+            values[key] = sorted(values[key])
+    return values
+
+
+@extend_schema(tags=["incidents"])
+class IncidentViewSet(viewsets.ReadOnlyModelViewSet):
+    """The incident queue (worst level first, then oldest) and the workflow actions on one incident.
+
+    Operators and admins act; managers and executives read.
+    """
+
+    serializer_class = IncidentListSerializer
+
+    def get_queryset(self):
+        if self.action == "list":
+            return selectors.incident_list(**_filters(self.request.query_params))
+        return selectors.incident_list().prefetch_related("alerts__service", "alerts__grouping_rule", "timeline")
+
+    def get_serializer_class(self):
+        return IncidentListSerializer if self.action == "list" else IncidentDetailSerializer
+
+    @extend_schema(parameters=FILTER_PARAMETERS)
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def _detail(self, pk) -> Response:
+        return Response(IncidentDetailSerializer(selectors.incident_get(pk=int(pk))).data)
+
+    def _incident_id(self) -> int:
+        return self.get_object().pk
+
+    @extend_schema(request=None, responses=IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk=None):
+        services.incident_acknowledge(incident=self._incident_id(), user=request.user)
+        return self._detail(pk)
+
+    @extend_schema(request=None, responses=IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def investigate(self, request, pk=None):
+        services.incident_investigate(incident=self._incident_id(), user=request.user)
+        return self._detail(pk)
+
+    @extend_schema(request=NoteSerializer, responses=IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def mitigate(self, request, pk=None):
+        body = NoteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.incident_mitigate(incident=self._incident_id(), user=request.user, note=body.validated_data["note"])
+        return self._detail(pk)
+
+    @extend_schema(request=AssignSerializer, responses=IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        body = AssignSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.incident_assign(incident=self._incident_id(), user=request.user,
+                                 assignee=body.validated_data.get("assignee"), team=body.validated_data.get("team"))
+        return self._detail(pk)
+
+    @extend_schema(request=NoteSerializer, responses=IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, pk=None):
+        body = NoteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.incident_resolve(incident=self._incident_id(), user=request.user, note=body.validated_data["note"])
+        return self._detail(pk)
+
+    @extend_schema(request=NoteSerializer, responses=IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        body = NoteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.incident_reopen(incident=self._incident_id(), user=request.user, note=body.validated_data["note"])
+        return self._detail(pk)
+
+    @extend_schema(request=NoteSerializer, responses=IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        body = NoteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.incident_close(incident=self._incident_id(), user=request.user, note=body.validated_data["note"])
+        return self._detail(pk)
+
+    @extend_schema(request=SeverityOverrideSerializer, responses=IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def severity(self, request, pk=None):
+        body = SeverityOverrideSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        incident_override_severity(incident=self._incident_id(), level=int(body.validated_data["severity"]),
+                                   reason=body.validated_data["reason"], user=request.user)
+        return self._detail(pk)
+
+    @extend_schema(request=TextSerializer, responses=IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def notes(self, request, pk=None):
+        body = TextSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.incident_add_note(incident=self._incident_id(), user=request.user, text=body.validated_data["text"])
+        return self._detail(pk)
+
+
+@extend_schema(tags=["silences"])
+class SilenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                     viewsets.GenericViewSet):
+    """Silences / maintenance windows. Matchers: {"label", "op" (=, !=, =~, !~), "value"}."""
+
+    serializer_class = SilenceSerializer
+
+    def get_queryset(self):
+        return selectors.silence_list(active_only=self.request.query_params.get("active") in ("1", "true"))
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.silence_create(
+            matchers=[dict(m) for m in data["matchers"]], starts_at=data.get("starts_at"), ends_at=data["ends_at"],
+            comment=data["comment"], user=self.request.user,
+        )
+
+
+# Integration kinds map onto signal source kinds; OTLP telemetry arrives as generic signals.
+SOURCE_KIND_FOR_INTEGRATION = {
+    IntegrationKind.ALERTMANAGER: SourceKind.ALERTMANAGER,
+    IntegrationKind.GRAFANA: SourceKind.GRAFANA,
+    IntegrationKind.PAGERDUTY: SourceKind.PAGERDUTY,
+    IntegrationKind.MODEL: SourceKind.MODEL,
+}
+
+
+@extend_schema(tags=["signals"])
+class SignalView(APIView):
+    """`POST /api/v1/signals/`: one generic signal from an integration token (or an operator)."""
+
+    permission_classes = [IsIntegrationOrOperator]
+
+    @extend_schema(request=SignalSerializer, responses={202: SignalResultSerializer})
+    def post(self, request):
+        body = SignalSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        if isinstance(request.user, IntegrationPrincipal):
+            integration = request.auth
+            source_kind = SOURCE_KIND_FOR_INTEGRATION.get(integration.kind, SourceKind.GENERIC)
+            source_name = integration.name
+            service = data.get("service") or (integration.service.name if integration.service_id else "")
+        else:
+            source_kind = data["source_kind"]
+            source_name = data["source_name"] or request.user.get_username()
+            service = data.get("service", "")
+        if not service:
+            raise ValidationError({"service": ["A signal needs the name of the service it is about."]})
+        signal = SignalIn(
+            source_kind=source_kind, source_name=source_name, service=service, title=data["title"],
+            description=data["description"], fingerprint=data["fingerprint"], labels=data["labels"],
+            severity_hint=data["severity"], status=data["status"], occurred_at=data["occurred_at"],
+            payload=data["payload"], links=[dict(link) for link in data["links"]], kpis=data["kpis"],
+        )
+        try:
+            result = services.signal_ingest(signal=signal)
+        except InvalidSignal as exc:
+            raise ValidationError({exc.field or "non_field_errors": [exc.message]}) from exc
+        body = SignalResultSerializer({"alert_id": result.alert_id, "incident_id": result.incident_id,
+                                       "outcome": result.outcome}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED)

@@ -89,10 +89,10 @@ def silence_create(*, matchers: Any, starts_at: datetime | None, ends_at: dateti
     """Create a silence and mute the firing alerts it matches now (they stay listed, marked silenced)."""
     now = timezone.now()
     starts_at = starts_at or now
-    if ends_at <= starts_at:
-        raise InvalidInput("A silence must end after it starts.", field="ends_at")
     if ends_at <= now:
         raise InvalidInput("A silence must end in the future.", field="ends_at")
+    if ends_at <= starts_at:
+        raise InvalidInput("A silence must end after it starts.", field="ends_at")
     comment = (comment or "").strip()
     if not comment:
         raise InvalidInput("Say why (a comment) when silencing.", field="comment")
