@@ -622,6 +622,28 @@ def _signal_build(*, result: MonitorResult, run: MonitorRun, status: str) -> Sig
     )
 
 
+def monitor_alerts_resolve(*, model: RegisteredModel, reason: str) -> int:
+    """Resolve the model's monitor alerts in the incident core (e.g. before its history is deleted)."""
+    if model.service is None:
+        return 0
+    kinds = set(
+        MonitorResult.objects.filter(model=model).exclude(signal_outcome="").values_list("kind", flat=True)
+    )
+    resolved = 0
+    for kind in sorted(kinds):
+        try:
+            incident_services.signal_ingest(signal=SignalIn(
+                source_kind="model", source_name=SIGNAL_SOURCE, service=model.service.name,
+                title=f"Model {model.name}: {MonitorKind(kind).label.lower()} alert closed",
+                fingerprint=f"{SIGNAL_SOURCE}:{model.name}:{kind}", description=reason, status="resolved",
+                labels={"model": model.name, "monitor": kind},
+            ))
+            resolved += 1
+        except Exception:  # the core refused: nothing else to do, the alert stays for a person to close
+            logger.exception("could not resolve the %s alert of %s", kind, model.name)
+    return resolved
+
+
 def _json_safe(value: Any) -> Any:
     """NaN/inf become null: PostgreSQL's jsonb rejects them (and so do strict JSON clients)."""
     if isinstance(value, dict):

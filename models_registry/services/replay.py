@@ -16,7 +16,7 @@ from ..choices import MonitorKind, MonitorStatus, MonitorTrigger, TrainingRunSta
 from ..models import MonitorResult, RegisteredModel
 from ..pipelines import get_pipeline
 from ..pipelines.flights import WEATHER
-from .monitors import monitors_run_now
+from .monitors import monitor_alerts_resolve, monitors_run_now
 from .registry import registered_model_get_or_create
 from .serving import actuals_attach, predictions_make
 from .training import training_run_create, training_run_execute
@@ -46,6 +46,7 @@ class ReplayMonth:
     drifted_features: int
     statuses: dict[str, str]  # monitor kind → status
     incidents_opened: tuple[int, ...]  # incidents this month's breaches opened
+    performance_incident: str  # "#3 opened" / "#3 joined" / "" : what the performance breach did
     signal_events: tuple[str, ...]  # "performance firing→#3 opened", "data_drift resolved→#3 resolved", ...
     signals: int  # breach / recovery signals sent (opened, joined or deduplicated)
     retrained: bool
@@ -63,6 +64,13 @@ class ReplayReport:
     @property
     def incidents(self) -> int:
         return sum(len(m.incidents_opened) for m in self.months)
+
+    @property
+    def performance_incidents(self) -> int:
+        """Months whose performance breach opened or joined an incident (not a mere duplicate)."""
+        return sum(
+            bool(m.performance_incident) and not m.performance_incident.endswith("deduplicated") for m in self.months
+        )
 
     @property
     def retrains(self) -> int:
@@ -94,7 +102,10 @@ def _next_month(moment: datetime) -> datetime:
 
 def replay_model_reset(*, name: str = REPLAY_MODEL) -> RegisteredModel:
     """A fresh replay model (its versions, predictions and monitor history go), raising against the ETA service."""
-    RegisteredModel.objects.filter(name=name).delete()
+    for old in RegisteredModel.objects.filter(name=name):
+        # Its alerts would otherwise swallow the new replay's breaches as duplicates.
+        monitor_alerts_resolve(model=old, reason="replay model recreated by replay_flights")
+        old.delete()
     team = team_get_or_create(name=REPLAY_TEAM)
     service = service_get_or_create(name=REPLAY_SERVICE, team=team)
     return registered_model_get_or_create(
@@ -139,6 +150,7 @@ def flights_replay(
     seed: int = 0,
     retrain_every: int = 0,
     model_name: str = REPLAY_MODEL,
+    train_params: dict | None = None,
     progress: Progress | None = None,
 ) -> ReplayReport:
     """Replay months [first_month, last_month]; the first month bootstraps the champion.
@@ -146,7 +158,8 @@ def flights_replay(
     Each later month: sample flights, score them through the serving service (dated on their
     scheduled day, one batch per day), attach their actual arrival delays, run every monitor for
     the month, and retrain through the gate (as of the month's end: only data known by then) when
-    performance breaches, or every `retrain_every` months (0 = only on breaches).
+    performance breaches, or every `retrain_every` months (0 = only on breaches). `train_params`
+    go to every training run (e.g. a shorter window or fewer iterations for a quick replay).
     """
     say = progress or (lambda message: None)
     months = month_starts(first_month, last_month)
@@ -161,7 +174,11 @@ def flights_replay(
         f"holdout {BOOTSTRAP_HOLDOUT_DAYS} days")
     outcome = _train(
         model=model, as_of=bootstrap_end, trigger=TrainingTrigger.SCHEDULE,
-        params={"train_window_days": days - BOOTSTRAP_HOLDOUT_DAYS, "holdout_days": BOOTSTRAP_HOLDOUT_DAYS},
+        params={
+            **(train_params or {}),
+            "train_window_days": days - BOOTSTRAP_HOLDOUT_DAYS,
+            "holdout_days": BOOTSTRAP_HOLDOUT_DAYS,
+        },
     )
     if outcome.decision is None:
         from ..exceptions import TrainingFailed
@@ -170,7 +187,7 @@ def flights_replay(
     rows.append(ReplayMonth(
         month=f"{months[0]:%Y-%m}", champion=outcome.version.version, predictions=0, mae=None,
         optimistic_share=None, conservative_share=None, max_psi=None, drifted_features=0, statuses={},
-        incidents_opened=(), signal_events=(), signals=0, retrained=True, retrain_reason="bootstrap",
+        incidents_opened=(), performance_incident="", signal_events=(), signals=0, retrained=True, retrain_reason="bootstrap",
         decision=outcome.decision.decision, decision_version=outcome.version.version,
         decision_reasons=tuple(outcome.decision.reasons),
     ))
@@ -212,6 +229,11 @@ def flights_replay(
             sorted({r.incident_id for r in results.values() if r.signal_outcome == "opened" and r.incident_id})
         )
         signals = sum(1 for r in results.values() if r.signal_outcome)
+        performance_incident = (
+            f"#{perf.incident_id} {perf.signal_outcome}"
+            if perf is not None and perf.status == MonitorStatus.BREACH and perf.incident_id
+            else ""
+        )
         events = tuple(
             f"{r.kind} {r.status}→{'#' + str(r.incident_id) + ' ' if r.incident_id else ''}{r.signal_outcome}"
             for r in sorted(results.values(), key=lambda r: r.id)
@@ -226,6 +248,7 @@ def flights_replay(
             outcome = _train(
                 model=model, as_of=end,
                 trigger=TrainingTrigger.PLAYBOOK if breach else TrainingTrigger.SCHEDULE,
+                params=train_params,
             )
             if outcome.run.status == TrainingRunStatus.SUCCEEDED and outcome.decision is not None:
                 decision = outcome.decision.decision
@@ -245,6 +268,7 @@ def flights_replay(
             drifted_features=int((drift.metrics or {}).get("drifted_features", 0)) if drift else 0,
             statuses={kind: r.status for kind, r in results.items()},
             incidents_opened=opened,
+            performance_incident=performance_incident,
             signal_events=events,
             signals=signals,
             retrained=bool(reason),

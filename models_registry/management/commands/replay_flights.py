@@ -1,6 +1,7 @@
 """`manage.py replay_flights --from 2013-01 --to 2013-12`: the supervision loop over a year of real flights."""
 from __future__ import annotations
 
+import json
 import time
 
 from django.core.management.base import BaseCommand, CommandError
@@ -20,7 +21,7 @@ def _fmt(value, spec: str) -> str:
 def report_table(report: ReplayReport) -> list[str]:
     header = (
         f"{'month':7} {'champ':>5} {'preds':>5} {'MAE':>6} {'late>15':>7} {'early>15':>8} {'maxPSI':>6} "
-        f"{'drift':>5} {'perf':>6} {'pred':>6} {'bias':>6} {'incid':>5}  retrain / gate"
+        f"{'drift':>5} {'perf':>6} {'pred':>6} {'bias':>6} {'perf incident':>15}  retrain / gate"
     )
     lines = [header, "-" * len(header)]
     for m in report.months:
@@ -34,11 +35,12 @@ def report_table(report: ReplayReport) -> list[str]:
             f"{SHORT.get(m.statuses.get(MonitorKind.PERFORMANCE, ''), ''):>6} "
             f"{SHORT.get(m.statuses.get(MonitorKind.PREDICTION_DRIFT, ''), ''):>6} "
             f"{SHORT.get(m.statuses.get(MonitorKind.BIAS, ''), ''):>6} "
-            f"{len(m.incidents_opened):>5}  {gate}"
+            f"{m.performance_incident or '-':>15}  {gate}"
         )
     lines.append("-" * len(header))
     lines.append(
-        f"incidents opened {report.incidents}, retrains {report.retrains}, promotions {report.promotions} "
+        f"incidents opened {report.incidents}, performance-driven incident signals {report.performance_incidents}, "
+        f"retrains {report.retrains}, promotions {report.promotions} "
         f"(model {report.model})"
     )
     return lines
@@ -59,8 +61,21 @@ class Command(BaseCommand):
             "--retrain-every", type=int, default=0, help="also retrain every N months (0: only on a breach)"
         )
         parser.add_argument("--model", default=REPLAY_MODEL, help="name of the (recreated) replay model")
+        parser.add_argument(
+            "--params", default="{}",
+            help='JSON training overrides for every run, e.g. \'{"max_iter": 50, "train_window_days": 60}\'',
+        )
 
-    def handle(self, *args, first: str, last: str, sample: int, seed: int, retrain_every: int, model: str, **opts):
+    def handle(
+        self, *args, first: str, last: str, sample: int, seed: int, retrain_every: int, model: str, params: str,
+        **opts,
+    ):
+        try:
+            train_params = json.loads(params)
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"--params is not JSON: {exc}") from None
+        if not isinstance(train_params, dict):
+            raise CommandError("--params must be a JSON object")
         if sample < 100:
             raise CommandError("--sample must be at least 100 (monitors need a few hundred labelled rows)")
         try:
@@ -81,7 +96,7 @@ class Command(BaseCommand):
             try:
                 report = flights_replay(
                     first_month=first, last_month=last, sample=sample, seed=seed, retrain_every=retrain_every,
-                    model_name=model, progress=progress,
+                    model_name=model, train_params=train_params, progress=progress,
                 )
             except DomainError as exc:
                 raise CommandError(exc.message) from None
