@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 # Modules, not names, so the services can import this module for .delay() without a cycle.
@@ -14,9 +14,10 @@ from .services import points as point_services
 from .services import telemetry as telemetry_services
 
 # --- telemetry (ingest and detect queues) ------------------------------------------------------
-# Database errors here are transient (a restart, a deadlock victim, a full pool): retry with
-# backoff; the services claim rows so a retry never stores or scores anything twice.
-_RETRY = {"autoretry_for": (DatabaseError,), "retry_backoff": 2, "retry_backoff_max": 60, "max_retries": 5}
+# Operational database errors are transient (a restart, a deadlock victim, a full pool): retry
+# with backoff; the services claim rows so a retry never stores or scores anything twice.
+# Programming and integrity errors are bugs or bad data and fail at once.
+_RETRY = {"autoretry_for": (OperationalError, InterfaceError), "retry_backoff": 2, "retry_backoff_max": 60, "max_retries": 5}
 
 
 @shared_task(name="monitoring.ingest_batch", **_RETRY)

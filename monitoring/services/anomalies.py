@@ -99,7 +99,7 @@ def _lock_series(ids: list[int]) -> None:
         # Advisory locks (in id order, so two tasks never deadlock) serialise detection of a series
         # without row locks, which would make concurrent ingest of that series wait.
         cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, (s.id % 2147483647)::int) FROM unnest(%s::bigint[]) AS s(id) ORDER BY s.id",
+            "SELECT pg_advisory_xact_lock(%s, (s.id %% 2147483647)::int) FROM unnest(%s::bigint[]) AS s(id) ORDER BY s.id",
             [_LOCK_NAMESPACE, ids],
         )
 
