@@ -1,7 +1,7 @@
 """Demo step: register the journey-time and stuck-journey models and train a first champion of each."""
 from __future__ import annotations
 
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 
 from core.models import Service, Team
 from core.services import team_get_or_create
@@ -11,7 +11,7 @@ from .choices import TrainingTrigger
 from .models import RegisteredModel
 
 # The demo trains on Feb 2013 and holds out the last week; a month of flights trains in a few seconds.
-DEMO_AS_OF = datetime(2013, 3, 1, tzinfo=dt_timezone.utc)
+DEMO_AS_OF = datetime(2013, 3, 1, tzinfo=UTC)
 DEMO_PARAMS = {"train_window_days": 28, "holdout_days": 7}
 
 MODELS = (

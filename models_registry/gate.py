@@ -1,8 +1,8 @@
 """The champion/challenger gate: business-metric bars and a minimum gain over the champion (pure)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Mapping
 
 from django.conf import settings
 

@@ -6,7 +6,14 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from ..choices import GateOutcome, ModelTask, TrainingRunStatus, TrainingTrigger, VersionAlias, VersionStatus
+from ..choices import (
+    GateOutcome,
+    ModelTask,
+    TrainingRunStatus,
+    TrainingTrigger,
+    VersionAlias,
+    VersionStatus,
+)
 
 
 class RegisteredModel(models.Model):

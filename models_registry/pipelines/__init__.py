@@ -22,6 +22,6 @@ def pipeline_names() -> list[str]:
     return sorted(_PIPELINES)
 
 
-from . import flights  # noqa: E402,F401  (registers the reference pipelines)
+from . import flights  # noqa: F401  (registers the reference pipelines)
 
 __all__ = ["FittedModel", "InputField", "Pipeline", "TrainingData", "get_pipeline", "pipeline_names", "register"]

@@ -6,14 +6,15 @@ before departure (schedule, carrier, route, distance, weather at the origin at t
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone as dt_timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from django.conf import settings
 import pandas as pd
+from django.conf import settings
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
 from ..choices import ModelTask
@@ -68,7 +69,7 @@ def flights_frame() -> pd.DataFrame:
 
 def _utc(moment: datetime) -> pd.Timestamp:
     stamp = pd.Timestamp(moment)
-    return stamp.tz_convert(dt_timezone.utc) if stamp.tzinfo else stamp.tz_localize(dt_timezone.utc)
+    return stamp.tz_convert(UTC) if stamp.tzinfo else stamp.tz_localize(UTC)
 
 
 def _local_parts(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

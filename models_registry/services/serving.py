@@ -6,13 +6,14 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 
 from django.db import connection, transaction
-from threadpoolctl import ThreadpoolController
 from django.utils import timezone
+from threadpoolctl import ThreadpoolController
 
 from ..artifacts import artifact_load
 from ..choices import ModelTask, VersionAlias

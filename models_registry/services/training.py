@@ -4,11 +4,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import subprocess
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from importlib import metadata
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -129,7 +130,8 @@ def training_run_execute(*, run_id: int, progress: Progress | None = None) -> Tr
     try:
         with threadpool_limits(limits=settings.MODEL_TRAINING_THREADS, user_api="openmp"):
             version, decision = _train_and_gate(run=run, log=log)
-    except BaseException as exc:  # noqa: BLE001  (SoftTimeLimitExceeded is a BaseException subclass in some pools)
+    except BaseException as exc:
+        # BaseException too: a worker shutting down (SystemExit) or Ctrl-C still records FAILED, then re-raises.
         log(f"failed: {exc.__class__.__name__}: {exc}")
         TrainingRun.objects.filter(pk=run.pk, status=TrainingRunStatus.RUNNING).update(
             status=TrainingRunStatus.FAILED, error=f"{exc.__class__.__name__}: {exc}"[:5000], logs=log.text,
