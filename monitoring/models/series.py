@@ -26,6 +26,9 @@ class MetricSeries(models.Model):
         max_length=64, blank=True, editable=False, help_text="Detector that wrote detector_state."
     )
     last_scored_ts = models.DateTimeField(null=True, blank=True, editable=False)
+    # Points that went through the detector; stored minus scored = points that arrived behind
+    # the watermark (stored, never scored). bench_ingest checks it.
+    points_scored = models.PositiveBigIntegerField(default=0, editable=False)
     # Set when a detect task is queued for the series, cleared when it starts: at most one
     # pending task per series however many batches touch it.
     detect_queued_at = models.DateTimeField(null=True, blank=True, editable=False)

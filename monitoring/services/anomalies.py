@@ -151,6 +151,7 @@ def _score_one(series: MetricSeries, ts: np.ndarray, values: np.ndarray) -> _Fou
     series.detector_state = detector.dump_state(state)
     series.state_detector = detector.name
     series.last_scored_ts = datetime.fromtimestamp(float(ts[-1]), tz=dt_timezone.utc)
+    series.points_scored += int(ts.shape[0])
     threshold = series.threshold if series.threshold is not None else detector.default_threshold
     hits = np.flatnonzero(result.scores > threshold)
     found = _Found(series=series, ts=ts, values=values, result=result, threshold=threshold)
