@@ -33,7 +33,7 @@ class PagerDutyParser(IntakeParser):
         action = data.get("event_action")
         if action is None:
             problems.add("event_action", "is missing")
-        elif action not in ACTIONS:
+        elif not isinstance(action, str) or action not in ACTIONS:
             problems.add("event_action", f"must be one of trigger, acknowledge, resolve, not {str(action)[:40]!r}")
         dedup_key = problems.string(data, "dedup_key", "", max_len=MAX_DEDUP_KEY_CHARS)
         if action in ("acknowledge", "resolve") and not dedup_key:
