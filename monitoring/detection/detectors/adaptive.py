@@ -49,7 +49,7 @@ SUPPRESS = 100  # points during which further detections are damped after one (o
 SUPPRESS_FACTOR = 0.1  # damped scores stay visible on charts but below any sensible threshold
 RETRIGGER = 1.5  # a score this many times the triggering one breaks through the suppression
 S_MAX = 6.0  # surprise (-log10 p) that maps to score 1.0: p = 1e-6 is beyond doubt; leaves room above the alert level
-TAIL_MIN = 5.0  # extrapolate the tail once fewer than this many past points were as extreme
+TAIL_MIN = 3.0  # extrapolate the tail once fewer than this many past points were as extreme (a "record" region)
 TAIL_POWER = 8.0  # power-law decay of the extrapolated tail: light enough that 2x the record is decisive
 A_PROFILE = 0.15  # seasonal profile update per visit: a changed daily pattern is learnt in about a week
 DAY_BINS = 48  # 30-minute time-of-day bins; week profile has 7x as many
