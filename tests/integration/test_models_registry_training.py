@@ -1,0 +1,45 @@
+"""Training on the real `training` queue: a celery worker runs the run, the gate promotes; PostgreSQL enforces one champion."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from models_registry.choices import TrainingRunStatus, VersionAlias
+from models_registry.models import ModelVersion, TrainingRun
+from models_registry.services import registered_model_get_or_create, training_run_create
+
+from .conftest import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+FAST = {"train_window_days": 10, "holdout_days": 4, "max_iter": 25}
+
+
+def test_a_worker_trains_queued_runs_and_the_database_keeps_one_champion(celery_worker_process, make_service):
+    service = make_service("journey-eta-model")
+    model = registered_model_get_or_create(
+        name="journey-time", pipeline="flights.journey_time", team=service.team, service=service
+    )
+    first = training_run_create(model=model, as_of=datetime(2013, 3, 1, tzinfo=UTC), params=FAST)
+
+    done = wait_for(
+        lambda: TrainingRun.objects.filter(pk=first.pk, status__in=[TrainingRunStatus.SUCCEEDED, TrainingRunStatus.FAILED]).first(),
+        timeout=120, message="the worker to finish training run 1",
+    )
+    assert done.status == TrainingRunStatus.SUCCEEDED, done.error
+    champion = ModelVersion.objects.get(model=model, alias=VersionAlias.CHAMPION)
+    assert champion.training_run_id == first.pk and champion.artifact_sha256
+
+    weak = training_run_create(model=model, as_of=datetime(2013, 3, 1, tzinfo=UTC), params={**FAST, "max_iter": 1})
+    wait_for(lambda: TrainingRun.objects.filter(pk=weak.pk, status=TrainingRunStatus.SUCCEEDED).exists(),
+             timeout=120, message="the worker to finish training run 2")
+    rejected = ModelVersion.objects.get(training_run=weak)
+    assert rejected.alias == VersionAlias.CHALLENGER
+    assert ModelVersion.objects.get(model=model, alias=VersionAlias.CHAMPION) == champion
+
+    # The partial unique index refuses a second champion even when code forgets to clear the first.
+    rejected.alias = VersionAlias.CHAMPION
+    with pytest.raises(IntegrityError), transaction.atomic():
+        rejected.save(update_fields=["alias"])
