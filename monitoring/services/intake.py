@@ -205,3 +205,16 @@ def alert_intakes_requeue_stale(*, now: datetime | None = None) -> int:
     for intake_id in ids:
         _enqueue(intake_id)
     return len(ids)
+
+
+def alert_intakes_replay(*, intake_ids: list[int]) -> int:
+    """Queue finished or failed rows again (admin action after fixing a cause); the core dedups."""
+    ids = list(
+        AlertIntake.objects.filter(pk__in=intake_ids)
+        .exclude(status=AlertIntakeStatus.PROCESSING)
+        .values_list("pk", flat=True)
+    )
+    AlertIntake.objects.filter(pk__in=ids).update(status=AlertIntakeStatus.QUEUED, claimed_at=None, error="")
+    for intake_id in ids:
+        transaction.on_commit(lambda intake_id=intake_id: _enqueue(intake_id))
+    return len(ids)
