@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.models import Integration, Service, Team
+from models_registry.selectors import registry_summary
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -23,7 +24,16 @@ def dashboard_cards() -> list[Card]:
             value=str(Integration.objects.filter(revoked_at__isnull=True).count()),
             link="/admin/core/integration/",
         ),
+        _models_card(),
     ]
+
+
+def _models_card() -> Card:
+    summary = registry_summary()
+    note = "champions / registered"
+    if summary.failed_runs_7d:
+        note += f" · {summary.failed_runs_7d} failed training run(s) this week"
+    return Card(title="Models serving", value=f"{summary.serving}/{summary.registered}", link="/models/", note=note)
 
 
 def report_context() -> dict:

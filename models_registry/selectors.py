@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
-from .choices import MonitorKind, VersionAlias
+from .choices import MonitorKind, TrainingRunStatus, VersionAlias
 from .exceptions import ModelNotFound
 from .models import GateDecision, ModelVersion, MonitorResult, RegisteredModel, TrainingRun
 
@@ -147,3 +149,20 @@ def monitor_series(*, model: RegisteredModel) -> dict[str, object]:
         "psi": psi,
         "statuses": statuses,
     }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegistrySummary:
+    registered: int
+    serving: int  # models with a champion
+    failed_runs_7d: int
+
+
+def registry_summary() -> RegistrySummary:
+    return RegistrySummary(
+        registered=RegisteredModel.objects.count(),
+        serving=ModelVersion.objects.filter(alias=VersionAlias.CHAMPION).count(),
+        failed_runs_7d=TrainingRun.objects.filter(
+            status=TrainingRunStatus.FAILED, created_at__gte=timezone.now() - timedelta(days=7)
+        ).count(),
+    )
