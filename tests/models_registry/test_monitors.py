@@ -70,7 +70,9 @@ def test_performance_waits_for_late_actuals_and_then_uses_only_labelled_predicti
     assert performance.metrics["validation"]["mae"] == champion_model.versions.get().metrics["mae"]
 
 
-def test_a_performance_breach_opens_a_model_incident_with_the_business_kpi(champion_model):
+def test_a_performance_breach_opens_a_model_incident_with_the_model_drift_playbook(
+    champion_model, django_capture_on_commit_callbacks
+):
     rows = _february(400)
     batch = _serve(champion_model, rows)
     # Every journey lands an hour later than forecast: forecasts are far too optimistic.
@@ -78,7 +80,8 @@ def test_a_performance_breach_opens_a_model_incident_with_the_business_kpi(champ
         model=champion_model,
         actuals=[{"request_id": rid, "actual": p + 60.0} for rid, p in zip(batch.request_ids, batch.predictions)],
     )
-    (run,) = monitor_services.monitors_run_now(model=champion_model, period_start=FEB, period_end=MAR)
+    with django_capture_on_commit_callbacks(execute=True):
+        (run,) = monitor_services.monitors_run_now(model=champion_model, period_start=FEB, period_end=MAR)
     assert run.state == MonitorRunState.SUCCEEDED and run.status == MonitorStatus.BREACH
     performance = run.results.get(kind=MonitorKind.PERFORMANCE)
     assert performance.status == MonitorStatus.BREACH
@@ -87,6 +90,8 @@ def test_a_performance_breach_opens_a_model_incident_with_the_business_kpi(champ
 
     incident = Incident.objects.get(pk=performance.incident_id)
     assert incident.service.name == "journey-eta-model"
+    # The response hooks run after commit: the model-drift playbook (retrain, compare, promote or roll back).
+    assert incident.playbook_run.playbook.name == "Model drift or degradation"
     alert = Alert.objects.get(pk=performance.alert_id)
     assert alert.fingerprint == "model-monitor:journey-time:performance"
     assert alert.labels["monitor"] == "performance"
