@@ -56,8 +56,12 @@ DAY_BINS = 48  # 30-minute time-of-day bins; week profile has 7x as many
 REPEAT_RARE = 0.01  # repeats count as a symptom only where under 1% of points repeat the previous one
 SUPPRESS_FROM = 3.2 / S_MAX  # p ~ 6e-4: a point this rare opens an episode and damps its echoes
 A_SLOW = 0.0001  # ~10,000-point memory (a month of 5-min data): a slow drift stays visible after the fast views have adapted to it
+# Views scored (bit k = view k). The single-point excursion from the fast mean (view 3) is kept as a
+# scale reference but not scored: the short-window and slow-baseline views cover it with fewer false alarms.
+VIEWS = 0b110111
 THRESHOLD = 4.5 / S_MAX  # p ~ 3e-5: alert level, about one false alarm per series-year of pure noise at 5-min sampling
 
+HIST_FROM = 30  # the tails learn only once the scales have settled; the first points' z values mean little
 NB = 64  # histogram bins of the magnitude |z|, log-spaced over [Z0, ZMAX]
 Z0 = 0.02
 ZMAX = 200.0
@@ -73,7 +77,7 @@ N_SCALARS = 12
 
 PARAMS = np.array(
     [WARMUP, A_SCALE, W_SHORT, A_LONG, A_HIST, SUPPRESS, SUPPRESS_FROM, S_MAX, TAIL_MIN, TAIL_POWER, A_PROFILE,
-     SUPPRESS_FACTOR, RETRIGGER, 1.0, THRESHOLD, A_SLOW],
+     SUPPRESS_FACTOR, RETRIGGER, 1.0, THRESHOLD, A_SLOW, VIEWS],
     dtype=np.float64,
 )
 
@@ -117,7 +121,7 @@ def _tail_p(hist, k, z, tot, m0, gam, w):  # pragma: no cover - compiled
 def _run(ts, vs, P, sc, hist, fscale, pscale, pcount, dprof, dseen, wprof, wseen, ring, ring2,
          o_score, o_exp, o_band):  # pragma: no cover - compiled
     warm = int(P[0]); a_sc = P[1]; w_short = int(P[2]); a_long = P[3]; a_h = P[4]; supp = int(P[5])
-    thr_int = P[6]; smax = P[7]; m0 = P[8]; gam = P[9]; a_p = P[10]; supf = P[11]; retrig = P[12]; use_run = P[13] > 0; alert = P[14]; a_slow = P[15]
+    thr_int = P[6]; smax = P[7]; m0 = P[8]; gam = P[9]; a_p = P[10]; supf = P[11]; retrig = P[12]; use_run = P[13] > 0; alert = P[14]; a_slow = P[15]; vmask = int(P[16])  # vmask: views in use (tuning ablations)
     nph = dprof.shape[0]
     cnt = int(sc[S_CNT]); lmean = sc[S_LMEAN]; prev = sc[S_PREV]; rsum = sc[S_RSUM]; rsum2 = sc[S_RSUM2]
     tot = sc[S_TOT]; inc = sc[S_INC]; supp_left = int(sc[S_SUPP]); trig = sc[S_TRIG]; run = sc[S_RUN]; rtot = sc[S_RTOT]; lslow = sc[S_LSLOW]
@@ -173,7 +177,9 @@ def _run(ts, vs, P, sc, hist, fscale, pscale, pcount, dprof, dseen, wprof, wseen
         for k in range(K):
             z = raw[k] if k == 0 or k == 4 else abs(raw[k]) / (fscale[k] + tiny)
             feats[k] = z
-            if cnt >= warm and (k < 4 or (k == 5 and a_slow > 0.0)):
+            if not (vmask >> k) & 1:
+                pass
+            elif cnt >= warm and (k < 4 or (k == 5 and a_slow > 0.0)):
                 s = -math.log10(_tail_p(hist, k, z, tot / inc, m0, gam, 1.0 / inc))
                 if s > s_best:
                     s_best = s
@@ -189,7 +195,7 @@ def _run(ts, vs, P, sc, hist, fscale, pscale, pcount, dprof, dseen, wprof, wseen
         o_exp[i] = base
         o_band[i] = BAND_WIDTH * bsc if bsc < 1e299 else 0.0
         # learn from this point (after scoring it: causal)
-        if cnt >= 2:
+        if cnt >= HIST_FROM:
             if run > 0.0:
                 rtot += inc
             for k in range(K):
