@@ -1,0 +1,239 @@
+"""`manage.py bench_ingest`: end-to-end telemetry throughput (HTTP → stored → scored) against the raw COPY rate.
+
+Needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL). Without `--url` it starts its own
+gunicorn and celery worker (ingest + detect queues) on this machine against the same
+database and broker, and stops them at the end. With `--url` it posts to a service
+already running against the same database (it reads progress from the database).
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import orjson
+import requests
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.db.models import Max, Sum
+from tqdm import tqdm
+
+from core.choices import IntegrationKind
+from core.models import Service, Team
+from core.services import integration_create, integration_revoke, service_get_or_create, team_get_or_create
+from monitoring.models import MetricSeries, TelemetryBatch
+from monitoring.services.points import pg_copy_binary
+
+ROOT = Path(settings.BASE_DIR)
+
+
+class Command(BaseCommand):
+    help = "Post telemetry batches over HTTP, wait until every point is stored and scored, compare with raw COPY."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--url", help="base URL of a running service (default: start gunicorn + worker here)")
+        parser.add_argument("--token", help="integration token for --url (default: create one)")
+        parser.add_argument("--services", type=int, default=100)
+        parser.add_argument("--series-per-service", type=int, default=4)
+        parser.add_argument("--points", type=int, default=200_000, help="total points to send")
+        parser.add_argument("--batch", type=int, default=1_000, help="points per request")
+        parser.add_argument("--threads", type=int, default=4, help="concurrent HTTP senders")
+        parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers when started here")
+        parser.add_argument("--worker-concurrency", type=int, default=2, help="celery processes when started here")
+        parser.add_argument("--timeout", type=float, default=600.0)
+        parser.add_argument("--keep", action="store_true", help="keep the bench services and their data")
+
+    def handle(self, *args, **opts):
+        if not settings.IS_POSTGRES or not settings.REDIS_URL:
+            raise CommandError("bench_ingest measures the production path: set DATABASE_URL=postgres://... and REDIS_URL")
+        run = f"bench{int(time.time())}"
+        n_series = opts["services"] * opts["series_per_service"]
+        per_series = max(1, opts["points"] // n_series)
+        total = per_series * n_series
+        services = self._services(run, opts["services"])
+        integration, token = integration_create(kind=IntegrationKind.GENERIC, name=run, service=services[0])
+        token = opts["token"] or token
+        bodies, ts, values, keys = self._bodies(services, opts["series_per_service"], per_series, opts["batch"])
+        self.stdout.write(
+            f"{total:,} points = {n_series:,} series x {per_series} points ({opts['services']} services), "
+            f"{len(bodies)} requests of {opts['batch']:,}, {opts['threads']} sender threads"
+        )
+        procs: list[subprocess.Popen] = []
+        try:
+            url = opts["url"]
+            if not url:
+                url, procs = self._start_stack(opts)
+            elapsed, stored, scored = self._post_and_wait(url.rstrip("/"), token, bodies, services, total, opts)
+            e2e = total / elapsed
+            self.stdout.write(
+                f"end to end: {total:,} points stored ({stored:,} new) and {scored:,} scored in {elapsed:.2f} s "
+                f"= {e2e:,.0f} points/s"
+            )
+            if scored < total:
+                self.stdout.write(f"  {total - scored:,} points arrived behind their series' watermark: stored, not scored")
+            copy_rate = self._copy_rate(keys, ts, values)
+            self.stdout.write(f"raw COPY of the same rows into a scratch table: {copy_rate:,.0f} points/s")
+            self.stdout.write(f"ratio end-to-end / COPY: {e2e / copy_rate:.3f}")
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            integration_revoke(integration=integration)
+            if not opts["keep"]:
+                self._cleanup(run, services, integration)
+
+    # --- set-up ---------------------------------------------------------------------------------
+    def _services(self, run: str, count: int) -> list[Service]:
+        team = team_get_or_create(name="Benchmarks")
+        return [service_get_or_create(name=f"{run}-svc-{i}", team=team) for i in range(count)]
+
+    def _bodies(self, services, per_service: int, per_series: int, batch: int):
+        """Pre-encoded request bodies; each request holds consecutive time steps of a slice of series,
+        and requests go out in time order so every point is scored (none arrives behind a watermark)."""
+        rng = np.random.default_rng(0)
+        names = [(s.name, f"metric_{j}") for s in services for j in range(per_service)]
+        n = len(names)
+        step = 60.0
+        end = time.time() - 2 * 3600  # history: anomalies in it are stored but page nobody
+        ts = end - step * np.arange(per_series)[::-1]
+        phase = rng.uniform(0, 2 * np.pi, n)
+        values = 100 + 10 * np.sin(2 * np.pi * ts[None, :] / 86400 + phase[:, None]) + rng.normal(0, 1, (n, per_series))
+        # About a hundred series per request, as many consecutive steps of each as fill the batch.
+        series_per_request = min(n, 100, batch)
+        steps_per_request = max(1, batch // series_per_request)
+        bodies: list[bytes] = []
+        for t0 in range(0, per_series, steps_per_request):
+            for s0 in range(0, n, series_per_request):
+                points = [
+                    {"service": names[i][0], "metric": names[i][1], "labels": {"bench": "1"},
+                     "timestamp": float(ts[t]), "value": float(values[i, t])}
+                    for i in range(s0, min(n, s0 + series_per_request))
+                    for t in range(t0, min(per_series, t0 + steps_per_request))
+                ]
+                bodies.append(orjson.dumps({"points": points}))
+        return bodies, ts, values, names
+
+    def _start_stack(self, opts) -> tuple[str, list[subprocess.Popen]]:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        env = dict(os.environ, PYTHONUNBUFFERED="1", CELERY_TASK_ALWAYS_EAGER="false", LOG_LEVEL="WARNING")
+        bin_dir = Path(sys.executable).parent
+        log_dir = ROOT / "var" / "bench"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        web = subprocess.Popen(
+            [str(bin_dir / "gunicorn"), "aiops.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(opts["web_workers"]),
+             "--log-level", "warning"],
+            cwd=ROOT, env=env, stdout=open(log_dir / "gunicorn.log", "w"), stderr=subprocess.STDOUT,
+        )
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "aiops", "worker", "-Q", "ingest,detect",
+             "-c", str(opts["worker_concurrency"]), "-l", "warning", "-n", f"bench-{os.getpid()}@%h",
+             "--without-gossip", "--without-mingle"],
+            cwd=ROOT, env=env, stdout=open(log_dir / "worker.log", "w"), stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and web.poll() is None:
+            try:
+                if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.3)
+        else:
+            web.terminate()
+            worker.terminate()
+            raise CommandError(f"gunicorn did not start; see {log_dir / 'gunicorn.log'}")
+        self.stdout.write(f"started gunicorn ({opts['web_workers']} workers) on {url} and a celery worker "
+                          f"(-c {opts['worker_concurrency']}); logs in {log_dir}")
+        return url, [web, worker]
+
+    # --- measurement ------------------------------------------------------------------------------
+    def _post_and_wait(self, url, token, bodies, services, total, opts) -> tuple[float, int, int]:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        local = threading.local()
+        errors: list[str] = []
+        batch_ids: list[int] = []
+
+        def send(body: bytes) -> None:
+            session = getattr(local, "session", None)
+            if session is None:
+                session = local.session = requests.Session()
+            for attempt in range(5):
+                response = session.post(f"{url}/api/v1/telemetry", data=body, headers=headers, timeout=60)
+                if response.status_code == 202:
+                    batch_ids.append(response.json()["batch_id"])
+                    return
+                if response.status_code == 429:
+                    time.sleep(float(response.headers.get("Retry-After", "1")))
+                    continue
+                errors.append(f"{response.status_code}: {response.text[:300]}")
+                return
+
+        service_ids = [s.pk for s in services]
+        series = MetricSeries.objects.filter(service_id__in=service_ids)
+        started = time.perf_counter()
+        # Senders post in order per slice of time: requests are submitted in time order and the
+        # pool keeps only `threads` in flight, so a series' batches arrive (nearly) in order.
+        with ThreadPoolExecutor(opts["threads"]) as pool, tqdm(total=len(bodies), desc="post", unit="req",
+                                                                file=self.stderr._out) as bar:
+            for future in [pool.submit(send, body) for body in bodies]:
+                future.result()
+                bar.update(1)
+        posted = time.perf_counter() - started
+        if errors:
+            raise CommandError(f"{len(errors)} requests failed, first: {errors[0]}")
+        self.stdout.write(f"posted {total:,} points in {posted:.2f} s ({total / posted:,.0f} points/s accepted)")
+        bar = tqdm(total=total, desc="scored", unit="pt", file=self.stderr._out)
+        deadline = time.monotonic() + opts["timeout"]
+        while True:
+            batches = TelemetryBatch.objects.filter(pk__in=batch_ids)
+            pending = batches.exclude(status="stored").count()
+            agg = series.aggregate(scored=Sum("points_scored"), queued=Max("detect_queued_at"))
+            scored = agg["scored"] or 0
+            bar.update(scored - bar.n)
+            if pending == 0 and agg["queued"] is None and series.count() == len(service_ids) * opts["series_per_service"]:
+                # Everything is stored and no series waits for detection: done.
+                break
+            if time.monotonic() > deadline:
+                raise CommandError(f"timed out: {pending} batches unstored, {scored:,}/{total:,} points scored")
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        bar.close()
+        stored = batches.aggregate(n=Sum("stored_count"))["n"] or 0
+        return elapsed, stored, scored
+
+    def _copy_rate(self, keys, ts, values) -> float:
+        """Binary COPY of the same (series, ts, value) rows into a scratch table on the same database."""
+        n, per_series = values.shape
+        series_ids = np.repeat(np.arange(1, n + 1, dtype=np.int64), per_series)
+        data = pg_copy_binary(series_ids, np.tile(ts, n), values.reshape(-1))
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS bench_ingest_copy_scratch")
+            cursor.execute("CREATE TABLE bench_ingest_copy_scratch (series_id bigint, ts timestamptz, value double precision)")
+            try:
+                started = time.perf_counter()
+                with cursor.copy("COPY bench_ingest_copy_scratch (series_id, ts, value) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.write(data)
+                elapsed = time.perf_counter() - started
+            finally:
+                cursor.execute("DROP TABLE IF EXISTS bench_ingest_copy_scratch")
+        return series_ids.shape[0] / elapsed
+
+    def _cleanup(self, run: str, services, integration) -> None:
+        TelemetryBatch.objects.filter(integration=integration).delete()
+        for service in services:
+            service.delete()  # cascades to series, points, anomalies
+        integration.delete()
+        Team.objects.filter(name="Benchmarks", services__isnull=True).delete()
