@@ -10,6 +10,7 @@ from django.db import transaction
 from core.choices import Role, Tier
 from core.services import service_get_or_create, service_set_dependencies, team_get_or_create
 from incidents import demo_response as incidents_response_demo
+from monitoring import demo as monitoring_demo
 from models_registry import demo as models_registry_demo
 
 DEMO_PASSWORD = "aiops-demo"  # printed by `manage.py demo`; the demo is for laptops only
@@ -65,5 +66,7 @@ def load_organisation() -> dict:
 # Each app adds a callable `(stdout) -> None` here as it grows a demo: the shell wires apps together.
 STEPS: list = []
 STEPS.append(models_registry_demo.run)
+# Telemetry: seasonal history and a checkout fault that opens an incident (before the response step).
+STEPS.append(monitoring_demo.run)
 # After the incident demo (if any): playbooks attached, pages in the in-app list and var/mail, a digest.
 STEPS.append(incidents_response_demo.run)
