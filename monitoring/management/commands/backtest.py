@@ -41,6 +41,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"detector={report.detector} threshold={report.threshold:g} files={report.files} points={report.points} "
             f"anomalies={report.anomalies}\n"
-            f"scoring {report.points_per_second:,.0f} points/s ({report.seconds:.2f} s); "
+            f"scoring {report.points_per_second:,.0f} points/s ({report.seconds:.2f} s, after a one-off "
+            f"{report.warmup_seconds:.2f} s JIT load); "
             f"end to end incl. CSV read/write {report.points / wall:,.0f} points/s ({wall:.2f} s)"
         )
