@@ -1,7 +1,7 @@
 """Models of the models_registry app; each module holds one area, re-exported here."""
 from __future__ import annotations
 
-from .monitors import MonitorResult, MonitorRun
+from .monitors import MonitorResult, MonitorRun, ServingErrorCount
 from .registry import GateDecision, ModelVersion, PredictionLog, RegisteredModel, TrainingRun
 
 __all__ = [
@@ -11,5 +11,6 @@ __all__ = [
     "MonitorRun",
     "PredictionLog",
     "RegisteredModel",
+    "ServingErrorCount",
     "TrainingRun",
 ]

@@ -71,3 +71,21 @@ class MonitorResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version} {self.kind} {self.status}"
+
+
+class ServingErrorCount(models.Model):
+    """Prediction requests refused or failed, per model, day and error code: the operational error rate."""
+
+    model = models.ForeignKey(
+        "models_registry.RegisteredModel", on_delete=models.CASCADE, related_name="serving_errors"
+    )
+    day = models.DateField()
+    code = models.CharField(max_length=50)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day", "code"]
+        constraints = [models.UniqueConstraint(fields=["model", "day", "code"], name="servingerror_one_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.model_id} {self.day} {self.code}: {self.count}"

@@ -33,6 +33,7 @@ from ..monitoring.drift import DriftThresholds, drift_report, feature_drift
 from ..monitoring.performance import operational_stats, performance_metrics, segment_bias
 from ..pipelines import get_pipeline
 from .serving import fitted_model_for
+from .serving_errors import serving_errors_count
 
 logger = logging.getLogger(__name__)
 
@@ -267,9 +268,8 @@ def period_data(*, version: ModelVersion, period_start: datetime, period_end: da
         predictions=np.array([row[1] for row in rows], dtype=np.float64),
         actuals=np.array([np.nan if row[2] is None else row[2] for row in rows], dtype=np.float64),
         latencies_ms=np.array([row[3] for row in rows], dtype=np.float64),
-        # Rejected requests are answered 4xx before anything is logged; the serving layer does
-        # not count them yet, so the error rate covers scoring failures only (none are logged).
-        errors=0,
+        # Refused requests log no prediction: the serving service counts them per day.
+        errors=serving_errors_count(model=version.model, period_start=period_start, period_end=period_end),
     )
 
 

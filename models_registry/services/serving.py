@@ -20,6 +20,7 @@ from ..choices import ModelTask, VersionAlias
 from ..exceptions import InvalidRecords, NoChampion, UnknownRequestIds
 from ..models import ModelVersion, PredictionLog, RegisteredModel
 from ..pipelines import FittedModel, get_pipeline
+from .serving_errors import serving_errors_counted
 
 # Loaded models per process, keyed by (version id, sha256): a re-trained or tampered artifact is a new key.
 # A handful covers champion + challenger of every model; each is a few MB.
@@ -63,6 +64,7 @@ def fitted_cache_clear() -> None:
         _cache.clear()
 
 
+@serving_errors_counted  # failed requests feed the operational monitor's error rate
 def predictions_make(
     *, model: RegisteredModel, records: Any, at: datetime | None = None
 ) -> PredictionBatch:

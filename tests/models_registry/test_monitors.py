@@ -162,3 +162,23 @@ def test_the_daily_beat_queues_a_run_per_serving_version_and_the_task_executes_i
     assert run.state == MonitorRunState.SUCCEEDED
     assert run.results.count() == len(MonitorKind.values)
     assert run.results.get(kind=MonitorKind.OPERATIONAL).metrics["volume"] == 150
+
+
+def test_refused_prediction_requests_count_in_the_operational_error_rate(champion_model, settings):
+    from core.exceptions import DomainError
+
+    settings.MONITOR_ERROR_RATE_BREACH = 0.5
+    settings.MONITOR_LATENCY_P99_WARNING_MS = settings.MONITOR_LATENCY_P99_BREACH_MS = 1e6  # a busy CI box
+    rows = _february(90)
+    _serve(champion_model, rows, at=None)  # served now: 90 predictions today
+    bad = flight_records(rows.iloc[:1])
+    del bad[0]["carrier"]
+    for _ in range(10):
+        with pytest.raises(DomainError):
+            predictions_make(model=champion_model, records=bad)
+    (run,) = monitor_services.monitors_run_now(model=champion_model)  # the last 7 days, up to now
+    operational = run.results.get(kind=MonitorKind.OPERATIONAL)
+    assert operational.metrics["volume"] == 90 and operational.metrics["errors"] == 10
+    assert operational.metrics["error_rate"] == pytest.approx(0.1)
+    assert operational.status == MonitorStatus.WARNING
+    assert "warning: error rate 10.00% ≥ 1.00%" in operational.reasons
