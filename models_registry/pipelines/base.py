@@ -107,10 +107,19 @@ class Pipeline(ABC):
                 raise InvalidRecords(f"record {index} is not an object", field=f"records[{index}]")
             row: dict[str, Any] = {}
             for spec in self.inputs:
+                value = record.get(spec.name, _MISSING)
+                kind = type(value)
+                # Fast path for the common well-typed values (serving validates ~1,200 values per batch).
+                if spec.kind == "number" and (kind is float or kind is int) and math.isfinite(value):
+                    row[spec.name] = float(value)
+                    continue
+                if spec.kind == "string" and kind is str and value and not value[0].isspace() and not value[-1].isspace():
+                    row[spec.name] = value
+                    continue
                 where = f"records[{index}].{spec.name}"
-                if spec.name not in record:
+                if value is _MISSING:
                     raise InvalidRecords(f"record {index}: missing field {spec.name!r}", field=where)
-                row[spec.name] = _check_value(record[spec.name], spec, index=index, where=where)
+                row[spec.name] = _check_value(value, spec, index=index, where=where)
             clean.append(row)
         return clean
 
@@ -135,6 +144,9 @@ class Pipeline(ABC):
     def frame_from_records(self, records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         """Raw input frame from validated records (the same columns `load` returns)."""
         return pd.DataFrame.from_records(list(records), columns=[spec.name for spec in self.inputs])
+
+
+_MISSING = object()
 
 
 def _check_value(value: Any, spec: InputField, *, index: int, where: str) -> Any:

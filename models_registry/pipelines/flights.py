@@ -94,6 +94,13 @@ def _local_parts(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]
             np.asarray(hours, dtype=np.float64))
 
 
+def _floats(values: pd.Series) -> np.ndarray:
+    """float64 with NaN for missing; validated serving records hold floats or None (object dtype)."""
+    if values.dtype == np.float64:
+        return values.to_numpy()
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+
+
 def _codes(values: pd.Series) -> np.ndarray:
     return np.asarray([str(v).strip().upper() for v in values], dtype=object) if len(values) < 1_000 \
         else values.astype(str).str.strip().str.upper().to_numpy(dtype=object)
@@ -115,9 +122,10 @@ class FlightsPipeline(Pipeline):
     )
     categorical: ClassVar[tuple[str, ...]] = ("carrier", "origin", "dest")
     default_params: ClassVar[dict[str, Any]] = {
-        # ~80k rows x 14 features trains in ~3 s on one core with these; more iterations bought <1% MAE.
-        "max_iter": 150,
-        "learning_rate": 0.1,
+        # 90 days (~80k rows) train in ~2 s on one core; 150 trees at 0.1 gave no better MAE or recall
+        # on the May 2013 holdout and cost 20 % more per prediction.
+        "max_iter": 80,
+        "learning_rate": 0.15,
         "max_leaf_nodes": 31,
         "min_samples_leaf": 40,
         "l2_regularization": 0.0,
@@ -152,10 +160,10 @@ class FlightsPipeline(Pipeline):
             "carrier": _codes(raw["carrier"]),
             "origin": _codes(raw["origin"]),
             "dest": _codes(raw["dest"]),
-            "distance": pd.to_numeric(raw["distance"], errors="coerce").to_numpy(dtype=np.float64),
+            "distance": _floats(raw["distance"]),
         }
         for name in WEATHER:
-            columns[name] = pd.to_numeric(raw[name], errors="coerce").to_numpy(dtype=np.float64)
+            columns[name] = _floats(raw[name])
         return pd.DataFrame({name: columns[name] for name in self.features}, index=raw.index)
 
     def _estimator(self, params: Mapping[str, Any]):
