@@ -29,6 +29,11 @@ VOLATILE_LABELS = frozenset(
 )
 
 
+# Looked up for every signal; enum `.values` rebuilds a list on each access.
+_SOURCE_KINDS = frozenset(SourceKind.values)
+_STATUSES = frozenset(SignalStatus.values)
+
+
 class InvalidSignal(InvalidInput):
     """A signal that cannot be stored; `field` names the offending attribute."""
 
@@ -75,7 +80,7 @@ def derive_fingerprint(*, source_kind: str, service: str, labels: Mapping[str, s
 def signal_normalise(signal: SignalIn, *, now: datetime | None = None) -> SignalIn:
     """Check every field and return the canonical signal; raises InvalidSignal naming the field."""
     now = now or timezone.now()
-    if signal.source_kind not in SourceKind.values:
+    if signal.source_kind not in _SOURCE_KINDS:
         raise InvalidSignal(f"Unknown source kind {signal.source_kind!r}.", field="source_kind")
     service = (signal.service or "").strip()
     if not service:
@@ -90,13 +95,13 @@ def signal_normalise(signal: SignalIn, *, now: datetime | None = None) -> Signal
             field="severity_hint",
         )
     status = (signal.status or "firing").strip().lower()
-    if status not in SignalStatus.values:
+    if status not in _STATUSES:
         raise InvalidSignal(f"Unknown status {signal.status!r}.", field="status")
     occurred_at = _check_time(signal.occurred_at, now=now)
     labels = _check_labels(signal.labels)
     payload = dict(signal.payload or {})
     try:
-        size = len(orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS))
+        size = len(orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS)) if payload else 2
     except TypeError as exc:
         raise InvalidSignal(f"The payload is not JSON: {exc}.", field="payload") from exc
     if size > MAX_PAYLOAD_BYTES:

@@ -16,6 +16,7 @@ from incidents.models import Alert, GroupingRule, Incident
 
 from . import response
 from .classifier import incident_apply_proposal
+from .commit import commit_durable
 from .lifecycle import incident_transition
 from .severity import (
     SeverityFeatures,
@@ -72,7 +73,7 @@ def alert_place(*, alert: Alert, tier: int, team_id: int | None, window: timedel
     cutoff = now - window
     # 1. Fingerprint: the fault was seen before and its incident is still open (or just resolved).
     if alert.incident_id:
-        incident = Incident.objects.select_for_update().filter(pk=alert.incident_id).first()
+        incident = Incident.objects.filter(pk=alert.incident_id).first()
         if incident is not None and incident.is_open:
             return _join(incident, alert, CorrelationRule.FINGERPRINT, tier=tier, now=now)
         if incident is not None and incident.can_transition_to(
@@ -80,12 +81,12 @@ def alert_place(*, alert: Alert, tier: int, team_id: int | None, window: timedel
         ) and not _open(Incident.objects.filter(grouping_key=incident.grouping_key)).exists():
             return _reopen(incident, alert, tier=tier, now=now)
     else:
-        incident = _open(Incident.objects.select_for_update()).filter(
+        incident = _open(Incident.objects).filter(
             alerts__fingerprint=alert.fingerprint
         ).order_by("-last_alert_at").first()
         if incident is not None:
             return _join(incident, alert, CorrelationRule.FINGERPRINT, tier=tier, now=now)
-        incident = Incident.objects.select_for_update().filter(
+        incident = Incident.objects.filter(
             status=IncidentStatus.RESOLVED, resolved_at__gte=now - reopen_window,
             alerts__fingerprint=alert.fingerprint,
         ).order_by("-resolved_at").first()
@@ -96,14 +97,14 @@ def alert_place(*, alert: Alert, tier: int, team_id: int | None, window: timedel
         if not rule.labels or not all(name in alert.labels for name in rule.labels):
             continue
         key = rule_key(rule, alert.labels)
-        incident = _open(Incident.objects.select_for_update()).filter(grouping_key=key).first()
+        incident = _open(Incident.objects).filter(grouping_key=key).first()
         if incident is not None and incident.last_alert_at >= now - timedelta(minutes=rule.window_minutes):
             alert.grouping_rule = rule
             return _join(incident, alert, CorrelationRule.LABELS, tier=tier, now=now, detail=f"rule {rule.name}")
         alert.grouping_rule = rule
         return _create(alert, key=key, tier=tier, team_id=team_id, now=now)
     # 3. Same service within the window.
-    incident = _open(Incident.objects.select_for_update()).filter(
+    incident = _open(Incident.objects).filter(
         service_id=alert.service_id, last_alert_at__gte=cutoff
     ).order_by("-last_alert_at").first()
     if incident is not None:
@@ -111,7 +112,7 @@ def alert_place(*, alert: Alert, tier: int, team_id: int | None, window: timedel
     # 4. A service it depends on (or that depends on it) within the window.
     related = related_service_ids(alert.service_id)
     if related:
-        incident = _open(Incident.objects.select_for_update()).filter(
+        incident = _open(Incident.objects).select_related("service").filter(
             service_id__in=related, last_alert_at__gte=cutoff
         ).order_by("-last_alert_at").first()
         if incident is not None:
@@ -120,10 +121,19 @@ def alert_place(*, alert: Alert, tier: int, team_id: int | None, window: timedel
     return _create(alert, key=service_key(alert.service_id), tier=tier, team_id=team_id, now=now)
 
 
+class PlacementRace(Exception):
+    """The chosen incident changed state before it could be locked; the caller retries."""
+
+
 def _join(incident: Incident, alert: Alert, rule: str, *, tier: int, now: datetime, detail: str = "") -> Placement:
     alert.incident = incident
     alert.grouped_by = rule
     alert.save(update_fields=["incident", "grouped_by", "grouping_rule"])
+    events.alert_joined(incident=incident, alert=alert, rule=rule, detail=detail)
+    # Lock last and briefly: concurrent joins to one incident queue here, so nothing slow follows.
+    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    if not incident.is_open:
+        raise PlacementRace(f"incident {incident.pk} closed meanwhile")
     incident.last_alert_at = max(incident.last_alert_at, alert.last_seen)
     incident.alert_count += 1
     features = features_merge(SeverityFeatures.from_dict(incident.severity_features),
@@ -132,7 +142,6 @@ def _join(incident: Incident, alert: Alert, rule: str, *, tier: int, now: dateti
     incident_apply_proposal(incident=incident)
     incident.save(update_fields=["last_alert_at", "alert_count", "severity", "severity_source", "severity_reasons",
                                  "severity_features", "rules_severity", "proposed_severity", "proposed_confidence"])
-    events.alert_joined(incident=incident, alert=alert, rule=rule, detail=detail)
     return Placement(incident=incident, rule=rule, opened=False)
 
 
@@ -144,6 +153,7 @@ def _reopen(incident: Incident, alert: Alert, *, tier: int, now: datetime) -> Pl
 
 
 def _create(alert: Alert, *, key: str, tier: int, team_id: int | None, now: datetime) -> Placement:
+    commit_durable()  # a new incident pages people: it must survive a crash
     # An open incident may still hold the key but be past its window: it stops collecting
     # alerts under that key (renamed), so the new incident can take it.
     stale = _open(Incident.objects.filter(grouping_key=key)).values_list("pk", flat=True).first()

@@ -13,6 +13,7 @@ from incidents.choices import IncidentStatus
 from incidents.models import Incident, ServiceIncidentSettings
 
 from . import response
+from .commit import commit_durable
 
 DEFAULT_REOPEN_WINDOW = timedelta(minutes=ServiceIncidentSettings._meta.get_field("reopen_window_minutes").default)
 
@@ -49,6 +50,7 @@ def incident_transition(
     """Move an incident along the lifecycle or raise IllegalTransition (409) saying why not."""
     now = now or timezone.now()
     with transaction.atomic():
+        commit_durable()  # status changes start and stop pages and timers
         locked = _locked(incident)
         window = reopen_window_for(locked) if to == IncidentStatus.TRIGGERED else None
         reason = locked.transition_block_reason(to, now=now, reopen_window=window)
