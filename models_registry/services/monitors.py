@@ -43,6 +43,8 @@ MAX_ROWS = 50_000
 MIN_DRIFT_ROWS = 100  # fewer current rows than this: drift is "no data" (PSI on a handful is noise)
 BIAS_DIMENSIONS = ("carrier", "origin")  # raw inputs we report fairness over, when the model has them
 SIGNAL_SOURCE = "model-monitor"
+STUCK_RUNNING = timedelta(hours=1)  # far past the default task hard limit (180 s): the worker is gone
+STUCK_QUEUED = timedelta(hours=6)  # a daily pass queues fresh runs anyway; older ones are noise
 # Kinds whose breach means the business is being told wrong things right now: page high.
 HIGH_SEVERITY_KINDS = {MonitorKind.PERFORMANCE, MonitorKind.OPERATIONAL}
 SIGNAL_ORDER = (
@@ -167,10 +169,7 @@ def monitor_run_execute(*, run_id: int) -> MonitorRun:
                 )
                 for v in verdicts
             ]
-            worst = max((v.status for v in verdicts), key=MonitorStatus.rank, default=MonitorStatus.NO_DATA)
-            MonitorRun.objects.filter(pk=run.pk).update(
-                state=MonitorRunState.SUCCEEDED, status=worst, finished_at=timezone.now()
-            )
+        worst = max((v.status for v in verdicts), key=MonitorStatus.rank, default=MonitorStatus.NO_DATA)
     except Exception as exc:
         logger.exception("monitor run %s failed", run.pk)
         MonitorRun.objects.filter(pk=run.pk).update(
@@ -183,6 +182,8 @@ def monitor_run_execute(*, run_id: int) -> MonitorRun:
     # The cause first: the incident opens on performance (its title and severity), drift joins it.
     for result in sorted(results, key=lambda r: SIGNAL_ORDER.index(r.kind)):
         _signal_for(result=result, run=run)
+    # Succeeded only now, so whoever polls the run finds the incidents its breaches raised.
+    MonitorRun.objects.filter(pk=run.pk).update(state=MonitorRunState.SUCCEEDED, status=worst, finished_at=timezone.now())
     run.refresh_from_db()
     return run
 
@@ -231,6 +232,7 @@ def monitors_schedule(*, now: datetime | None = None) -> list[MonitorRun]:
     """The daily beat pass: queue a run per model and serving version over the last period."""
     period_end = now or timezone.now()
     period_start = period_end - timedelta(days=settings.MONITOR_PERIOD_DAYS)
+    monitor_runs_reap(now=period_end)
     runs = []
     for model in RegisteredModel.objects.all():
         for version in versions_serving(model=model, period_start=period_start, period_end=period_end):
@@ -238,6 +240,18 @@ def monitors_schedule(*, now: datetime | None = None) -> list[MonitorRun]:
                 monitor_run_create(version=version, period_start=period_start, period_end=period_end)
             )
     return runs
+
+
+def monitor_runs_reap(*, now: datetime | None = None) -> int:
+    """Fail runs whose worker died (running past the task's hard limit) or never picked up."""
+    now = now or timezone.now()
+    running = MonitorRun.objects.filter(
+        state=MonitorRunState.RUNNING, started_at__lt=now - STUCK_RUNNING
+    ).update(state=MonitorRunState.FAILED, finished_at=now, error="reaped: the worker stopped mid-run")
+    queued = MonitorRun.objects.filter(state=MonitorRunState.QUEUED, created_at__lt=now - STUCK_QUEUED).update(
+        state=MonitorRunState.FAILED, finished_at=now, error="reaped: never picked up by a worker"
+    )
+    return running + queued
 
 
 def versions_serving(*, model: RegisteredModel, period_start: datetime, period_end: datetime) -> list[ModelVersion]:
