@@ -12,6 +12,7 @@ from core.services import service_get_or_create, service_set_dependencies, team_
 from incidents import demo_response as incidents_response_demo
 from monitoring import demo as monitoring_demo
 from models_registry import demo as models_registry_demo
+from models_registry import demo_monitors as models_registry_monitors_demo
 
 DEMO_PASSWORD = "aiops-demo"  # printed by `manage.py demo`; the demo is for laptops only
 
@@ -70,3 +71,5 @@ STEPS.append(models_registry_demo.run)
 STEPS.append(monitoring_demo.run)
 # After the incident demo (if any): playbooks attached, pages in the in-app list and var/mail, a digest.
 STEPS.append(incidents_response_demo.run)
+# Last: a month of predictions and actuals through the monitors (a breach opens a model incident).
+STEPS.append(models_registry_monitors_demo.run)
