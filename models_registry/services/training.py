@@ -19,6 +19,8 @@ from django.db import transaction
 from django.utils import timezone
 from threadpoolctl import threadpool_limits
 
+from core.exceptions import InvalidInput
+
 from .. import tasks
 from ..artifacts import artifact_save
 from ..choices import GateOutcome, TrainingRunStatus, TrainingTrigger, VersionAlias, VersionStatus
@@ -84,17 +86,35 @@ def training_run_create(
     enqueue: bool = True,
 ) -> TrainingRun:
     """A queued run; with `enqueue` the `training` queue picks it up after commit."""
+    params = _checked_params(model=model, params=params or {})
     if as_of is None:
         as_of = default_as_of(model=model)
     elif timezone.is_naive(as_of):
         as_of = timezone.make_aware(as_of, timezone.get_current_timezone())
     run = TrainingRun.objects.create(
-        model=model, as_of=as_of, trigger=trigger, params=dict(params or {}), requested_by=requested_by,
+        model=model, as_of=as_of, trigger=trigger, params=params, requested_by=requested_by,
         time_limit_seconds=settings.MODEL_TRAINING_TIME_LIMIT,
     )
     if enqueue:
         transaction.on_commit(lambda: tasks.train_model.delay(run.pk))
     return run
+
+
+WINDOW_PARAMS = ("train_window_days", "holdout_days")
+
+
+def _checked_params(*, model: RegisteredModel, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Only the pipeline's own parameters and the window sizes, as numbers: a typo must not train silently."""
+    allowed = set(get_pipeline(model.pipeline).default_params) | set(WINDOW_PARAMS)
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise InvalidInput(f"unknown training parameter(s) {unknown}; allowed: {sorted(allowed)}", field="params")
+    for key, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise InvalidInput(f"training parameter {key!r} must be a non-negative number", field=f"params.{key}")
+        if key in WINDOW_PARAMS and (not isinstance(value, int) or value < 1):
+            raise InvalidInput(f"{key} must be a whole number of days, at least 1", field=f"params.{key}")
+    return dict(params)
 
 
 class _RunLog:

@@ -7,6 +7,8 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.exceptions import InvalidInput
+
 from models_registry.artifacts import file_sha256
 from models_registry.choices import GateOutcome, TrainingRunStatus, VersionAlias, VersionStatus
 from models_registry.exceptions import NoChampion
@@ -174,3 +176,18 @@ def test_a_queued_run_is_trained_by_the_task_after_commit(journey_model, django_
 def test_default_as_of_is_capped_at_the_end_of_the_data(journey_model):
     run = training_run_create(model=journey_model, enqueue=False)
     assert run.as_of <= datetime(2014, 1, 1, 6, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("case", "params", "field"),
+    [
+        ("typo_in_a_parameter", {"max_iters": 10}, "params"),
+        ("text_for_a_number", {"max_iter": "ten"}, "params.max_iter"),
+        ("fractional_window", {"holdout_days": 2.5}, "params.holdout_days"),
+    ],
+)
+def test_bad_training_parameters_are_refused_before_a_run_exists(journey_model, case, params, field):
+    with pytest.raises(InvalidInput) as error:
+        training_run_create(model=journey_model, params=params, enqueue=False)
+    assert error.value.field == field
+    assert not TrainingRun.objects.exists()

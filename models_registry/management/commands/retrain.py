@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
+from core.exceptions import DomainError
 from models_registry import selectors, services
 from models_registry.choices import TrainingRunStatus, TrainingTrigger
 from models_registry.exceptions import ModelNotFound
@@ -41,10 +42,15 @@ class Command(BaseCommand):
             overrides = json.loads(params)
         except json.JSONDecodeError as exc:
             raise CommandError(f"--params is not JSON: {exc}") from None
-        run = services.training_run_create(
-            model=registered, as_of=parse_as_of(as_of) if as_of else None, params=overrides,
-            trigger=TrainingTrigger.MANUAL, enqueue=False,
-        )
+        if not isinstance(overrides, dict):
+            raise CommandError("--params must be a JSON object")
+        try:
+            run = services.training_run_create(
+                model=registered, as_of=parse_as_of(as_of) if as_of else None, params=overrides,
+                trigger=TrainingTrigger.MANUAL, enqueue=False,
+            )
+        except DomainError as exc:
+            raise CommandError(exc.message) from None
         self.stdout.write(f"training run {run.pk}: {registered.name} as of {run.as_of:%Y-%m-%d %H:%M}")
         with tqdm(total=EXPECTED_STEPS, desc="retrain", unit="step", file=self.stderr._out) as bar:
             def progress(message: str) -> None:
