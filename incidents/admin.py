@@ -19,6 +19,18 @@ from incidents.models import (
     UserNotification,
 )
 from incidents.playbooks.actions import action_names
+from incidents.models import (
+    Alert,
+    GroupingRule,
+    Incident,
+    ServiceIncidentSettings,
+    SeverityClassifier,
+    SeverityOverride,
+    Silence,
+    TimelineEvent,
+)
+from core.exceptions import InvalidInput
+from incidents.services.silences import matchers_clean, silence_create, silence_expire
 from incidents.services import notifications as notification_services
 
 # --- Response: playbooks, notification policies, channels, deliveries (notify-eng) -------------------
@@ -158,3 +170,126 @@ class UserNotificationAdmin(admin.ModelAdmin):
     list_display = ["user", "kind", "level", "title", "created_at", "read_at"]
     list_filter = ["kind", "level"]
     search_fields = ["title", "user__username"]
+
+
+# --- Incident core: incidents, alerts, grouping rules, silences, per-service settings (core-eng) -----
+
+
+
+class AlertInline(admin.TabularInline):
+    model = Alert
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ["title", "service", "status", "hold", "grouped_by", "grouping_rule", "count", "first_seen", "last_seen"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class TimelineInline(admin.TabularInline):
+    model = TimelineEvent
+    extra = 0
+    can_delete = False
+    fields = ["at", "kind", "actor_name", "message"]
+    readonly_fields = fields
+    ordering = ["at", "id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    list_display = ["id", "title", "service", "severity", "status", "assignee", "team", "opened_at", "alert_count"]
+    list_filter = ["status", "severity", "severity_source", "service", "team"]
+    search_fields = ["title", "grouping_key"]
+    date_hierarchy = "opened_at"
+    list_select_related = ["service", "assignee", "team"]
+    inlines = [AlertInline, TimelineInline]
+    # Status and level change through the services (page or API) so the timeline stays complete.
+    readonly_fields = ["status", "severity", "severity_source", "severity_reasons", "severity_features",
+                       "rules_severity", "proposed_severity", "proposed_confidence", "grouping_key", "opened_at",
+                       "last_alert_at", "acknowledged_at", "acknowledged_by", "investigating_at", "mitigated_at",
+                       "resolved_at", "resolved_by", "closed_at", "reopened_count", "alert_count"]
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ["id", "title", "service", "status", "hold", "incident", "grouped_by", "count", "last_seen"]
+    list_filter = ["status", "hold", "grouped_by", "source_kind", "service"]
+    search_fields = ["title", "fingerprint"]
+    list_select_related = ["service", "incident"]
+    readonly_fields = [f.name for f in Alert._meta.fields]
+
+    def has_add_permission(self, request):
+        return False  # alerts come from signals only
+
+
+@admin.register(GroupingRule)
+class GroupingRuleAdmin(admin.ModelAdmin):
+    list_display = ["name", "labels", "service", "window_minutes", "priority", "enabled"]
+    list_filter = ["enabled", "service"]
+    list_editable = ["priority", "enabled"]
+
+
+class SilenceForm(forms.ModelForm):
+    class Meta:
+        model = Silence
+        fields = ["comment", "matchers", "starts_at", "ends_at"]
+        help_texts = {"matchers": 'e.g. [{"label": "service", "op": "=", "value": "postgres-main"}, '
+                                  '{"label": "env", "op": "=~", "value": "prod|stage"}]'}
+
+    def clean_matchers(self):
+        try:
+            return matchers_clean(self.cleaned_data["matchers"])
+        except InvalidInput as exc:
+            raise forms.ValidationError(exc.message) from exc
+
+
+@admin.register(Silence)
+class SilenceAdmin(admin.ModelAdmin):
+    form = SilenceForm
+    list_display = ["comment", "starts_at", "ends_at", "expired_early_at", "created_by"]
+    actions = ["expire_now"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        try:
+            created = silence_create(matchers=obj.matchers, starts_at=obj.starts_at, ends_at=obj.ends_at,
+                                     comment=obj.comment, user=request.user)
+        except InvalidInput as exc:
+            messages.error(request, exc.message)
+            return
+        obj.pk = created.pk
+
+    @admin.action(description="End the selected silences now")
+    def expire_now(self, request, queryset):
+        for silence in queryset:
+            silence_expire(silence=silence, user=request.user)
+
+
+@admin.register(ServiceIncidentSettings)
+class ServiceIncidentSettingsAdmin(admin.ModelAdmin):
+    list_display = ["service", "min_persistence_seconds", "min_repeat_count", "flap_threshold",
+                    "correlation_window_minutes", "auto_resolve", "reopen_window_minutes"]
+    list_select_related = ["service"]
+
+
+@admin.register(SeverityOverride)
+class SeverityOverrideAdmin(admin.ModelAdmin):
+    list_display = ["incident", "old_severity", "new_severity", "rules_severity", "user", "created_at"]
+    readonly_fields = [f.name for f in SeverityOverride._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(SeverityClassifier)
+class SeverityClassifierAdmin(admin.ModelAdmin):
+    list_display = ["trained_at", "samples", "accuracy", "enabled"]
+    list_editable = ["enabled"]
+    readonly_fields = ["trained_at", "samples", "accuracy", "artifact", "feature_names"]
