@@ -6,7 +6,12 @@ from django.urls import path
 from . import views, views_response
 
 app_name = "incidents"
-urlpatterns = [path("", views.index, name="index")]
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("noise/", views.noise, name="noise"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/<slug:verb>/", views.act, name="act"),
+]
 # Response side (playbooks, notifications): notify-eng.
 urlpatterns += [
     path("notifications/", views_response.notification_list, name="notifications"),
