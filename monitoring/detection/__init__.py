@@ -9,6 +9,7 @@ Usage (live ingestion and backtest alike)::
     series.detector_state = det.dump_state(state)
     flagged = result.scores >= det.default_threshold
 """
+
 from __future__ import annotations
 
 from .base import DetectionResult, Detector, StateFormatError

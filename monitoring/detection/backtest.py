@@ -1,4 +1,5 @@
 """Backtest: replay CSV histories through the live scoring path (score_series + state persistence) and write scores."""
+
 from __future__ import annotations
 
 import csv
@@ -15,7 +16,9 @@ from core.exceptions import InvalidInput
 from .engine import score_series
 from .registry import get_detector
 
-CHUNK = 1000  # live batches are up to this many points per series, so the backtest feeds the same sizes
+CHUNK = (
+    1000  # live batches are up to this many points per series, so the backtest feeds the same sizes
+)
 
 
 class BacktestInputError(InvalidInput):
@@ -57,23 +60,31 @@ def series_csv_read(*, path: Path) -> SeriesCsv:
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise BacktestInputError(f"{path}: not a readable CSV ({exc})", field="input") from exc
     if not rows:
-        raise BacktestInputError(f"{path}: line 1: empty file (need a timestamp,value header)", field="input")
+        raise BacktestInputError(
+            f"{path}: line 1: empty file (need a timestamp,value header)", field="input"
+        )
     header = [h.strip() for h in rows[0]]
     for column in ("timestamp", "value"):
         if column not in header:
-            raise BacktestInputError(f"{path}: line 1: missing column {column!r} (need timestamp,value)", field="input")
+            raise BacktestInputError(
+                f"{path}: line 1: missing column {column!r} (need timestamp,value)", field="input"
+            )
     ti, vi = header.index("timestamp"), header.index("value")
     body = [(n, r) for n, r in enumerate(rows[1:], start=2) if r and any(c.strip() for c in r)]
     width = max(ti, vi) + 1
     for n, r in body:
         if len(r) < width:
-            raise BacktestInputError(f"{path}: line {n}: expected at least {width} columns, got {len(r)}", field="input")
+            raise BacktestInputError(
+                f"{path}: line {n}: expected at least {width} columns, got {len(r)}", field="input"
+            )
     lines = [n for n, _ in body]
     ts_text = [r[ti].strip() for _, r in body]
     values_text = [r[vi].strip() for _, r in body]
     stamps = _column_timestamps(path, ts_text, lines)
     values = _column_floats(path, values_text, lines)
-    return SeriesCsv(timestamps_text=ts_text, values_text=values_text, timestamps=stamps, values=values)
+    return SeriesCsv(
+        timestamps_text=ts_text, values_text=values_text, timestamps=stamps, values=values
+    )
 
 
 def _column_timestamps(path: Path, texts: list[str], lines: list[int]) -> np.ndarray:
@@ -89,19 +100,26 @@ def _column_timestamps(path: Path, texts: list[str], lines: list[int]) -> np.nda
             stamps = np.array(texts, dtype=np.float64)
         else:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # numpy converts "+01:00" offsets to UTC and says so
+                warnings.simplefilter(
+                    "ignore", UserWarning
+                )  # numpy converts "+01:00" offsets to UTC and says so
                 stamps = np.array(texts, dtype="datetime64[us]").astype(np.int64) / 1e6
     except ValueError:
         for k, text in enumerate(texts):
             try:
                 np.array([text], dtype=np.float64 if numeric else "datetime64[us]")
             except ValueError:
-                raise BacktestInputError(f"{path}: line {lines[k]}: unparseable timestamp {text!r}", field="timestamp") from None
+                raise BacktestInputError(
+                    f"{path}: line {lines[k]}: unparseable timestamp {text!r}", field="timestamp"
+                ) from None
         raise
     bad = np.flatnonzero(~np.isfinite(stamps))
     if bad.size:
         k = int(bad[0])
-        raise BacktestInputError(f"{path}: line {lines[k]}: timestamp {texts[k]!r} is not a finite time", field="timestamp")
+        raise BacktestInputError(
+            f"{path}: line {lines[k]}: timestamp {texts[k]!r} is not a finite time",
+            field="timestamp",
+        )
     return stamps.astype(np.float64)
 
 
@@ -113,7 +131,9 @@ def _column_floats(path: Path, texts: list[str], lines: list[int]) -> np.ndarray
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         k = int(bad[0])
-        raise BacktestInputError(f"{path}: line {lines[k]}: value {texts[k]!r} is not a finite number", field="value")
+        raise BacktestInputError(
+            f"{path}: line {lines[k]}: value {texts[k]!r} is not a finite number", field="value"
+        )
     return values
 
 
@@ -131,10 +151,19 @@ def _write_scores(target: Path, data: SeriesCsv, scores: np.ndarray, flagged: np
     flag_text = np.where(flagged, "1", "0").tolist()
     with target.open("w", newline="") as fh:
         fh.write("timestamp,value,anomaly_score,is_anomaly\n")
-        fh.write("".join(f"{t},{v},{sc},{a}\n" for t, v, sc, a in zip(data.timestamps_text, data.values_text, score_text, flag_text)))
+        fh.write(
+            "".join(
+                f"{t},{v},{sc},{a}\n"
+                for t, v, sc, a in zip(
+                    data.timestamps_text, data.values_text, score_text, flag_text
+                )
+            )
+        )
 
 
-def series_backtest(*, detector_name: str | None, timestamps: np.ndarray, values: np.ndarray, chunk: int = CHUNK) -> np.ndarray:
+def series_backtest(
+    *, detector_name: str | None, timestamps: np.ndarray, values: np.ndarray, chunk: int = CHUNK
+) -> np.ndarray:
     """Scores for one series, fed in time order in live-sized batches with state dumped and reloaded between them."""
     detector = get_detector(detector_name)
     order = np.argsort(timestamps, kind="stable")
@@ -143,17 +172,27 @@ def series_backtest(*, detector_name: str | None, timestamps: np.ndarray, values
     blob = b""  # what the series row would hold before its first batch
     for start in range(0, ts.shape[0], chunk):
         state = detector.load_state(blob)
-        result, state = score_series(detector=detector, state=state, timestamps=ts[start:start + chunk], values=vs[start:start + chunk])
+        result, state = score_series(
+            detector=detector,
+            state=state,
+            timestamps=ts[start : start + chunk],
+            values=vs[start : start + chunk],
+        )
         blob = detector.dump_state(state)
-        scores[start:start + chunk] = result.scores
+        scores[start : start + chunk] = result.scores
     out = np.empty_like(scores)
     out[order] = scores
     return out
 
 
 def backtest_run(
-    *, input_dir: Path, output_dir: Path, detector_name: str | None = None, chunk: int = CHUNK,
-    progress: Callable[[int], None] | None = None, on_total: Callable[[int], None] | None = None,
+    *,
+    input_dir: Path,
+    output_dir: Path,
+    detector_name: str | None = None,
+    chunk: int = CHUNK,
+    progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
 ) -> BacktestReport:
     """Score every CSV below ``input_dir`` and write ``timestamp,value,anomaly_score,is_anomaly`` mirrors."""
     detector = get_detector(detector_name)
@@ -173,7 +212,9 @@ def backtest_run(
     seconds = 0.0
     for path, data in series:
         started = time.perf_counter()
-        scores = series_backtest(detector_name=detector.name, timestamps=data.timestamps, values=data.values, chunk=chunk)
+        scores = series_backtest(
+            detector_name=detector.name, timestamps=data.timestamps, values=data.values, chunk=chunk
+        )
         seconds += time.perf_counter() - started
         flagged = scores >= detector.default_threshold
         target = output_dir / path.relative_to(input_dir)
@@ -183,5 +224,12 @@ def backtest_run(
         anomalies += int(flagged.sum())
         if progress:
             progress(len(scores))
-    return BacktestReport(detector=detector.name, threshold=detector.default_threshold, files=len(files), points=points,
-                          anomalies=anomalies, seconds=seconds, warmup_seconds=warmup)
+    return BacktestReport(
+        detector=detector.name,
+        threshold=detector.default_threshold,
+        files=len(files),
+        points=points,
+        anomalies=anomalies,
+        seconds=seconds,
+        warmup_seconds=warmup,
+    )

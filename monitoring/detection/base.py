@@ -1,4 +1,5 @@
 """Base class and result type every anomaly detector implements (the detection engine contract)."""
+
 from __future__ import annotations
 
 import struct
@@ -55,7 +56,9 @@ class Detector(ABC):
         """State of a series that has seen no points yet."""
 
     @abstractmethod
-    def update(self, state: Any, timestamps: np.ndarray, values: np.ndarray) -> tuple[DetectionResult, Any]:
+    def update(
+        self, state: Any, timestamps: np.ndarray, values: np.ndarray
+    ) -> tuple[DetectionResult, Any]:
         """Score a batch (timestamps: float64 epoch seconds, ascending) and return the new state."""
 
     @abstractmethod
@@ -87,7 +90,9 @@ def arrays_dump(*, version: int, arrays: dict[str, np.ndarray]) -> bytes:
     for key, value in arrays.items():
         arr = np.ascontiguousarray(value, dtype=np.float64)
         name = key.encode()
-        parts.append(_ARRAY.pack(len(name)) + name + struct.pack(f"<B{arr.ndim}I", arr.ndim, *arr.shape))
+        parts.append(
+            _ARRAY.pack(len(name)) + name + struct.pack(f"<B{arr.ndim}I", arr.ndim, *arr.shape)
+        )
         parts.append(arr.tobytes())
     # Level 1: most of the state is zero-filled histograms, so the fastest level already shrinks it ~5x.
     return zlib.compress(b"".join(parts), 1)
@@ -107,7 +112,7 @@ def arrays_load(data: bytes, *, version: int) -> dict[str, np.ndarray]:
         for _ in range(count):
             (name_len,) = _ARRAY.unpack_from(raw, pos)
             pos += 1
-            name = raw[pos:pos + name_len].decode()
+            name = raw[pos : pos + name_len].decode()
             pos += name_len
             (ndim,) = struct.unpack_from("<B", raw, pos)
             pos += 1
@@ -116,10 +121,14 @@ def arrays_load(data: bytes, *, version: int) -> dict[str, np.ndarray]:
             size = int(np.prod(shape, dtype=np.int64)) * 8
             if pos + size > len(raw):
                 raise ValueError("truncated")
-            arrays[name] = np.frombuffer(raw, dtype=np.float64, count=size // 8, offset=pos).reshape(shape).copy()
+            arrays[name] = (
+                np.frombuffer(raw, dtype=np.float64, count=size // 8, offset=pos)
+                .reshape(shape)
+                .copy()
+            )
             pos += size
     except StateFormatError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any decode failure means unusable state
+    except Exception as exc:
         raise StateFormatError(f"unreadable detector state: {exc}") from exc
     return arrays

@@ -1,4 +1,5 @@
 """The one code path that scores points of a series, shared by live ingestion and the backtest command."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -37,6 +38,9 @@ def score_series(
         back = np.empty_like(order)
         back[order] = np.arange(order.shape[0])
         result = DetectionResult(
-            scores=result.scores[back], expected=result.expected[back], lower=result.lower[back], upper=result.upper[back]
+            scores=result.scores[back],
+            expected=result.expected[back],
+            lower=result.lower[back],
+            upper=result.upper[back],
         )
     return result, state

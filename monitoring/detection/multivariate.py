@@ -23,6 +23,7 @@ ECOD and COPOD are parameter-free and fit in O(n d log n), so a few thousand
 reference rows score in milliseconds; ``recent`` rows are scored against the
 reference only (not against each other).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -32,7 +33,9 @@ import numpy as np
 
 MULTIVARIATE_THRESHOLD = 0.95  # ~ "more outlying than every reference row" (see _calibrate)
 MIN_HISTORY = 30  # fewer reference rows give empirical tails too coarse to call anything rare
-CONTRIBUTOR_SHARE = 0.15  # a series counts as a contributor when it carries at least this share of the score
+CONTRIBUTOR_SHARE = (
+    0.15  # a series counts as a contributor when it carries at least this share of the score
+)
 METHODS = ("ecod", "copod")
 
 
@@ -46,9 +49,13 @@ class MultivariateResult:
 
     names: tuple[str, ...]
     scores: np.ndarray  # (m,) float64 in [0, 1]
-    contributions: np.ndarray  # (m, d) shares per row, each row sums to 1 (0 for an all-typical row)
+    contributions: (
+        np.ndarray
+    )  # (m, d) shares per row, each row sums to 1 (0 for an all-typical row)
 
-    def contributors(self, row: int = -1, *, min_share: float = CONTRIBUTOR_SHARE) -> list[tuple[str, float]]:
+    def contributors(
+        self, row: int = -1, *, min_share: float = CONTRIBUTOR_SHARE
+    ) -> list[tuple[str, float]]:
         """Series that drove ``row``'s score, largest share first."""
         shares = self.contributions[row]
         order = np.argsort(-shares, kind="stable")
@@ -63,29 +70,40 @@ def multivariate_score(
     rec = np.asarray(recent, dtype=np.float64)
     if rec.ndim == 1:
         rec = rec.reshape(1, -1)
-    if hist.ndim != 2 or rec.ndim != 2 or hist.shape[1] != rec.shape[1] or len(names) != hist.shape[1]:
+    if (
+        hist.ndim != 2
+        or rec.ndim != 2
+        or hist.shape[1] != rec.shape[1]
+        or len(names) != hist.shape[1]
+    ):
         raise MultivariateInputError("history and recent must be 2-D with one column per name")
     if hist.shape[1] < 2:
         raise MultivariateInputError("multivariate scoring needs at least two series")
     if hist.shape[0] < MIN_HISTORY:
-        raise MultivariateInputError(f"need at least {MIN_HISTORY} reference rows, got {hist.shape[0]}")
+        raise MultivariateInputError(
+            f"need at least {MIN_HISTORY} reference rows, got {hist.shape[0]}"
+        )
     if not (np.isfinite(hist).all() and np.isfinite(rec).all()):
         raise MultivariateInputError("values must be finite (align and fill gaps first)")
     if method not in METHODS:
         raise MultivariateInputError(f"method must be one of {', '.join(METHODS)}")
     if rec.shape[0] == 0:
-        return MultivariateResult(names=tuple(names), scores=np.empty(0), contributions=np.empty((0, hist.shape[1])))
+        return MultivariateResult(
+            names=tuple(names), scores=np.empty(0), contributions=np.empty((0, hist.shape[1]))
+        )
 
     model = _model(method).fit(hist)
     reference = np.asarray(model.decision_scores_, dtype=np.float64)
-    reference_dims = np.array(model.O, dtype=np.float64)  # per-series tail scores of the reference rows
+    reference_dims = np.array(
+        model.O, dtype=np.float64
+    )  # per-series tail scores of the reference rows
     reference_peak = reference_dims.max(axis=1)
     # Score each recent row against the reference alone: pyod's ECOD/COPOD recompute
     # tails on reference+query, so rows are scored one at a time to keep them independent.
     raw = np.empty(rec.shape[0])
     per_dim = np.empty_like(rec)
     for i in range(rec.shape[0]):
-        raw[i] = float(model.decision_function(rec[i:i + 1])[0])
+        raw[i] = float(model.decision_function(rec[i : i + 1])[0])
         per_dim[i] = np.asarray(model.O)[-1]
     # A series' contribution is how much rarer its value is than that series usually is, so
     # series sitting at their typical level do not share the blame.
@@ -126,7 +144,9 @@ def series_align(
         # The last value per bucket wins: searchsorted on the right edge of every grid bucket.
         idx = np.searchsorted(b, grid, side="right") - 1
         has = idx >= 0
-        matrix[has, j] = v[idx[has]]  # bucket without own point keeps the previous value: a forward fill
+        matrix[has, j] = v[
+            idx[has]
+        ]  # bucket without own point keeps the previous value: a forward fill
     complete = np.isfinite(matrix).all(axis=1)
     return names, grid[complete], matrix[complete]
 

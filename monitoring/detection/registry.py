@@ -1,4 +1,5 @@
 """Registry of anomaly detectors by name; the default one scores every series unless told otherwise."""
+
 from __future__ import annotations
 
 from .base import Detector
@@ -30,7 +31,9 @@ def get_detector(name: str | None = None) -> Detector:
     try:
         return _REGISTRY[key]()
     except KeyError:
-        raise UnknownDetector(f"unknown detector {key!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+        raise UnknownDetector(
+            f"unknown detector {key!r}; known: {', '.join(sorted(_REGISTRY))}"
+        ) from None
 
 
 def _load_builtin() -> None:

@@ -1,4 +1,5 @@
 """Built-in detectors; importing this package registers them."""
+
 from __future__ import annotations
 
 from . import adaptive, ewma  # noqa: F401

@@ -28,6 +28,7 @@ How it works (all per point, strictly causal, one pass, numba-compiled):
 State is a handful of small numpy arrays (about 6 KB), persisted as a versioned
 npz (no pickle).
 """
+
 from __future__ import annotations
 
 import math
@@ -44,24 +45,38 @@ WARMUP = 100  # points before any score: scales and histograms mean nothing earl
 A_SCALE = 0.01  # ~100-point memory for error scales: adapts to a new noise level within a day of 5-min data
 W_SHORT = 6  # short window for level/volatility views: a sustained change shows within a few points
 A_LONG = 0.01  # long-run mean memory (~100 points), the reference for "excursion" views
-A_HIST = 1.0 / 5000  # histogram forgetting (~5000 points): long enough to learn rare-but-normal bursts
-SUPPRESS = 100  # points during which further detections are damped after one (one incident, one alarm)
+A_HIST = (
+    1.0 / 5000
+)  # histogram forgetting (~5000 points): long enough to learn rare-but-normal bursts
+SUPPRESS = (
+    100  # points during which further detections are damped after one (one incident, one alarm)
+)
 SUPPRESS_FACTOR = 0.1  # damped scores stay visible on charts but below any sensible threshold
 RETRIGGER = 1.5  # a score this many times the triggering one breaks through the suppression
 S_MAX = 6.0  # surprise (-log10 p) that maps to score 1.0: p = 1e-6 is beyond doubt; leaves room above the alert level
 TAIL_MIN = 3.0  # extrapolate the tail once fewer than this many past points were as extreme (a "record" region)
-TAIL_POWER = 8.0  # power-law decay of the extrapolated tail: light enough that 2x the record is decisive
-A_PROFILE = 0.15  # seasonal profile update per visit: a changed daily pattern is learnt in about a week
+TAIL_POWER = (
+    8.0  # power-law decay of the extrapolated tail: light enough that 2x the record is decisive
+)
+A_PROFILE = (
+    0.15  # seasonal profile update per visit: a changed daily pattern is learnt in about a week
+)
 DAY_BINS = 48  # 30-minute time-of-day bins; week profile has 7x as many
-REPEAT_RARE = 0.01  # repeats count as a symptom only where under 1% of points repeat the previous one
+REPEAT_RARE = (
+    0.01  # repeats count as a symptom only where under 1% of points repeat the previous one
+)
 SUPPRESS_FROM = 3.2 / S_MAX  # p ~ 6e-4: a point this rare opens an episode and damps its echoes
 A_SLOW = 0.0001  # ~10,000-point memory (a month of 5-min data): a slow drift stays visible after the fast views have adapted to it
 # Views scored (bit k = view k). The single-point excursion from the fast mean (view 3) is kept as a
 # scale reference but not scored: the short-window and slow-baseline views cover it with fewer false alarms.
 VIEWS = 0b110111
-THRESHOLD = 4.5 / S_MAX  # p ~ 3e-5: alert level, about one false alarm per series-year of pure noise at 5-min sampling
+THRESHOLD = (
+    4.5 / S_MAX
+)  # p ~ 3e-5: alert level, about one false alarm per series-year of pure noise at 5-min sampling
 
-HIST_FROM = 30  # the tails learn only once the scales have settled; the first points' z values mean little
+HIST_FROM = (
+    30  # the tails learn only once the scales have settled; the first points' z values mean little
+)
 NB = 64  # histogram bins of the magnitude |z|, log-spaced over [Z0, ZMAX]
 Z0 = 0.02
 ZMAX = 200.0
@@ -72,12 +87,31 @@ BAND_WIDTH = 3.75  # mean absolute error x 3.75 ~ 3 sigma for Gaussian errors
 WEEK_OFFSET = 3 * 86400.0  # the epoch (1970-01-01) was a Thursday; shift so bin 0 is Monday
 
 # Scalar slots in the "sc" state vector.
-S_CNT, S_LMEAN, S_PREV, S_RSUM, S_RSUM2, S_TOT, S_INC, S_SUPP, S_TRIG, S_RUN, S_RTOT, S_LSLOW = range(12)
+S_CNT, S_LMEAN, S_PREV, S_RSUM, S_RSUM2, S_TOT, S_INC, S_SUPP, S_TRIG, S_RUN, S_RTOT, S_LSLOW = (
+    range(12)
+)
 N_SCALARS = 12
 
 PARAMS = np.array(
-    [WARMUP, A_SCALE, W_SHORT, A_LONG, A_HIST, SUPPRESS, SUPPRESS_FROM, S_MAX, TAIL_MIN, TAIL_POWER, A_PROFILE,
-     SUPPRESS_FACTOR, RETRIGGER, 1.0, THRESHOLD, A_SLOW, VIEWS],
+    [
+        WARMUP,
+        A_SCALE,
+        W_SHORT,
+        A_LONG,
+        A_HIST,
+        SUPPRESS,
+        SUPPRESS_FROM,
+        S_MAX,
+        TAIL_MIN,
+        TAIL_POWER,
+        A_PROFILE,
+        SUPPRESS_FACTOR,
+        RETRIGGER,
+        1.0,
+        THRESHOLD,
+        A_SLOW,
+        VIEWS,
+    ],
     dtype=np.float64,
 )
 
@@ -87,8 +121,7 @@ def _zbin(z: float) -> float:  # pragma: no cover - compiled
     if z <= Z0:
         return 0.0
     f = math.log(z / Z0) / LOGR * (NB - 1) + 1.0
-    if f > NB - 1e-9:
-        f = NB - 1e-9
+    f = min(f, NB - 1e-9)
     return f
 
 
@@ -118,13 +151,55 @@ def _tail_p(hist, k, z, tot, m0, gam, w):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
-def _run(ts, vs, P, sc, hist, fscale, pscale, pcount, dprof, dseen, wprof, wseen, ring, ring2,
-         o_score, o_exp, o_band):  # pragma: no cover - compiled
-    warm = int(P[0]); a_sc = P[1]; w_short = int(P[2]); a_long = P[3]; a_h = P[4]; supp = int(P[5])
-    thr_int = P[6]; smax = P[7]; m0 = P[8]; gam = P[9]; a_p = P[10]; supf = P[11]; retrig = P[12]; use_run = P[13] > 0; alert = P[14]; a_slow = P[15]; vmask = int(P[16])  # vmask: views in use (tuning ablations)
+def _run(
+    ts,
+    vs,
+    P,
+    sc,
+    hist,
+    fscale,
+    pscale,
+    pcount,
+    dprof,
+    dseen,
+    wprof,
+    wseen,
+    ring,
+    ring2,
+    o_score,
+    o_exp,
+    o_band,
+):  # pragma: no cover - compiled
+    warm = int(P[0])
+    a_sc = P[1]
+    w_short = int(P[2])
+    a_long = P[3]
+    a_h = P[4]
+    supp = int(P[5])
+    thr_int = P[6]
+    smax = P[7]
+    m0 = P[8]
+    gam = P[9]
+    a_p = P[10]
+    supf = P[11]
+    retrig = P[12]
+    use_run = P[13] > 0
+    alert = P[14]
+    a_slow = P[15]
+    vmask = int(P[16])  # vmask: views in use (tuning ablations)
     nph = dprof.shape[0]
-    cnt = int(sc[S_CNT]); lmean = sc[S_LMEAN]; prev = sc[S_PREV]; rsum = sc[S_RSUM]; rsum2 = sc[S_RSUM2]
-    tot = sc[S_TOT]; inc = sc[S_INC]; supp_left = int(sc[S_SUPP]); trig = sc[S_TRIG]; run = sc[S_RUN]; rtot = sc[S_RTOT]; lslow = sc[S_LSLOW]
+    cnt = int(sc[S_CNT])
+    lmean = sc[S_LMEAN]
+    prev = sc[S_PREV]
+    rsum = sc[S_RSUM]
+    rsum2 = sc[S_RSUM2]
+    tot = sc[S_TOT]
+    inc = sc[S_INC]
+    supp_left = int(sc[S_SUPP])
+    trig = sc[S_TRIG]
+    run = sc[S_RUN]
+    rtot = sc[S_RTOT]
+    lslow = sc[S_LSLOW]
     feats = np.zeros(K)
     raw = np.zeros(K)
     pred = np.zeros(NP)
@@ -138,9 +213,12 @@ def _run(ts, vs, P, sc, hist, fscale, pscale, pcount, dprof, dseen, wprof, wseen
             lslow = x
         db = int((t % 86400.0) / 86400.0 * nph)
         wb = int(((t + WEEK_OFFSET) % (7 * 86400.0)) / 86400.0 * nph)
-        pred[0] = prev; have[0] = cnt > 0
-        pred[1] = dprof[db]; have[1] = dseen[db] >= 2
-        pred[2] = wprof[wb]; have[2] = wseen[wb] >= 2
+        pred[0] = prev
+        have[0] = cnt > 0
+        pred[1] = dprof[db]
+        have[1] = dseen[db] >= 2
+        pred[2] = wprof[wb]
+        have[2] = wseen[wb] >= 2
         tiny = 1e-9 * (abs(lmean) + 1e-9)
         inn = -1.0
         base = lmean
@@ -153,8 +231,7 @@ def _run(ts, vs, P, sc, hist, fscale, pscale, pcount, dprof, dseen, wprof, wseen
                 if j > 0 and pscale[j] < bsc:
                     bsc = pscale[j]
                     base = pred[j]
-        if inn < 0.0:
-            inn = 0.0
+        inn = max(inn, 0.0)
         # The seasonal profile is the baseline only where it predicts better than the long-run mean.
         if not (bsc < fscale[3]):
             base = lmean
@@ -181,16 +258,14 @@ def _run(ts, vs, P, sc, hist, fscale, pscale, pcount, dprof, dseen, wprof, wseen
                 pass
             elif cnt >= warm and (k < 4 or (k == 5 and a_slow > 0.0)):
                 s = -math.log10(_tail_p(hist, k, z, tot / inc, m0, gam, 1.0 / inc))
-                if s > s_best:
-                    s_best = s
+                s_best = max(s_best, s)
             elif cnt >= warm and k == 4 and use_run and run > 0.0:
                 # Stuck-value check: with q the series' own rate of repeating the previous value,
                 # P(run of L repeats) = q^L. Only on series whose values practically never repeat:
                 # on integer or coarsely rounded metrics repeats say nothing.
                 q = (rtot / inc + 1.0) / (tot / inc + 2.0)
                 s = -z * math.log10(q) if q < REPEAT_RARE else 0.0
-                if s > s_best:
-                    s_best = s
+                s_best = max(s_best, s)
         score = min(1.0, s_best / smax)
         o_exp[i] = base
         o_band[i] = BAND_WIDTH * bsc if bsc < 1e299 else 0.0
@@ -247,11 +322,33 @@ def _run(ts, vs, P, sc, hist, fscale, pscale, pcount, dprof, dseen, wprof, wseen
             trig = score
         o_score[i] = score
         cnt += 1
-    sc[S_CNT] = cnt; sc[S_LMEAN] = lmean; sc[S_PREV] = prev; sc[S_RSUM] = rsum; sc[S_RSUM2] = rsum2
-    sc[S_TOT] = tot; sc[S_INC] = inc; sc[S_SUPP] = supp_left; sc[S_TRIG] = trig; sc[S_RUN] = run; sc[S_RTOT] = rtot; sc[S_LSLOW] = lslow
+    sc[S_CNT] = cnt
+    sc[S_LMEAN] = lmean
+    sc[S_PREV] = prev
+    sc[S_RSUM] = rsum
+    sc[S_RSUM2] = rsum2
+    sc[S_TOT] = tot
+    sc[S_INC] = inc
+    sc[S_SUPP] = supp_left
+    sc[S_TRIG] = trig
+    sc[S_RUN] = run
+    sc[S_RTOT] = rtot
+    sc[S_LSLOW] = lslow
 
 
-STATE_KEYS = ("sc", "hist", "fscale", "pscale", "pcount", "dprof", "dseen", "wprof", "wseen", "ring", "ring2")
+STATE_KEYS = (
+    "sc",
+    "hist",
+    "fscale",
+    "pscale",
+    "pcount",
+    "dprof",
+    "dseen",
+    "wprof",
+    "wseen",
+    "ring",
+    "ring2",
+)
 
 
 @register
@@ -284,20 +381,33 @@ class AdaptiveDetector(Detector):
             "ring2": np.zeros(w),
         }
 
-    def update(self, state: Any, timestamps: np.ndarray, values: np.ndarray) -> tuple[DetectionResult, Any]:
-        new = {k: np.array(state[k], dtype=np.float64, copy=True) for k in STATE_KEYS}  # never mutate the caller's state
+    def update(
+        self, state: Any, timestamps: np.ndarray, values: np.ndarray
+    ) -> tuple[DetectionResult, Any]:
+        new = {
+            k: np.array(state[k], dtype=np.float64, copy=True) for k in STATE_KEYS
+        }  # never mutate the caller's state
         n = values.shape[0]
         scores = np.empty(n)
         expected = np.empty(n)
         band = np.empty(n)
-        _run(
-            np.ascontiguousarray(timestamps, dtype=np.float64), np.ascontiguousarray(values, dtype=np.float64),
-            self.params, *(new[k] for k in STATE_KEYS), scores, expected, band,
+        _run(  # type: ignore[call-arg]
+            np.ascontiguousarray(timestamps, dtype=np.float64),
+            np.ascontiguousarray(values, dtype=np.float64),
+            self.params,
+            *(new[k] for k in STATE_KEYS),
+            scores,
+            expected,
+            band,
         )
-        return DetectionResult(scores=scores, expected=expected, lower=expected - band, upper=expected + band), new
+        return DetectionResult(
+            scores=scores, expected=expected, lower=expected - band, upper=expected + band
+        ), new
 
     def dump_state(self, state: Any) -> bytes:
-        return arrays_dump(version=self.STATE_VERSION, arrays={k: np.asarray(state[k]) for k in STATE_KEYS})
+        return arrays_dump(
+            version=self.STATE_VERSION, arrays={k: np.asarray(state[k]) for k in STATE_KEYS}
+        )
 
     def load_state(self, data: bytes) -> Any:
         if not data:

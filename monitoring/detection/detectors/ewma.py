@@ -1,4 +1,5 @@
 """Exponentially weighted mean/variance z-score: a simple, fast baseline detector."""
+
 from __future__ import annotations
 
 from typing import Any, ClassVar
@@ -53,13 +54,22 @@ class EwmaDetector(Detector):
     def initial_state(self) -> np.ndarray:
         return np.zeros(3, dtype=np.float64)  # mean, var, count
 
-    def update(self, state: Any, timestamps: np.ndarray, values: np.ndarray) -> tuple[DetectionResult, Any]:
+    def update(
+        self, state: Any, timestamps: np.ndarray, values: np.ndarray
+    ) -> tuple[DetectionResult, Any]:
         st = np.array(state, dtype=np.float64, copy=True)
         scores, expected, sd = _ewma_run(np.ascontiguousarray(values, dtype=np.float64), st)
-        return DetectionResult(scores=scores, expected=expected, lower=expected - BAND_Z * sd, upper=expected + BAND_Z * sd), st
+        return DetectionResult(
+            scores=scores,
+            expected=expected,
+            lower=expected - BAND_Z * sd,
+            upper=expected + BAND_Z * sd,
+        ), st
 
     def dump_state(self, state: Any) -> bytes:
-        return arrays_dump(version=self.STATE_VERSION, arrays={"st": np.asarray(state, dtype=np.float64)})
+        return arrays_dump(
+            version=self.STATE_VERSION, arrays={"st": np.asarray(state, dtype=np.float64)}
+        )
 
     def load_state(self, data: bytes) -> Any:
         if not data:

@@ -1,4 +1,5 @@
 """Replay CSV histories (timestamp,value) through a detector and write per-point anomaly scores."""
+
 from __future__ import annotations
 
 import time
@@ -15,10 +16,23 @@ class Command(BaseCommand):
     help = "Score every CSV below --input with a detector (same code path as live ingestion) into --output."
 
     def add_arguments(self, parser):
-        parser.add_argument("--input", required=True, help="folder with timestamp,value CSV files (searched recursively)")
-        parser.add_argument("--output", required=True, help="folder for the scored CSVs (same relative paths)")
-        parser.add_argument("--detector", default=None, help=f"detector name; known: {', '.join(detector_names())}")
-        parser.add_argument("--chunk", type=int, default=CHUNK, help="points per live-sized batch (state persisted between)")
+        parser.add_argument(
+            "--input",
+            required=True,
+            help="folder with timestamp,value CSV files (searched recursively)",
+        )
+        parser.add_argument(
+            "--output", required=True, help="folder for the scored CSVs (same relative paths)"
+        )
+        parser.add_argument(
+            "--detector", default=None, help=f"detector name; known: {', '.join(detector_names())}"
+        )
+        parser.add_argument(
+            "--chunk",
+            type=int,
+            default=CHUNK,
+            help="points per live-sized batch (state persisted between)",
+        )
 
     def handle(self, *args, **opts):
         input_dir = Path(opts["input"])
@@ -26,15 +40,23 @@ class Command(BaseCommand):
             raise CommandError(f"--input {input_dir} is not a folder")
         if opts["chunk"] < 1:
             raise CommandError("--chunk must be at least 1")
-        bar = tqdm(unit="pt", unit_scale=True, desc="backtest", disable=opts.get("verbosity", 1) == 0)
+        bar = tqdm(
+            unit="pt", unit_scale=True, desc="backtest", disable=opts.get("verbosity", 1) == 0
+        )
         started = time.perf_counter()
         try:
             report = backtest_run(
-                input_dir=input_dir, output_dir=Path(opts["output"]), detector_name=opts["detector"], chunk=opts["chunk"],
-                progress=bar.update, on_total=lambda n: setattr(bar, "total", n),
+                input_dir=input_dir,
+                output_dir=Path(opts["output"]),
+                detector_name=opts["detector"],
+                chunk=opts["chunk"],
+                progress=bar.update,
+                on_total=lambda n: setattr(bar, "total", n),
             )
         except (BacktestInputError, UnknownDetector) as exc:
-            raise CommandError(str(exc.args[0] if isinstance(exc, UnknownDetector) else exc)) from exc
+            raise CommandError(
+                str(exc.args[0] if isinstance(exc, UnknownDetector) else exc)
+            ) from exc
         finally:
             bar.close()
         wall = time.perf_counter() - started

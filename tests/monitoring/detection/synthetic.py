@@ -1,4 +1,5 @@
 """Named synthetic series for detector tests: each returns timestamps, values and the index of the injected fault."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """`manage.py backtest` mirrors a folder of CSV histories into scored CSVs through the live scoring path."""
+
 from __future__ import annotations
 
 import csv
@@ -28,8 +29,14 @@ def _iso(ts):
 @pytest.fixture
 def history(tmp_path):
     ts, vs, _ = synthetic.spike_in_seasonal_series(61)
-    _write(tmp_path / "in" / "shop" / "checkout_latency.csv", _iso(ts[:1800]), [f"{v:.3f}" for v in vs[:1800]])
-    _write(tmp_path / "in" / "db.csv", [str(int(t)) for t in ts[:700]], [f"{v:.3f}" for v in vs[:700]])
+    _write(
+        tmp_path / "in" / "shop" / "checkout_latency.csv",
+        _iso(ts[:1800]),
+        [f"{v:.3f}" for v in vs[:1800]],
+    )
+    _write(
+        tmp_path / "in" / "db.csv", [str(int(t)) for t in ts[:700]], [f"{v:.3f}" for v in vs[:700]]
+    )
     return tmp_path
 
 
@@ -56,12 +63,24 @@ def test_it_writes_one_scored_row_per_input_row_under_the_same_relative_path(his
 def test_backtest_scores_equal_one_pass_of_the_live_engine():
     ts, vs, _ = synthetic.level_shift(62)
     detector = get_detector()
-    live, _ = score_series(detector=detector, state=detector.initial_state(), timestamps=ts, values=vs)
-    np.testing.assert_array_equal(series_backtest(detector_name=None, timestamps=ts, values=vs, chunk=333), live.scores)
+    live, _ = score_series(
+        detector=detector, state=detector.initial_state(), timestamps=ts, values=vs
+    )
+    np.testing.assert_array_equal(
+        series_backtest(detector_name=None, timestamps=ts, values=vs, chunk=333), live.scores
+    )
 
 
 def test_another_detector_can_be_chosen_by_name(history):
-    call_command("backtest", "--input", str(history / "in"), "--output", str(history / "out"), "--detector", "ewma")
+    call_command(
+        "backtest",
+        "--input",
+        str(history / "in"),
+        "--output",
+        str(history / "out"),
+        "--detector",
+        "ewma",
+    )
     assert len(_read(history / "out" / "db.csv")) == 700
 
 
@@ -86,4 +105,12 @@ def test_a_bad_file_fails_with_its_name_and_line(tmp_path, content, message):
 
 def test_unknown_detector_is_a_clear_error(history):
     with pytest.raises(CommandError, match="unknown detector"):
-        call_command("backtest", "--input", str(history / "in"), "--output", str(history / "out"), "--detector", "nope")
+        call_command(
+            "backtest",
+            "--input",
+            str(history / "in"),
+            "--output",
+            str(history / "out"),
+            "--detector",
+            "nope",
+        )

@@ -1,4 +1,5 @@
 """Scores depend only on earlier points, and persisted state lets any worker continue a series exactly."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,12 @@ def _series():
 
 def _score(name, ts, vs, state=None):
     detector = get_detector(name)
-    return score_series(detector=detector, state=state if state is not None else detector.initial_state(),
-                        timestamps=ts, values=vs)
+    return score_series(
+        detector=detector,
+        state=state if state is not None else detector.initial_state(),
+        timestamps=ts,
+        values=vs,
+    )
 
 
 @pytest.mark.parametrize("name", DETECTORS)
@@ -36,7 +41,9 @@ def test_scores_of_a_prefix_do_not_change_when_later_points_arrive(name):
 @pytest.mark.parametrize("chunk", [1, 7, 1000])
 def test_chunked_scoring_with_state_dumped_and_reloaded_matches_one_pass(name, chunk):
     ts, vs = _series()
-    n = 400 if chunk == 1 else 1500  # a point at a time is slow only because of the state round-trips
+    n = (
+        400 if chunk == 1 else 1500
+    )  # a point at a time is slow only because of the state round-trips
     ts, vs = ts[:n], vs[:n]
     whole, _ = _score(name, ts, vs)
     detector = get_detector(name)
@@ -44,8 +51,12 @@ def test_chunked_scoring_with_state_dumped_and_reloaded_matches_one_pass(name, c
     parts = []
     for start in range(0, len(vs), chunk):
         worker = get_detector(name)  # a fresh instance: as if another worker picked the series up
-        result, state = score_series(detector=worker, state=worker.load_state(blob),
-                                     timestamps=ts[start:start + chunk], values=vs[start:start + chunk])
+        result, state = score_series(
+            detector=worker,
+            state=worker.load_state(blob),
+            timestamps=ts[start : start + chunk],
+            values=vs[start : start + chunk],
+        )
         blob = detector.dump_state(state)
         parts.append(result)
     np.testing.assert_array_equal(np.concatenate([p.scores for p in parts]), whole.scores)
@@ -85,7 +96,9 @@ def test_corrupt_or_foreign_state_is_refused_not_unpickled(name):
     detector = get_detector(name)
     with pytest.raises(StateFormatError):
         detector.load_state(b"\x80\x04\x95 definitely not state")
-    assert detector.dump_state(detector.load_state(b"")) == detector.dump_state(detector.initial_state())
+    assert detector.dump_state(detector.load_state(b"")) == detector.dump_state(
+        detector.initial_state()
+    )
 
 
 def test_the_registry_serves_the_default_and_rejects_unknown_names():
@@ -97,5 +110,9 @@ def test_the_registry_serves_the_default_and_rejects_unknown_names():
 def test_non_finite_values_are_refused():
     detector = get_detector()
     with pytest.raises(ValueError):
-        score_series(detector=detector, state=detector.initial_state(), timestamps=np.array([1.0, 2.0]),
-                     values=np.array([1.0, np.nan]))
+        score_series(
+            detector=detector,
+            state=detector.initial_state(),
+            timestamps=np.array([1.0, 2.0]),
+            values=np.array([1.0, np.nan]),
+        )

@@ -1,4 +1,5 @@
 """The default detector finds each named fault soon after it starts and stays quiet on healthy series."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,7 +27,9 @@ HEALTHY = ["noise_only", "seasonal"]
 def _flags(case: str, seed: int):
     ts, vs, fault = getattr(synthetic, case)(seed)
     detector = get_detector()
-    result, _ = score_series(detector=detector, state=detector.initial_state(), timestamps=ts, values=vs)
+    result, _ = score_series(
+        detector=detector, state=detector.initial_state(), timestamps=ts, values=vs
+    )
     flagged = np.flatnonzero(result.scores >= detector.default_threshold)
     return flagged[flagged >= WARMUP_POINTS], fault, result
 
@@ -37,7 +40,9 @@ def test_it_flags_the_fault_promptly_and_nothing_before_it(case, seed):
     flagged, fault, _ = _flags(case, seed)
     assert flagged.size, f"{case}: fault at {fault} never flagged"
     assert flagged[0] >= fault, f"{case}: false alarm at {flagged[0]} before the fault at {fault}"
-    assert flagged[0] <= fault + MAX_DELAY, f"{case}: flagged only at {flagged[0]} (fault at {fault})"
+    assert flagged[0] <= fault + MAX_DELAY, (
+        f"{case}: flagged only at {flagged[0]} (fault at {fault})"
+    )
 
 
 @pytest.mark.parametrize("seed", [11, 12, 13])
@@ -57,7 +62,9 @@ def test_scores_are_probabilities_and_the_band_brackets_the_expected_value(case)
 def test_the_expected_value_follows_the_daily_cycle():
     ts, vs, _ = synthetic.seasonal(31)
     detector = get_detector()
-    result, _ = score_series(detector=detector, state=detector.initial_state(), timestamps=ts, values=vs)
+    result, _ = score_series(
+        detector=detector, state=detector.initial_state(), timestamps=ts, values=vs
+    )
     late = slice(len(vs) - 288, len(vs))  # the last day, after a week of learning
     clean = 100.0 + 30.0 * np.sin(2 * np.pi * ts[late] / synthetic.DAY)
     assert np.mean(np.abs(result.expected[late] - clean)) < 6.0  # amplitude is 30, noise sigma 2
@@ -66,6 +73,6 @@ def test_the_expected_value_follows_the_daily_cycle():
 
 
 def test_one_incident_raises_one_alarm_not_a_burst():
-    ts, vs, fault = synthetic.level_shift(41)
+    _, _, fault = synthetic.level_shift(41)
     flagged, _, _ = _flags("level_shift", 41)
     assert len(flagged[(flagged >= fault) & (flagged < fault + 100)]) == 1

@@ -1,4 +1,5 @@
 """One joint score across a service's series, naming the series that made a row unusual."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,14 @@ def _history(seed=1, n=600):
     rng = np.random.default_rng(seed)
     load = rng.normal(0.0, 1.0, n)
     # Correlated like a real service: latency, errors and cpu follow the request load.
-    return np.column_stack([load + rng.normal(0, 0.3, n), load, 0.5 * load + rng.normal(0, 0.3, n),
-                            load + rng.normal(0, 0.3, n)])
+    return np.column_stack(
+        [
+            load + rng.normal(0, 0.3, n),
+            load,
+            0.5 * load + rng.normal(0, 0.3, n),
+            load + rng.normal(0, 0.3, n),
+        ]
+    )
 
 
 @pytest.mark.parametrize("method", ["copod", "ecod"])
@@ -56,8 +63,10 @@ def test_bad_input_is_refused(history, recent, names):
 
 def test_series_with_their_own_timestamps_are_aligned_with_a_causal_forward_fill():
     names, stamps, matrix = series_align(
-        series={"b": (np.array([10.0, 20.0, 200.0]), np.array([5.0, 6.0, 7.0])),
-                "a": (np.array([0.0, 65.0, 130.0]), np.array([1.0, 2.0, 3.0]))},
+        series={
+            "b": (np.array([10.0, 20.0, 200.0]), np.array([5.0, 6.0, 7.0])),
+            "a": (np.array([0.0, 65.0, 130.0]), np.array([1.0, 2.0, 3.0])),
+        },
         step=60.0,
     )
     assert names == ("a", "b")
