@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -256,7 +257,7 @@ def feature_drift(
     kind = kind or infer_kind(reference)
     ref_missing, cur_missing = _missing_mask(reference), _missing_mask(current)
     ref, cur = reference[~ref_missing], current[~cur_missing]
-    common = {
+    common: dict[str, Any] = {
         "feature": feature,
         "kind": kind,
         "n_reference": int(ref.size),

@@ -75,7 +75,7 @@ def performance_metrics(
 
 def _score_cutoff(scores: np.ndarray, alert_budget: float) -> float:
     """Score of the last flagged prediction when the top `alert_budget` share is flagged."""
-    flagged = max(1, int(math.ceil(alert_budget * scores.size)))
+    flagged = max(1, math.ceil(alert_budget * scores.size))
     return float(np.sort(scores)[::-1][flagged - 1])
 
 
