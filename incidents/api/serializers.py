@@ -150,3 +150,26 @@ class SignalResultSerializer(serializers.Serializer):
     alert_id = serializers.IntegerField(allow_null=True)
     incident_id = serializers.IntegerField(allow_null=True)
     outcome = serializers.CharField()
+
+
+class NoiseRowSerializer(serializers.Serializer):
+    service = serializers.CharField()
+    signals = serializers.IntegerField()
+    alerts = serializers.IntegerField()
+    muted = serializers.IntegerField()
+    incidents = serializers.IntegerField()
+    reduction = serializers.FloatField()
+
+
+class NoiseReportSerializer(serializers.Serializer):
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    total = NoiseRowSerializer()
+    rows = NoiseRowSerializer(many=True)
+    mtta_seconds = serializers.FloatField(allow_null=True)
+    mttr_seconds = serializers.FloatField(allow_null=True)
+
+
+class NoiseQuerySerializer(serializers.Serializer):
+    days = serializers.IntegerField(min_value=1, max_value=365, default=7)
+    service = serializers.CharField(required=False)

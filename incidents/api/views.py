@@ -1,7 +1,10 @@
 """Views of the incidents API: the queue and its actions, silences, and a generic signal endpoint."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.http import QueryDict
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -23,6 +26,8 @@ from .serializers import (
     IncidentDetailSerializer,
     IncidentFilterSerializer,
     IncidentListSerializer,
+    NoiseQuerySerializer,
+    NoiseReportSerializer,
     NoteSerializer,
     SeverityOverrideSerializer,
     SignalResultSerializer,
@@ -73,6 +78,24 @@ class IncidentViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(parameters=FILTER_PARAMETERS)
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
+
+    @extend_schema(parameters=[OpenApiParameter("days", OpenApiTypes.INT, description="period (default 7)"),
+                               OpenApiParameter("service", OpenApiTypes.STR)],
+                   responses=NoiseReportSerializer)
+    @action(detail=False, methods=["get"])
+    def noise(self, request):
+        """Noise reduction (signals received vs incidents opened) per service and overall, with MTTA/MTTR."""
+        query = NoiseQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        since = timezone.now() - timedelta(days=query.validated_data["days"])
+        service = query.validated_data.get("service")
+        report = selectors.noise_reduction_report(since=since, service=service)
+        times = selectors.response_times(since=since, service=service)
+        return Response(NoiseReportSerializer({
+            "since": report.since, "until": report.until, "total": report.total, "rows": report.rows,
+            "mtta_seconds": times.mtta.total_seconds() if times.mtta else None,
+            "mttr_seconds": times.mttr.total_seconds() if times.mttr else None,
+        }).data)
 
     def _detail(self, pk) -> Response:
         return Response(IncidentDetailSerializer(selectors.incident_get(pk=int(pk))).data)

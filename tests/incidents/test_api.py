@@ -195,3 +195,15 @@ def test_the_schema_documents_the_incident_endpoints(admin_client_api):
     schema = admin_client_api.get("/api/schema/", HTTP_ACCEPT="application/json").content.decode()
     for path in ("/api/v1/incidents/{id}/acknowledge/", "/api/v1/silences/", "/api/v1/signals/"):
         assert path in schema
+
+
+def test_the_noise_report_counts_signals_against_incidents(make_service, ingest, manager_client):
+    service = make_service("api")
+    for _ in range(9):
+        ingest(service, labels={"alertname": "Errors"})
+    ingest(service, labels={"alertname": "Latency"})
+    data = manager_client.get("/api/v1/incidents/noise/?days=1").data
+    assert data["total"]["signals"] == 10 and data["total"]["incidents"] == 1
+    assert data["rows"][0] == {"service": "api", "signals": 10, "alerts": 2, "muted": 0, "incidents": 1,
+                               "reduction": 0.9}
+    assert manager_client.get("/api/v1/incidents/noise/?days=0").status_code == 400
