@@ -82,7 +82,7 @@ def series_detect(*, series_ids: list[int]) -> DetectOutcome:
             scored += ts.shape[0]
             found.append(_score_one(s, ts, values))
         MetricSeries.objects.bulk_update(
-            series, ["detector_state", "state_detector", "last_scored_ts", "open_direction", "normal_streak"],
+            series, ["detector_state", "state_detector", "last_scored_ts", "open_direction", "normal_streak", "points_scored"],
         )
         _multivariate(found)
         rows = [row for f in found for row in f.rows]

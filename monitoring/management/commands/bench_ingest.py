@@ -139,7 +139,7 @@ class Command(BaseCommand):
         )
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "aiops", "worker", "-Q", "ingest,detect",
-             "-c", str(opts["worker_concurrency"]), "-l", "warning", "-n", f"bench-{os.getpid()}@%h",
+             "-c", str(opts["worker_concurrency"]), "-l", "info", "-n", f"bench-{os.getpid()}@%h",
              "--without-gossip", "--without-mingle"],
             cwd=ROOT, env=env, stdout=open(log_dir / "worker.log", "w"), stderr=subprocess.STDOUT,
         )
@@ -195,7 +195,7 @@ class Command(BaseCommand):
         if errors:
             raise CommandError(f"{len(errors)} requests failed, first: {errors[0]}")
         self.stdout.write(f"posted {total:,} points in {posted:.2f} s ({total / posted:,.0f} points/s accepted)")
-        bar = tqdm(total=total, desc="scored", unit="pt", file=self.stderr._out)
+        bar = tqdm(total=total, desc="scored", unit="pt", file=self.stderr._out, mininterval=1.0)
         deadline = time.monotonic() + opts["timeout"]
         while True:
             batches = TelemetryBatch.objects.filter(pk__in=batch_ids)
