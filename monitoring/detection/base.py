@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import struct
 import zlib
 from abc import ABC, abstractmethod
@@ -9,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,6 +77,35 @@ class StateFormatError(ValueError):
     """Persisted detector state is corrupt or from an incompatible version."""
 
 
+class StateVersionMismatch(StateFormatError):
+    """State written by another version of the detector (expected after an upgrade)."""
+
+
+def arrays_load_checked(
+    data: bytes, *, version: int, template: dict[str, np.ndarray], name: str
+) -> dict[str, np.ndarray]:
+    """Load state shaped like ``template``; state of another version is replaced by the template.
+
+    Persisted state is learnt, not configured: after an upgrade changes its layout the
+    series simply re-learns (logged), rather than failing ingestion. Corrupt bytes or a
+    same-version layout mismatch are bugs and raise ``StateFormatError`` (compiled
+    kernels must never index past a short array).
+    """
+    try:
+        arrays = arrays_load(data, version=version)
+    except StateVersionMismatch as exc:
+        logger.info("detector %s: %s; starting the series afresh", name, exc)
+        return template
+    for key, expected in template.items():
+        got = arrays.get(key)
+        if got is None or got.shape != expected.shape:
+            shape = None if got is None else got.shape
+            raise StateFormatError(
+                f"detector state {key!r} has shape {shape}, expected {expected.shape}"
+            )
+    return {key: arrays[key] for key in template}
+
+
 _MAGIC = b"AIDS"  # "AIOps detector state"
 _HEADER = struct.Struct("<4sHH")  # magic, state version, number of arrays
 _ARRAY = struct.Struct("<B")  # name length, followed by name, ndim, dims, float64 data
@@ -106,7 +138,7 @@ def arrays_load(data: bytes, *, version: int) -> dict[str, np.ndarray]:
         if magic != _MAGIC:
             raise ValueError("not detector state")
         if found != version:
-            raise StateFormatError(f"detector state version {found}, expected {version}")
+            raise StateVersionMismatch(f"detector state version {found}, expected {version}")
         pos = _HEADER.size
         arrays: dict[str, np.ndarray] = {}
         for _ in range(count):

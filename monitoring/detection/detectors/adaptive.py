@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 import numba
 import numpy as np
 
-from ..base import DetectionResult, Detector, StateFormatError, arrays_dump, arrays_load
+from ..base import DetectionResult, Detector, arrays_dump, arrays_load_checked
 from ..registry import register
 
 # --- tuning constants (chosen on principle first, checked on the NAB dev half) ---
@@ -357,7 +357,7 @@ class AdaptiveDetector(Detector):
 
     name: ClassVar[str] = "adaptive"
     default_threshold: ClassVar[float] = THRESHOLD
-    STATE_VERSION: ClassVar[int] = 1
+    STATE_VERSION: ClassVar[int] = 2  # bump whenever the state layout changes
 
     def __init__(self, *, params: np.ndarray | None = None) -> None:
         # params only for tuning experiments; production always uses PARAMS.
@@ -412,8 +412,6 @@ class AdaptiveDetector(Detector):
     def load_state(self, data: bytes) -> Any:
         if not data:
             return self.initial_state()
-        arrays = arrays_load(data, version=self.STATE_VERSION)
-        missing = [k for k in STATE_KEYS if k not in arrays]
-        if missing:
-            raise StateFormatError(f"detector state lacks {', '.join(missing)}")
-        return arrays
+        return arrays_load_checked(
+            data, version=self.STATE_VERSION, template=self.initial_state(), name=self.name
+        )

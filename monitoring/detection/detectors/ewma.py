@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import numba
 import numpy as np
 
-from ..base import DetectionResult, Detector, arrays_dump, arrays_load
+from ..base import DetectionResult, Detector, arrays_dump, arrays_load_checked
 from ..registry import register
 
 ALPHA = 0.02  # ~50-point memory: long enough to be stable, short enough to follow slow changes
@@ -74,4 +74,7 @@ class EwmaDetector(Detector):
     def load_state(self, data: bytes) -> Any:
         if not data:
             return self.initial_state()
-        return arrays_load(data, version=self.STATE_VERSION)["st"]
+        template = {"st": self.initial_state()}
+        return arrays_load_checked(
+            data, version=self.STATE_VERSION, template=template, name=self.name
+        )["st"]

@@ -116,3 +116,23 @@ def test_non_finite_values_are_refused():
             timestamps=np.array([1.0, 2.0]),
             values=np.array([1.0, np.nan]),
         )
+
+
+def test_state_from_another_detector_version_restarts_learning_instead_of_failing():
+    from monitoring.detection.base import arrays_dump
+
+    detector = get_detector()
+    old = arrays_dump(version=detector.STATE_VERSION - 1, arrays={"sc": np.zeros(3)})
+    assert detector.dump_state(detector.load_state(old)) == detector.dump_state(
+        detector.initial_state()
+    )
+
+
+def test_same_version_state_with_a_wrong_layout_is_refused():
+    from monitoring.detection.base import arrays_dump
+
+    detector = get_detector()
+    state = detector.initial_state()
+    state["sc"] = np.zeros(2)
+    with pytest.raises(StateFormatError):
+        detector.load_state(arrays_dump(version=detector.STATE_VERSION, arrays=state))
