@@ -365,3 +365,26 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
+
+# --- Incident core: noise control sweeps and the severity classifier -------------------------
+# The trained severity classifier (manage.py train_severity) proposes a level next to the rules;
+# false keeps only the rules even when a trained model exists.
+SEVERITY_CLASSIFIER_ENABLED = env_bool("SEVERITY_CLASSIFIER_ENABLED", True)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        # Alerts held for "minimum persistence" open their incident once they have persisted,
+        # even if the source does not repeat; every 30 s so the delay stays close to the setting.
+        "incidents-promote-pending-alerts": {
+            "task": "incidents.promote_pending_alerts",
+            "schedule": timedelta(seconds=30),
+            "options": {"expires": 25},
+        },
+        # The duration rule raises long-running incidents a level; five minutes is fine-grained
+        # enough for a rule that starts after an hour.
+        "incidents-reassess-open-incidents": {
+            "task": "incidents.reassess_open_incidents",
+            "schedule": timedelta(minutes=5),
+            "options": {"expires": 240},
+        },
+    }
+)
