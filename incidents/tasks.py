@@ -10,6 +10,9 @@ from .services import notifications as notification_services
 from .services import playbooks as playbook_services
 from .services import response as response_services
 
+# The incident core's tasks reach their services through the package at call time: the core's
+# services import this module (via the response hooks) while they load.
+from . import services as core_services  # noqa: I001
 
 # --- Response: notifications, escalation, playbooks, digests (queue `notify` for notify_/deliver_/escalate_) ----
 
@@ -54,3 +57,18 @@ def notify_digest(period: str) -> int:
 @shared_task(name="incidents.run_playbook_step", acks_late=True)
 def run_playbook_step(step_run_id: int) -> str:
     return playbook_services.playbook_step_execute(step_run_id=step_run_id).status
+
+
+# --- Incident core (core-eng) -------------------------------------------------------------------
+
+
+@shared_task(name="incidents.promote_pending_alerts", acks_late=True)
+def promote_pending_alerts() -> int:
+    """Beat: alerts held for minimum persistence that have now persisted open or join incidents."""
+    return core_services.signals.pending_alerts_promote()
+
+
+@shared_task(name="incidents.reassess_open_incidents", acks_late=True)
+def reassess_open_incidents() -> int:
+    """Beat: long-running incidents climb a level (duration rule); never downwards."""
+    return core_services.severity.open_incidents_reassess()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from core.exceptions import DomainError, InvalidInput
 from incidents import events
-from incidents.choices import Severity, SeverityHint, SeveritySource
+from incidents.choices import OPEN_INCIDENT_STATUSES, Severity, SeverityHint, SeveritySource
 from incidents.models import Alert, Incident, SeverityOverride
 
 from . import response
@@ -173,3 +173,24 @@ def incident_override_severity(*, incident: Incident | int, level: int, reason: 
                                 why=reason)
         transaction.on_commit(lambda: response.on_severity_changed(incident_id=pk, old=old, new=level))
     return locked
+
+
+def open_incidents_reassess(*, now: datetime | None = None) -> int:
+    """Re-apply the rules to open incidents so duration can raise a level; returns how many rose.
+
+    Only incidents that have crossed the duration threshold and are below Level 2 can change.
+    """
+    now = now or timezone.now()
+    candidates = Incident.objects.filter(
+        status__in=OPEN_INCIDENT_STATUSES,
+        opened_at__lte=now - timedelta(minutes=LONG_DURATION_MINUTES), severity__gt=2,
+    ).values_list("pk", flat=True)
+    raised = 0
+    for pk in list(candidates[:1000]):
+        with transaction.atomic():
+            incident = Incident.objects.select_for_update().get(pk=pk)
+            if incident.is_open:
+                raised += incident_reassess_severity(
+                    incident=incident, features=SeverityFeatures.from_dict(incident.severity_features), now=now
+                )
+    return raised

@@ -1,13 +1,17 @@
 """Severity Level 1-4 from blast radius, business impact, hints and duration, with the reasons kept."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from core.choices import Tier
 from core.services import service_set_dependencies
 from incidents.choices import SeveritySource
 from incidents.models import Incident
 from incidents.services.severity import SeverityFeatures, severity_assess
+from incidents.tasks import reassess_open_incidents
 
 F = SeverityFeatures
 
@@ -84,3 +88,13 @@ def test_severity_never_downgrades_by_itself(make_service, ingest):
     ingest(service, labels={"alertname": "B"}, severity_hint="info")
     incident = Incident.objects.get(pk=first.incident_id)
     assert incident.severity == 2 and incident.severity_source == SeveritySource.RULES
+
+
+@pytest.mark.django_db
+def test_a_long_running_incident_climbs_a_level_on_the_periodic_sweep(make_service, ingest):
+    result = ingest(make_service(tier=Tier.TIER_4), labels={"alertname": "Slow"},
+                    at=timezone.now() - timedelta(minutes=90))
+    assert Incident.objects.get(pk=result.incident_id).severity == 4
+    assert reassess_open_incidents() == 1
+    incident = Incident.objects.get(pk=result.incident_id)
+    assert incident.severity == 3 and any("duration: firing for" in r for r in incident.severity_reasons)
