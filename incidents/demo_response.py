@@ -13,6 +13,7 @@ from incidents.models import Delivery, NotificationPreference, PlaybookRun, User
 from incidents.services import digests, playbooks, signal_ingest
 from incidents.signals import SignalIn
 
+
 def _drift_signal() -> SignalIn:
     # Two hours ago: outside the correlation window, so the checkout outage (whose service depends on
     # this model) opens its own incident instead of joining the drift one.

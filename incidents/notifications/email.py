@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import smtplib
-import socket
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -39,5 +38,5 @@ class EmailChannel(Channel):
         except smtplib.SMTPResponseException as exc:
             # 5xx is the server saying "never"; 4xx is "try later" (greylisting, full mailbox).
             raise TransportError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", permanent=exc.smtp_code >= 500) from exc
-        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             raise TransportError(f"SMTP transport: {exc}", permanent=False) from exc

@@ -9,7 +9,6 @@ from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Su
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from core.choices import Role
 from incidents.choices import ChannelKind, DeliveryKind, Severity
 from incidents.models import Alert, Incident
 

@@ -11,11 +11,11 @@ from core.exceptions import DomainError, NotFound
 from incidents import events, tasks
 from incidents.choices import StepKind, StepStatus
 from incidents.models import Alert, Incident, Playbook, PlaybookRun, PlaybookStepRun
+from incidents.notifications.base import TransportError
+from incidents.notifications.webhook import post_json
 from incidents.playbooks import builtin as _builtin  # noqa: F401  (registers silence_for, escalate_now, call_webhook)
 from incidents.playbooks import engine
 from incidents.playbooks.actions import ActionResult, UnknownAction, get_action
-from incidents.notifications.base import TransportError
-from incidents.notifications.webhook import post_json
 
 
 class StepAlreadyFinished(DomainError):

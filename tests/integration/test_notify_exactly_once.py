@@ -90,7 +90,7 @@ def test_a_critical_signal_is_paged_by_the_notify_worker(celery_worker_process, 
     team.members.add(oncall)
     service = make_service(team=team, tier=1)
     # Transactional tests truncate tables, so the migration's default policy may be gone: state it.
-    policy, _ = NotificationPolicy.objects.update_or_create(
+    NotificationPolicy.objects.update_or_create(
         severity=1, defaults={"notify_team": True, "channels": ["inapp", "webhook"], "digest_only": False})
     for level in (2, 3):
         NotificationPolicy.objects.update_or_create(severity=level, defaults={"notify_team": True,

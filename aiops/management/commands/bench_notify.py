@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import uuid
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -29,9 +29,8 @@ from aiops.celery import app
 from core.choices import IntegrationKind, Tier
 from core.models import Integration
 from core.services import integration_create, service_get_or_create, team_get_or_create
-from incidents.choices import ChannelKind, DeliveryStatus
+from incidents.choices import OPEN_INCIDENT_STATUSES, ChannelKind
 from incidents.models import Delivery, Incident, NotificationPreference
-from incidents.choices import OPEN_INCIDENT_STATUSES
 from incidents.services import incident_resolve, signal_ingest
 from incidents.signals import SignalIn
 from monitoring.models import AlertIntake
@@ -133,7 +132,7 @@ class Command(BaseCommand):
     def _storm_bodies(self, *, batch: int, count: int) -> list[str]:
         """Alertmanager webhook bodies, built before the clock starts so the generator is not the bottleneck."""
         run = uuid.uuid4().hex[:6]
-        now = datetime.now(dt_timezone.utc).isoformat()
+        now = datetime.now(UTC).isoformat()
         bodies = []
         for n in range(count):
             alerts = [{

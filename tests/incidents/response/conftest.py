@@ -40,7 +40,7 @@ def http_receiver():
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server API)
+        def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             with lock:
                 receiver.requests.append(Received(path=self.path, headers=dict(self.headers), body=body))
@@ -82,7 +82,7 @@ def smtp_server(settings):
     mailbox = Mailbox()
 
     class Handler:
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
+        async def handle_DATA(self, server, session, envelope):
             mailbox.messages.append(
                 (list(envelope.rcpt_tos), message_from_bytes(envelope.original_content or envelope.content,
                                                             policy=policy.default))

@@ -1,7 +1,7 @@
 """Daily digest (Level 4 + summary of all levels) and the weekly KPI report, by command and beat task."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -13,7 +13,7 @@ from incidents.services import digests
 
 pytestmark = pytest.mark.django_db
 
-DAY = datetime(2026, 3, 2, 10, 0, tzinfo=dt_timezone.utc)  # a Monday
+DAY = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ def test_notifying_the_same_incident_twice_pages_each_person_once(
 
 
 def test_a_delivery_handed_over_twice_is_sent_once(team_service, make_incident, mailoutbox):
-    service, member = team_service
+    service, _ = team_service
     incident = make_incident(severity=3, service=service)
     result = notifications.incident_notify(incident_id=incident.pk)  # no on_commit: tasks not run yet
     email = Delivery.objects.get(pk__in=result.delivery_ids, channel="email")

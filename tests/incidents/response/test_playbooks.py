@@ -5,7 +5,7 @@ import pytest
 
 from core.choices import Role
 from incidents.choices import StepKind, StepStatus
-from incidents.models import Playbook, PlaybookRun, PlaybookStep, PlaybookStepRun
+from incidents.models import Playbook, PlaybookRun, PlaybookStep
 from incidents.notifications.webhook import verify
 from incidents.playbooks.actions import ActionResult, register_action
 from incidents.services import playbooks
