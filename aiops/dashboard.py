@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.models import Integration, Service, Team
-from models_registry.selectors import registry_summary
+from models_registry.selectors import monitor_breaching_models, registry_summary
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,6 +33,9 @@ def _models_card() -> Card:
     note = "champions / registered"
     if summary.failed_runs_7d:
         note += f" · {summary.failed_runs_7d} failed training run(s) this week"
+    breaching = monitor_breaching_models()
+    if breaching:
+        note += f" · monitors breaching: {', '.join(breaching)}"
     return Card(title="Models serving", value=f"{summary.serving}/{summary.registered}", link="/models/", note=note)
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from .choices import MonitorKind, TrainingRunStatus, VersionAlias
+from .choices import MonitorKind, MonitorStatus, TrainingRunStatus, VersionAlias
 from .exceptions import ModelNotFound
 from .models import GateDecision, ModelVersion, MonitorResult, RegisteredModel, TrainingRun
 
@@ -166,3 +166,13 @@ def registry_summary() -> RegistrySummary:
             status=TrainingRunStatus.FAILED, created_at__gte=timezone.now() - timedelta(days=7)
         ).count(),
     )
+
+
+def monitor_breaching_models() -> list[str]:
+    """Names of models whose newest result of some monitor kind is a breach (the home page card)."""
+    names = []
+    for model in model_list():
+        latest = monitor_latest_status(model=model)
+        if any(result.status == MonitorStatus.BREACH for result in latest.values()):
+            names.append(model.name)
+    return names

@@ -98,3 +98,18 @@ def test_the_model_page_shows_monitor_charts_and_results_and_the_list_shows_last
     listing = client.get("/models/").content.decode()
     assert "Last drift" in listing and "Last performance" in listing
     assert "2013-03-01" in listing  # the period end of the last results
+
+
+def test_the_home_page_names_models_whose_monitors_breach(champion_model, make_user, client):
+    from models_registry.pipelines import get_pipeline
+
+    frame = get_pipeline("flights.journey_time").load(start=FEB, end=MAR).frame.iloc[:3000:10]
+    batch = predictions_make(model=champion_model, records=flight_records(frame), at=FEB.replace(day=12))
+    actuals_attach(
+        model=champion_model,
+        actuals=[{"request_id": rid, "actual": p + 60.0} for rid, p in zip(batch.request_ids, batch.predictions)],
+    )
+    client.force_login(make_user("executive"))
+    assert "monitors breaching" not in client.get("/").content.decode()
+    monitor_services.monitors_run_now(model=champion_model, period_start=FEB, period_end=MAR)
+    assert "monitors breaching: journey-time" in client.get("/").content.decode()
