@@ -75,16 +75,15 @@ def series_detect(*, series_ids: list[int]) -> DetectOutcome:
         new_points = _unscored_points(series)
         found: list[_Found] = []
         scored = 0
+        watermarks = {s.pk: s.last_scored_ts for s in series}  # before this run: history ends there
         for s in series:
             ts, values = new_points.get(s.pk, (None, None))
             if ts is None or ts.shape[0] == 0:
                 continue
             scored += ts.shape[0]
             found.append(_score_one(s, ts, values))
-        MetricSeries.objects.bulk_update(
-            series, ["detector_state", "state_detector", "last_scored_ts", "open_direction", "normal_streak", "points_scored"],
-        )
-        _multivariate(found)
+        _series_save_state([f.series for f in found])
+        _multivariate(found, watermarks=watermarks)
         rows = [row for f in found for row in f.rows]
         Anomaly.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
         signals, outcomes = _raise_signals([f for f in found if f.rows], series)
@@ -101,6 +100,33 @@ def _lock_series(ids: list[int]) -> None:
         cursor.execute(
             "SELECT pg_advisory_xact_lock(%s, (s.id %% 2147483647)::int) FROM unnest(%s::bigint[]) AS s(id) ORDER BY s.id",
             [_LOCK_NAMESPACE, ids],
+        )
+
+
+_STATE_FIELDS = ("detector_state", "state_detector", "last_scored_ts", "open_direction", "normal_streak", "points_scored")
+
+
+def _series_save_state(series: list[MetricSeries]) -> None:
+    """Write the scored series' detector state back in one statement."""
+    if not series:
+        return
+    if connection.vendor != "postgresql":
+        MetricSeries.objects.bulk_update(series, list(_STATE_FIELDS), batch_size=500)
+        return
+    # Django's bulk_update builds a CASE per field and row (seconds for a few hundred rows);
+    # an UPDATE ... FROM unnest(arrays) is one short statement whatever the row count.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {MetricSeries._meta.db_table} AS t SET detector_state = v.state, state_detector = v.detector, "
+            "last_scored_ts = v.scored, open_direction = v.direction, normal_streak = v.streak, points_scored = v.n "
+            "FROM unnest(%s::bigint[], %s::bytea[], %s::text[], %s::timestamptz[], %s::text[], %s::int[], %s::bigint[]) "
+            "AS v(id, state, detector, scored, direction, streak, n) WHERE t.id = v.id",
+            [
+                [s.pk for s in series], [bytes(s.detector_state or b"") for s in series],
+                [s.state_detector for s in series], [s.last_scored_ts for s in series],
+                [s.open_direction for s in series], [s.normal_streak for s in series],
+                [s.points_scored for s in series],
+            ],
         )
 
 
@@ -194,23 +220,25 @@ MV_MIN_CONTRIBUTORS = 2
 MV_UNIVARIATE_SUPPORT = 0.5
 
 
-def _multivariate(found: list[_Found]) -> None:
+def _multivariate(found: list[_Found], *, watermarks: dict[int, datetime | None]) -> None:
     by_service: dict[int, list[_Found]] = defaultdict(list)
     for f in found:
-        if f.result is not None:
+        # History is what was scored before this run; a new series has none to compare with.
+        if f.result is not None and watermarks.get(f.series.pk) is not None:
             by_service[f.series.service_id].append(f)
-    for group in by_service.values():
-        if not 2 <= len(group) <= MV_MAX_SERIES:
-            continue
+    groups = [g for g in by_service.values() if 2 <= len(g) <= MV_MAX_SERIES]
+    if not groups:
+        return
+    history = _history_points({f.series.pk: watermarks[f.series.pk] for g in groups for f in g})
+    for group in groups:
         try:
-            _multivariate_service(group)
+            _multivariate_service(group, history)
         except MultivariateInputError:
             continue  # too little aligned history yet: the univariate path still ran
 
 
-def _multivariate_service(group: list[_Found]) -> None:
+def _multivariate_service(group: list[_Found], history: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
     run_start = min(float(f.ts[0]) for f in group)
-    history = _history_points([f.series for f in group], before=run_start)
     series_data = {}
     steps = []
     for f in group:
@@ -261,16 +289,35 @@ def _point_in_bucket(ts: np.ndarray, bucket: float, step: float) -> int | None:
     return i if i >= 0 and ts[i] >= bucket else None
 
 
-def _history_points(series: list[MetricSeries], *, before: float) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """The last MV_HISTORY_POINTS points of each series before `before` (epoch seconds)."""
-    cutoff = datetime.fromtimestamp(before, tz=dt_timezone.utc)
+def _history_points(until: dict[int, datetime]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """The last MV_HISTORY_POINTS points of each series up to its given time (one query on PostgreSQL)."""
     out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for s in series:
+    if connection.vendor == "postgresql":
+        ids = list(until)
+        with connection.cursor() as cursor:
+            # LATERAL + LIMIT walks each series' (series, ts) key backwards: N rows per series read.
+            cursor.execute(
+                "SELECT v.id, EXTRACT(EPOCH FROM p.ts)::float8, p.value "
+                "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, until) CROSS JOIN LATERAL ("
+                f"  SELECT ts, value FROM {Point._meta.db_table} WHERE series_id = v.id AND ts <= v.until "
+                "  ORDER BY ts DESC LIMIT %s) p",
+                [ids, [until[i] for i in ids], MV_HISTORY_POINTS],
+            )
+            rows = cursor.fetchall()
+        grouped: dict[int, list[tuple[float, float]]] = defaultdict(list)
+        for sid, t, v in rows:
+            grouped[sid].append((t, v))
+        for sid, pairs in grouped.items():
+            pairs.sort()
+            arr = np.asarray(pairs, dtype=np.float64)
+            out[sid] = (arr[:, 0], arr[:, 1])
+        return out
+    for sid, cutoff in until.items():
         rows = list(
-            Point.objects.filter(series_id=s.pk, ts__lt=cutoff).order_by("-ts").values_list("ts", "value")[:MV_HISTORY_POINTS]
+            Point.objects.filter(series_id=sid, ts__lte=cutoff).order_by("-ts").values_list("ts", "value")[:MV_HISTORY_POINTS]
         )
         rows.reverse()
-        out[s.pk] = (np.array([t.timestamp() for t, _ in rows]), np.array([v for _, v in rows], dtype=np.float64))
+        out[sid] = (np.array([t.timestamp() for t, _ in rows]), np.array([v for _, v in rows], dtype=np.float64))
     return out
 
 
