@@ -5,7 +5,7 @@ import pytest
 
 from core.choices import Role
 from incidents.choices import StepKind, StepStatus
-from incidents.models import Playbook, PlaybookRun, PlaybookStep
+from incidents.models import Playbook, PlaybookRun, PlaybookStep, PlaybookStepRun
 from incidents.notifications.webhook import verify
 from incidents.playbooks.actions import ActionResult, register_action
 from incidents.services import playbooks
@@ -184,3 +184,22 @@ def test_silence_for_and_escalate_now_are_registered_actions():
 
     for name in ("silence_for", "escalate_now", "call_webhook"):
         assert callable(get_action(name))
+
+
+def test_incident_page_shows_the_playbook_panel(make_incident, make_user, client):
+    incident = make_incident(severity=3)
+    playbooks.playbook_attach(incident_id=incident.pk)
+    client.force_login(make_user(Role.OPERATOR))
+
+    page = client.get(f"/incidents/{incident.pk}/").content.decode()
+
+    assert "Level 3 medium: performance degradation" in page
+    assert PlaybookStepRun.objects.first().title in page
+
+
+def test_incident_page_without_a_matching_playbook_says_so(make_incident, make_user, client):
+    Playbook.objects.all().delete()
+    incident = make_incident(severity=3)
+    client.force_login(make_user(Role.OPERATOR))
+
+    assert "No playbook matched this incident." in client.get(f"/incidents/{incident.pk}/").content.decode()
