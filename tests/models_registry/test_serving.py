@@ -8,6 +8,7 @@ import pytest
 from core.choices import IntegrationKind, Role
 from models_registry.models import PredictionLog
 from models_registry.pipelines import get_pipeline
+from models_registry.services import fitted_model_for
 from models_registry.services.serving import fitted_cache_clear
 
 RECORD = {
@@ -53,8 +54,6 @@ def test_serving_builds_the_same_features_as_training(served, model_client):
     """One pipeline for both: API predictions on real rows equal the pipeline's batch predictions."""
     pipeline = get_pipeline("flights.journey_time")
     raw = pipeline.load(start=datetime(2013, 3, 1, tzinfo=UTC), end=datetime(2013, 3, 1, 3, tzinfo=UTC)).frame.head(20)
-    from models_registry.services import fitted_model_for
-
     expected = pipeline.predict(fitted_model_for(version=served.versions.get()), pipeline.build_features(raw))
     response = predict(model_client, pipeline.records_from_frame(raw))
     assert [p["prediction"] for p in response.json()["predictions"]] == pytest.approx(list(expected))

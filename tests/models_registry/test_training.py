@@ -8,12 +8,17 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.exceptions import InvalidInput
-
 from models_registry.artifacts import file_sha256
 from models_registry.choices import GateOutcome, TrainingRunStatus, VersionAlias, VersionStatus
 from models_registry.exceptions import NoChampion
 from models_registry.models import GateDecision, ModelVersion, TrainingRun
-from models_registry.services import model_rollback, training_run_create, training_runs_reap
+from models_registry.pipelines.flights import JourneyTimePipeline
+from models_registry.services import (
+    model_rollback,
+    training_run_create,
+    training_run_execute,
+    training_runs_reap,
+)
 
 from .conftest import FAST, WEAK
 
@@ -114,7 +119,6 @@ def test_a_failed_run_never_changes_the_champion(journey_model, train):
 
 def test_an_exception_while_fitting_fails_the_run_and_keeps_the_champion(journey_model, train, monkeypatch):
     champion = train(journey_model).version
-    from models_registry.pipelines.flights import JourneyTimePipeline
 
     def explode(self, **kwargs):
         raise MemoryError("out of memory while fitting")
@@ -139,7 +143,6 @@ def test_the_database_allows_one_champion_per_model(journey_model, train):
 
 def test_a_run_is_claimed_once(journey_model, train):
     outcome = train(journey_model)
-    from models_registry.services import training_run_execute
 
     again = training_run_execute(run_id=outcome.run.pk)
     assert again.version == outcome.version
