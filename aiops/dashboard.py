@@ -3,7 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from datetime import timedelta
+
+from django.utils import timezone
+
 from core.models import Integration, Service, Team
+from incidents.choices import Severity
+from incidents.selectors import incident_counts_by_severity, response_times
+from incidents.selectors_response import delivery_stats
 from models_registry.selectors import monitor_breaching_models, registry_summary
 
 
@@ -17,6 +24,8 @@ class Card:
 
 def dashboard_cards() -> list[Card]:
     return [
+        *_incident_cards(),
+        _notifications_card(),
         Card(title="Services", value=str(Service.objects.count()), link="/admin/core/service/"),
         Card(title="Teams", value=str(Team.objects.count()), link="/admin/core/team/"),
         Card(
@@ -26,6 +35,36 @@ def dashboard_cards() -> list[Card]:
         ),
         _models_card(),
     ]
+
+
+def _duration(value: timedelta | None) -> str:
+    if value is None:
+        return "–"
+    minutes = value.total_seconds() / 60
+    return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
+
+
+def _incident_cards() -> list[Card]:
+    """Open incidents per level, and MTTA/MTTR over the last 30 days."""
+    counts = incident_counts_by_severity()
+    cards = [
+        Card(title=f"Open L{level} {Severity(level).label}", value=str(counts[level]),
+             link=f"/incidents/?severity={level}", note=Severity(level).meaning)
+        for level in Severity.values
+    ]
+    times = response_times(since=timezone.now() - timedelta(days=30))
+    cards.append(Card(title="MTTA / MTTR (30 days)", value=f"{_duration(times.mtta)} / {_duration(times.mttr)}",
+                      link="/incidents/noise/?days=30",
+                      note=f"{times.acknowledged} acknowledged, {times.resolved} resolved of {times.incidents}"))
+    return cards
+
+
+def _notifications_card() -> Card:
+    stats = delivery_stats(since=timezone.now() - timedelta(hours=24))
+    note = f"{stats.failed} failed, {stats.pending} in flight"
+    if stats.unhealthy_endpoints:
+        note += f"; {stats.unhealthy_endpoints} endpoint(s) unhealthy"
+    return Card(title="Notifications sent (24 h)", value=str(stats.sent), link="/admin/incidents/delivery/", note=note)
 
 
 def _models_card() -> Card:
