@@ -70,6 +70,7 @@ def _open(qs):
 def alert_place(*, alert: Alert, tier: int, team_id: int | None, window: timedelta, reopen_window: timedelta,
                 now: datetime) -> Placement:
     """Join or open; an IntegrityError from the open-key constraint propagates to the caller's retry."""
+    # The window holds both ways: sources replaying old signals must not join later incidents.
     cutoff = now - window
     # 1. Fingerprint: the fault was seen before and its incident is still open (or just resolved).
     if alert.incident_id:
@@ -105,7 +106,7 @@ def alert_place(*, alert: Alert, tier: int, team_id: int | None, window: timedel
         return _create(alert, key=key, tier=tier, team_id=team_id, now=now)
     # 3. Same service within the window.
     incident = _open(Incident.objects).filter(
-        service_id=alert.service_id, last_alert_at__gte=cutoff
+        service_id=alert.service_id, last_alert_at__gte=cutoff, opened_at__lte=now + window
     ).order_by("-last_alert_at").first()
     if incident is not None:
         return _join(incident, alert, CorrelationRule.SERVICE, tier=tier, now=now)
@@ -113,7 +114,7 @@ def alert_place(*, alert: Alert, tier: int, team_id: int | None, window: timedel
     related = related_service_ids(alert.service_id)
     if related:
         incident = _open(Incident.objects).select_related("service").filter(
-            service_id__in=related, last_alert_at__gte=cutoff
+            service_id__in=related, last_alert_at__gte=cutoff, opened_at__lte=now + window
         ).order_by("-last_alert_at").first()
         if incident is not None:
             return _join(incident, alert, CorrelationRule.DEPENDENCY, tier=tier, now=now,

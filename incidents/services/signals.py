@@ -165,7 +165,7 @@ def _repeat(signal: SignalIn, row: tuple, *, at: datetime) -> SignalResult:
     alert = Alert.objects.select_for_update().select_related("service").get(pk=alert_id)
     svc = _service(alert.service.name)
     if hold == AlertHold.SILENCED:
-        if alert.silence_id and alert.silence and _silence_active(alert.silence, at):
+        if alert.silence_id and alert.silence and _silence_active(alert.silence, timezone.now()):
             return SignalResult(alert_id=alert_id, incident_id=incident_id, outcome="silenced")
         alert.hold, alert.silence = AlertHold.NONE, None
         alert.save(update_fields=["hold", "silence"])
@@ -203,9 +203,10 @@ def _recent_flips(flips: list[float], *, at: datetime, window: timedelta) -> lis
 def _admit(alert: Alert, svc: ServiceContext, *, at: datetime, check_silence: bool = True) -> SignalResult:
     """A firing alert that is not flapping: silence, then persistence, then correlation."""
     if check_silence:
+        # Silences mute what arrives while they are active (wall clock), whatever time the source stamped.
         silence = silence_find(labels=alert_match_labels(labels=alert.labels, service=svc.name,
                                                          source_kind=alert.source_kind,
-                                                         source_name=alert.source_name), at=at)
+                                                         source_name=alert.source_name), at=timezone.now())
         if silence is not None:
             alert.hold, alert.silence = AlertHold.SILENCED, silence
             alert.save(update_fields=["hold", "silence"])

@@ -128,3 +128,12 @@ def test_a_manually_resolved_incident_does_not_collect_new_alerts(make_service, 
     incident_resolve(incident=first.incident_id, user=make_user("operator"))
     second = ingest(service, labels={"alertname": "B"})
     assert second.outcome == "opened" and second.incident_id != first.incident_id
+
+
+def test_an_old_replayed_signal_does_not_join_a_later_incident(make_service, ingest):
+    service = make_service()
+    ServiceIncidentSettings.objects.create(service=service, correlation_window_minutes=10)
+    now = timezone.now()
+    later = ingest(service, labels={"alertname": "A"}, at=now - timedelta(minutes=5))
+    replayed = ingest(service, labels={"alertname": "B"}, at=now - timedelta(hours=3))
+    assert replayed.incident_id != later.incident_id

@@ -60,3 +60,8 @@ def test_a_manager_cannot_act_from_the_page(incident, page_client):
 def test_the_noise_page_reports_signals_against_incidents(incident, page_client):
     body = page_client(Role.MANAGER).get("/incidents/noise/").content.decode()
     assert "noise-by-service" in body and "checkout" in body
+
+
+def test_the_home_page_shows_open_incidents_by_level_and_mtta_mttr(incident, page_client):
+    body = page_client(Role.MANAGER).get("/").content.decode()
+    assert "Open L2 High" in body and "MTTA / MTTR (30 days)" in body
