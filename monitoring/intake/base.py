@@ -8,6 +8,7 @@ the signals it stands for or raises `IntakeInvalid` listing every problem, so th
 from __future__ import annotations
 
 import hashlib
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -206,13 +207,15 @@ class IntakeParser(ABC):
     ) -> tuple[list[SignalDraft], str, str]:
         """(signal drafts, content key, dedup key); record problems instead of raising."""
 
-    def parse(self, *, data: dict[str, Any], integration: Integration, received_at: datetime) -> ParsedIntake:
+    def parse(
+        self, *, data: dict[str, Any], integration: Integration, received_at: datetime, cached: bool = True
+    ) -> ParsedIntake:
         problems = Problems()
         drafts, key, dedup_key = self.drafts(
             data=data, integration=integration, received_at=received_at, problems=problems
         )
         problems.raise_if_any()
-        services = self._services(drafts, integration, problems)
+        services = self._services(drafts, integration, cached=cached)
         signals = []
         for draft in drafts:
             service = next((name for name in draft.service_candidates if name in services), None)
@@ -237,13 +240,34 @@ class IntakeParser(ABC):
         return ParsedIntake(signals=tuple(signals), content_key=key, dedup_key=dedup_key)
 
     @staticmethod
-    def _services(drafts: list[SignalDraft], integration: Integration, problems: Problems) -> set[str]:
+    def _services(drafts: list[SignalDraft], integration: Integration, *, cached: bool) -> set[str]:
         default = integration.service.name if integration.service_id else None
         wanted = {name for draft in drafts for name in draft.service_candidates if name and name != default}
-        known = set(Service.objects.filter(name__in=wanted).values_list("name", flat=True)) if wanted else set()
+        known = known_services(wanted, cached=cached)
         if default:
             known.add(default)
         for draft in drafts:
             # Candidates are tried in order; the integration's default service comes last.
             draft.service_candidates = (*draft.service_candidates, *([default] if default else []))
         return known
+
+
+# Service names confirmed to exist, with their expiry (monotonic seconds). The request path asks
+# once per name per half minute instead of once per request; the worker always asks the database,
+# so a service deleted meanwhile falls back to the integration's default there.
+SERVICE_NAME_TTL_SECONDS = 30
+_known_services: dict[str, float] = {}
+
+
+def known_services(names: set[str], *, cached: bool = True) -> set[str]:
+    if not names:
+        return set()
+    now = time.monotonic()
+    hits = {name for name in names if _known_services.get(name, 0.0) > now} if cached else set()
+    missing = names - hits
+    if missing:
+        found = set(Service.objects.filter(name__in=missing).values_list("name", flat=True))
+        for name in found:
+            _known_services[name] = now + SERVICE_NAME_TTL_SECONDS
+        hits |= found
+    return hits

@@ -7,6 +7,7 @@ import pytest
 
 from incidents.models import Alert
 from monitoring.models import AlertIntake
+from monitoring.services import intake as intake_services
 
 from .conftest import am_alert, am_payload
 
@@ -17,6 +18,7 @@ def test_the_integration_page_shows_last_received_and_recent_intake_rows(am_clie
     for i in range(12):
         am_client.post("/api/v1/integrations/alertmanager", data=json.dumps(am_payload(am_alert(instance=str(i)))),
                        content_type="application/json")
+    intake_services.integration_receipts_flush()
     page = admin_client.get(f"/admin/core/integration/{am_client.integration.pk}/change/")
     assert page.status_code == 200
     html = page.content.decode().lower()
