@@ -30,6 +30,11 @@ def notify_severity_changed(incident_id: int, old: int, new: int) -> int:
     return response_services.incident_severity_notify(incident_id=incident_id, old=old, new=new)
 
 
+@shared_task(name="incidents.notify_incident_resolved", acks_late=True)
+def notify_incident_resolved(incident_id: int) -> int:
+    return notification_services.incident_resolved_notify(incident_id=incident_id).created
+
+
 @shared_task(name="incidents.deliver_notification", bind=True, acks_late=True, max_retries=DELIVERY_MAX_RETRIES)
 def deliver_notification(self, delivery_id: int) -> str:
     outcome = notification_services.delivery_send(delivery_id=delivery_id)

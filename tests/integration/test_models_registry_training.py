@@ -6,9 +6,15 @@ from datetime import UTC, datetime
 import pytest
 from django.db import IntegrityError, transaction
 
+from core.choices import IntegrationKind
 from models_registry.choices import TrainingRunStatus, VersionAlias
-from models_registry.models import ModelVersion, TrainingRun
-from models_registry.services import registered_model_get_or_create, training_run_create
+from models_registry.models import ModelVersion, PredictionLog, TrainingRun
+from models_registry.pipelines import get_pipeline
+from models_registry.services import (
+    registered_model_get_or_create,
+    training_run_create,
+    training_run_execute,
+)
 
 from .conftest import wait_for
 
@@ -43,3 +49,25 @@ def test_a_worker_trains_queued_runs_and_the_database_keeps_one_champion(celery_
     rejected.alias = VersionAlias.CHAMPION
     with pytest.raises(IntegrityError), transaction.atomic():
         rejected.save(update_fields=["alias"])
+
+
+def test_predictions_are_logged_and_actuals_attached_on_postgresql(make_service, integration_client):
+    service = make_service("journey-eta-model")
+    model = registered_model_get_or_create(
+        name="journey-time", pipeline="flights.journey_time", team=service.team, service=service
+    )
+    run = training_run_create(model=model, as_of=datetime(2013, 3, 1, tzinfo=UTC), params=FAST, enqueue=False)
+    assert training_run_execute(run_id=run.pk).decision.decision == "promote"
+    pipeline = get_pipeline("flights.journey_time")
+    raw = pipeline.load(start=datetime(2013, 3, 1, tzinfo=UTC), end=datetime(2013, 3, 1, 6, tzinfo=UTC)).frame.head(50)
+    client = integration_client(IntegrationKind.MODEL)
+
+    response = client.post("/api/v1/models/journey-time/predict", {"records": pipeline.records_from_frame(raw)}, format="json")
+
+    assert response.status_code == 200, response.content
+    ids = [p["request_id"] for p in response.json()["predictions"]]
+    log = PredictionLog.objects.get(request_id=ids[0])
+    assert log.features["carrier"] == raw.iloc[0]["carrier"] and log.version.version == 1
+    actuals = [{"request_id": rid, "actual": 10.0} for rid in ids]
+    assert client.post("/api/v1/models/journey-time/actuals", {"actuals": actuals}, format="json").status_code == 200
+    assert PredictionLog.objects.filter(actual=10.0).count() == 50
