@@ -220,6 +220,7 @@ class DeliveryKind(models.TextChoices):
     PAGE = "page", "Page"
     UPGRADE = "upgrade", "Severity upgrade"
     ESCALATION = "escalation", "Escalation"
+    RESOLVED = "resolved", "Resolved notice"
     DIGEST = "digest", "Digest"
     REPORT = "report", "Weekly report"
 

@@ -157,6 +157,7 @@ def incident_message(*, incident: Incident, kind: str, level: int, step: int = 0
         DeliveryKind.PAGE: "",
         DeliveryKind.UPGRADE: f"UPGRADED from {level_label(old_level)}: " if old_level else "UPGRADED: ",
         DeliveryKind.ESCALATION: f"ESCALATION {step}, not acknowledged: ",
+        DeliveryKind.RESOLVED: "RESOLVED: ",
     }.get(kind, "")
     subject = f"[AIOps {label}] {prefix}{incident.title}" + (f" ({service})" if service else "")
     url = incident_url(incident.pk)
@@ -246,6 +247,18 @@ def incident_notify(
     message = incident_message(incident=incident, kind=kind, level=level, step=step, old_level=old_level)
     return deliveries_create(kind=kind, scope=scope, targets=targets, message=message, incident_id=incident.pk,
                              level=level, step=step)
+
+
+def incident_resolved_notify(*, incident_id: int) -> NotifyResult:
+    """Tell whoever was paged about the incident (same people, same channels) that it is resolved."""
+    incident = Incident.objects.select_related("service").get(pk=incident_id)
+    paged = (Delivery.objects.filter(incident=incident, status=DeliveryStatus.SENT,
+                                     kind__in=[DeliveryKind.PAGE, DeliveryKind.UPGRADE, DeliveryKind.ESCALATION])
+             .values_list("channel", "recipient_id", "endpoint_id", "address").distinct())
+    targets = [Target(channel=c, recipient_id=r, endpoint_id=e, address=a) for c, r, e, a in paged]
+    message = incident_message(incident=incident, kind=DeliveryKind.RESOLVED, level=incident.severity)
+    return deliveries_create(kind=DeliveryKind.RESOLVED, scope=f"i{incident.pk}:r{incident.reopened_count}",
+                             targets=targets, message=message, incident_id=incident.pk, level=incident.severity)
 
 
 # --- sending --------------------------------------------------------------------------------

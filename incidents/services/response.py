@@ -40,8 +40,9 @@ def on_incident_acknowledged(*, incident_id: int) -> None:
 
 
 def on_incident_resolved(*, incident_id: int) -> None:
-    """It is over: stop timers."""
+    """It is over: stop timers; whoever was paged gets a resolved notice on the channel they were paged on."""
     escalation.escalation_stop(incident_id=incident_id, reason="resolved")
+    transaction.on_commit(lambda: _enqueue(tasks.notify_incident_resolved, incident_id))
 
 
 def _enqueue(task, *args) -> None:

@@ -51,3 +51,26 @@ def test_signal_opens_an_incident_with_a_playbook_pages_then_upgrade_and_ack(org
         incident_acknowledge(incident=incident, user=org["oncall"])
 
     assert Escalation.objects.get(incident=incident).status == EscalationStatus.STOPPED
+
+
+def test_resolving_tells_whoever_was_paged_once_on_the_same_channels(org, mailoutbox, run_on_commit):
+    from incidents.models import NotificationPreference
+    from incidents.services import incident_resolve
+
+    NotificationPreference.objects.create(user=org["oncall"], channels=["inapp"])
+    with run_on_commit(execute=True):
+        result = signal_ingest(signal=SignalIn(source_kind="generic", source_name="probe", service="search-api",
+                                               title="Search down", severity_hint="critical"))
+    incident = Incident.objects.get(pk=result.incident_id)
+    mailoutbox.clear()
+
+    with run_on_commit(execute=True):
+        incident_resolve(incident=incident, user=org["oncall"], note="rolled back")
+
+    resolved = Delivery.objects.filter(incident=incident, kind=DeliveryKind.RESOLVED)
+    assert set(resolved.filter(recipient=org["oncall"]).values_list("channel", flat=True)) == {"inapp"}
+    assert all(m.subject.startswith(f"[AIOps L{incident.severity}") and "RESOLVED: Search down" in m.subject
+               for m in mailoutbox)
+    assert {m.to[0] for m in mailoutbox} == set(
+        Delivery.objects.filter(incident=incident, kind=DeliveryKind.PAGE, channel="email").values_list("address", flat=True))
+    assert Escalation.objects.get(incident=incident).status == EscalationStatus.STOPPED
