@@ -1,0 +1,269 @@
+"""`manage.py bench_intake`: alert intake throughput and latency (Alertmanager + PagerDuty over HTTP).
+
+Needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL). Without `--url` it starts its own gunicorn
+and a celery worker on the ingest queue against the same database and broker, and stops them at
+the end. With `--url` (plus `--am-token`/`--pd-token` of integrations on that service) it posts to
+a service already running against the same database, which it reads to count what was stored.
+
+Prints accepted requests/s and events/s (an Alertmanager notification carries a group of alerts,
+a PagerDuty request one event), p50/p99 request latency, then waits until every intake row is
+processed and prints events in = alerts stored.
+"""
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+import orjson
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from core.choices import IntegrationKind
+from core.models import Integration
+from core.services import integration_create, service_get_or_create, team_get_or_create
+from incidents.models import Alert
+from monitoring.choices import AlertIntakeStatus
+from monitoring.models import AlertIntake
+
+ROOT = Path(settings.BASE_DIR)
+
+
+class Command(BaseCommand):
+    help = "Post Alertmanager and PagerDuty payloads concurrently; print events/s, p50/p99 and in = stored."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--url", help="base URL of a running service (default: start gunicorn + worker here)")
+        parser.add_argument("--am-token", help="alertmanager integration token for --url")
+        parser.add_argument("--pd-token", help="pagerduty integration token for --url")
+        parser.add_argument("--requests", type=int, default=6000, help="HTTP requests to send")
+        parser.add_argument("--alerts-per-notification", type=int, default=5,
+                            help="alerts in each Alertmanager notification (a group)")
+        parser.add_argument("--pd-share", type=float, default=0.5, help="share of requests that are PagerDuty events")
+        parser.add_argument("--services", type=int, default=8, help="bench services the alerts spread over")
+        parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients (keep-alive)")
+        parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers when started here")
+        parser.add_argument("--web-threads", type=int, default=4, help="threads per gunicorn worker (gthread)")
+        parser.add_argument("--worker-concurrency", type=int, default=2, help="celery processes when started here")
+        parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for processing")
+
+    def handle(self, *args, **opts):
+        if not settings.IS_POSTGRES or not settings.REDIS_URL:
+            raise CommandError("bench_intake measures the production path: set DATABASE_URL=postgres://... and REDIS_URL")
+        run = f"bench{int(time.time())}"
+        services = self._services(run, opts["services"])
+        if opts["url"]:
+            if not (opts["am_token"] and opts["pd_token"]):
+                raise CommandError("--url needs --am-token and --pd-token of integrations on that service")
+            tokens = (opts["am_token"], opts["pd_token"])
+            integrations = []
+        else:
+            integrations, tokens = self._integrations(run, services[0])
+        self._tokens = tokens
+        bodies = self._bodies(run, services, tokens, opts)
+        events = sum(n for _, _, n in bodies)
+        n_pd = sum(1 for kind, _, _ in bodies if kind == "pd")
+        self.stdout.write(
+            f"{len(bodies):,} requests = {len(bodies) - n_pd:,} Alertmanager notifications x "
+            f"{opts['alerts_per_notification']} alerts + {n_pd:,} PagerDuty events = {events:,} events; "
+            f"{opts['clients']} concurrent clients"
+        )
+        procs: list[subprocess.Popen] = []
+        try:
+            url = opts["url"]
+            if not url:
+                url, procs = self._start_stack(opts)
+            self._post(url.rstrip("/"), bodies, opts)
+            self._wait(run, events, len(bodies), integrations, opts)
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+    # --- set-up ---------------------------------------------------------------------------------
+    def _services(self, run: str, count: int):
+        team = team_get_or_create(name="Benchmarks")
+        return [service_get_or_create(name=f"{run}-svc-{i}", team=team) for i in range(count)]
+
+    def _integrations(self, run: str, service) -> tuple[list[Integration], tuple[str, str]]:
+        am, am_token = integration_create(kind=IntegrationKind.ALERTMANAGER, name=f"{run}-am", service=service)
+        pd, pd_token = integration_create(kind=IntegrationKind.PAGERDUTY, name=f"{run}-pd", service=service)
+        # The bench measures throughput, not the flood guard.
+        Integration.objects.filter(pk__in=[am.pk, pd.pk]).update(rate_limit_per_minute=10_000_000)
+        return [am, pd], (am_token, pd_token)
+
+    def _bodies(self, run, services, tokens, opts) -> list[tuple[str, bytes, int]]:
+        """Pre-encoded requests, each with fresh fingerprints so every event is a new alert."""
+        rng = np.random.default_rng(0)
+        am_token, pd_token = tokens
+        starts = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
+        per = opts["alerts_per_notification"]
+        bodies = []
+        for i in range(opts["requests"]):
+            service = services[i % len(services)].name
+            if rng.random() < opts["pd_share"]:
+                event = {
+                    "routing_key": pd_token, "event_action": "trigger", "dedup_key": f"{run}-pd-{i}",
+                    "payload": {"summary": f"Queue depth high on worker-{i % 50}", "source": f"worker-{i % 50}",
+                                "severity": "warning", "component": service, "custom_details": {"depth": i}},
+                }
+                bodies.append(("pd", orjson.dumps(event), 1))
+                continue
+            alerts = [
+                {"status": "firing",
+                 "labels": {"alertname": "HighLatency", "service": service, "instance": f"web-{i}-{j}",
+                            "severity": "critical"},
+                 "annotations": {"summary": f"p99 latency above 1 s on web-{i}-{j}", "description": "bench"},
+                 "startsAt": starts, "endsAt": "0001-01-01T00:00:00Z",
+                 "generatorURL": "http://prometheus:9090/graph", "fingerprint": f"{run}-{i:07d}{j:02d}"}
+                for j in range(per)
+            ]
+            payload = {
+                "receiver": "aiops", "status": "firing", "alerts": alerts,
+                "groupLabels": {"alertname": "HighLatency"}, "commonLabels": {"alertname": "HighLatency"},
+                "commonAnnotations": {}, "externalURL": "http://alertmanager:9093", "version": "4",
+                "groupKey": f'{{}}:{{alertname="HighLatency", batch="{i}"}}', "truncatedAlerts": 0,
+            }
+            bodies.append(("am", orjson.dumps(payload), per))
+        return bodies
+
+    def _start_stack(self, opts) -> tuple[str, list[subprocess.Popen]]:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        env = dict(os.environ, PYTHONUNBUFFERED="1", CELERY_TASK_ALWAYS_EAGER="false", LOG_LEVEL="WARNING")
+        bin_dir = Path(sys.executable).parent
+        log_dir = ROOT / "var" / "bench"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        web = subprocess.Popen(
+            [str(bin_dir / "gunicorn"), "aiops.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(opts["web_workers"]),
+             "-k", "gthread", "--threads", str(opts["web_threads"]), "--keep-alive", "30",
+             "--log-level", "warning"],
+            cwd=ROOT, env=env, stdout=open(log_dir / "intake-gunicorn.log", "w"), stderr=subprocess.STDOUT,
+        )
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "aiops", "worker", "-Q", "ingest",
+             "-c", str(opts["worker_concurrency"]), "-l", "warning", "-n", f"bench-intake-{os.getpid()}@%h",
+             "--without-gossip", "--without-mingle"],
+            cwd=ROOT, env=env, stdout=open(log_dir / "intake-worker.log", "w"), stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and web.poll() is None:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            web.terminate()
+            worker.terminate()
+            raise CommandError(f"gunicorn did not start; see {log_dir / 'intake-gunicorn.log'}")
+        self.stdout.write(f"started gunicorn ({opts['web_workers']} workers x {opts['web_threads']} threads) on {url} "
+                          f"and a celery worker on the ingest queue (-c {opts['worker_concurrency']}); logs in {log_dir}")
+        return url, [web, worker]
+
+    # --- measurement ------------------------------------------------------------------------------
+    def _post(self, url: str, bodies, opts) -> None:
+        parts = urlsplit(url)
+        # Alertmanager authenticates by header; PagerDuty senders by the body's routing_key.
+        am_headers = {"Authorization": f"Bearer {self._tokens[0]}", "Content-Type": "application/json"}
+        pd_headers = {"Content-Type": "application/json"}
+        latencies = np.zeros(len(bodies))
+        statuses = np.zeros(len(bodies), dtype=np.int16)
+        cursor = iter(range(len(bodies)))
+        lock = threading.Lock()
+        bar = tqdm(total=len(bodies), desc="post", unit="req", file=self.stderr._out, mininterval=0.5)
+
+        def client() -> None:
+            conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=30)
+            while True:
+                with lock:
+                    i = next(cursor, None)
+                if i is None:
+                    break
+                kind, body, _ = bodies[i]
+                path = "/api/v1/integrations/alertmanager" if kind == "am" else "/api/v1/integrations/pagerduty/v2/enqueue"
+                t0 = time.perf_counter()
+                try:
+                    conn.request("POST", path, body=body, headers=am_headers if kind == "am" else pd_headers)
+                    response = conn.getresponse()
+                    response.read()
+                    statuses[i] = response.status
+                except (OSError, http.client.HTTPException):
+                    conn.close()
+                    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=30)
+                    statuses[i] = 599
+                latencies[i] = time.perf_counter() - t0
+                bar.update(1)
+            conn.close()
+
+        threads = [threading.Thread(target=client) for _ in range(opts["clients"])]
+        self._started_at = datetime.now(timezone.utc)
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+        bar.close()
+        accepted = statuses == 202
+        events = sum(n for (_, _, n), ok in zip(bodies, accepted) if ok)
+        if not accepted.all():
+            codes, counts = np.unique(statuses[~accepted], return_counts=True)
+            self.stdout.write(f"NOT accepted: {dict(zip(codes.tolist(), counts.tolist()))}")
+        ms = latencies * 1000
+        self.stdout.write(
+            f"accepted {accepted.sum():,}/{len(bodies):,} requests ({events:,} events) in {elapsed:.2f} s: "
+            f"{accepted.sum() / elapsed:,.0f} requests/s, {events / elapsed:,.0f} events/s"
+        )
+        self.stdout.write(f"latency: p50 {np.percentile(ms, 50):.1f} ms, p99 {np.percentile(ms, 99):.1f} ms, "
+                          f"max {ms.max():.1f} ms")
+        for kind in ("am", "pd"):
+            mask = np.array([k == kind for k, _, _ in bodies])
+            if mask.any():
+                self.stdout.write(f"  {'Alertmanager' if kind == 'am' else 'PagerDuty   '}: "
+                                  f"p50 {np.percentile(ms[mask], 50):.1f} ms, p99 {np.percentile(ms[mask], 99):.1f} ms")
+        self._accepted_events = events
+        self._accepted_requests = int(accepted.sum())
+
+    def _wait(self, run, events, requests, integrations, opts) -> None:
+        if integrations:
+            intakes = AlertIntake.objects.filter(integration__in=integrations)
+        else:  # --url: the integrations are the given tokens'; count this run's rows by time
+            intakes = AlertIntake.objects.filter(received_at__gte=self._started_at)
+        alerts = Alert.objects.filter(service__name__startswith=f"{run}-svc-")
+        started = time.perf_counter()
+        deadline = time.monotonic() + opts["timeout"]
+        bar = tqdm(total=self._accepted_events, desc="processed", unit="ev", file=self.stderr._out, mininterval=1)
+        while True:
+            stored = alerts.count()
+            bar.n = stored
+            bar.refresh()
+            pending = intakes.filter(status__in=[AlertIntakeStatus.QUEUED, AlertIntakeStatus.PROCESSING]).count()
+            if pending == 0 and stored >= self._accepted_events or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        bar.close()
+        elapsed = time.perf_counter() - started
+        rows = intakes.count()
+        failed = intakes.filter(status=AlertIntakeStatus.FAILED).count()
+        self.stdout.write(f"intake rows stored: {rows:,} for {self._accepted_requests:,} accepted requests; failed: {failed}")
+        self.stdout.write(f"events in: {self._accepted_events:,}  alerts stored: {stored:,}  "
+                          f"({'equal' if stored == self._accepted_events else 'MISMATCH'}); "
+                          f"processing drained {elapsed:.1f} s after the last request")
