@@ -7,8 +7,16 @@ from typing import Any, ClassVar
 from core.models import Integration
 
 from .base import (
-    MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, IntakeParser, Problems, SignalDraft, content_hash, is_unset,
-    json_type, safe_links, truncate,
+    MAX_DESCRIPTION_CHARS,
+    MAX_TITLE_CHARS,
+    IntakeParser,
+    Problems,
+    SignalDraft,
+    content_hash,
+    is_unset,
+    json_type,
+    safe_links,
+    truncate,
 )
 from .registry import register
 

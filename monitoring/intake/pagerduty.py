@@ -8,8 +8,15 @@ from typing import Any, ClassVar
 from core.models import Integration
 
 from .base import (
-    MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, IntakeParser, Problems, SignalDraft, content_hash, json_type,
-    safe_links, truncate,
+    MAX_DESCRIPTION_CHARS,
+    MAX_TITLE_CHARS,
+    IntakeParser,
+    Problems,
+    SignalDraft,
+    content_hash,
+    json_type,
+    safe_links,
+    truncate,
 )
 from .registry import register
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -87,7 +86,7 @@ def am_alert(instance: str, *, ends_at: datetime | None = None) -> dict:
         "labels": {"alertname": "CheckoutErrors", "instance": instance, "severity": "critical", "job": "checkout"},
         "annotations": {"summary": f"5xx ratio above 5% on {instance}", "description": "Checkout is failing"},
         "generatorURL": "http://prometheus.example.com/graph?g0.expr=checkout_errors",
-        "startsAt": (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat(),
+        "startsAt": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
     }
     if ends_at is not None:
         alert["endsAt"] = ends_at.isoformat()
@@ -132,7 +131,7 @@ def test_alertmanager_webhook_and_pagerduty_delivery_open_and_resolve_incidents(
     assert "CheckoutErrors" in pd_alert.title  # Alertmanager's "[FIRING:2] CheckoutErrors ..." summary
 
     # One alert resolves (endsAt in the past): Alertmanager notifies the resolution.
-    post_alerts(base, [am_alert("web-2", ends_at=datetime.now(timezone.utc) - timedelta(seconds=1))])
+    post_alerts(base, [am_alert("web-2", ends_at=datetime.now(UTC) - timedelta(seconds=1))])
     resolved = wait_for(
         lambda: Alert.objects.filter(source_kind="alertmanager", labels__instance="web-2", status="resolved").first(),
         timeout=60, message="web-2 to be resolved",
@@ -144,7 +143,7 @@ def test_alertmanager_webhook_and_pagerduty_delivery_open_and_resolve_incidents(
     assert Incident.objects.filter(service=checkout).count() == 1  # still ONE incident
 
     # The last one resolves: the incident resolves, and PagerDuty delivery sends its resolve.
-    post_alerts(base, [am_alert("web-1", ends_at=datetime.now(timezone.utc) - timedelta(seconds=1))])
+    post_alerts(base, [am_alert("web-1", ends_at=datetime.now(UTC) - timedelta(seconds=1))])
     wait_for(lambda: Incident.objects.get(pk=incident.pk).status == "resolved", timeout=60,
              message="the incident to resolve")
     wait_for(lambda: Alert.objects.get(pk=pd_alert.pk).status == "resolved", timeout=60,

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -108,8 +108,8 @@ class Command(BaseCommand):
     def _bodies(self, run, services, tokens, opts) -> list[tuple[str, bytes, int]]:
         """Pre-encoded requests, each with fresh fingerprints so every event is a new alert."""
         rng = np.random.default_rng(0)
-        am_token, pd_token = tokens
-        starts = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
+        pd_token = tokens[1]
+        starts = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
         per = opts["alerts_per_notification"]
         bodies = []
         for i in range(opts["requests"]):
@@ -214,7 +214,7 @@ class Command(BaseCommand):
             conn.close()
 
         threads = [threading.Thread(target=client) for _ in range(opts["clients"])]
-        self._started_at = datetime.now(timezone.utc)
+        self._started_at = datetime.now(UTC)
         started = time.perf_counter()
         for thread in threads:
             thread.start()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,12 +10,12 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def am_alert(name: str = "HighErrorRate", *, status: str = "firing", fingerprint: str | None = None,
              starts_at: datetime | None = None, ends_at: datetime | None = None, **labels: str) -> dict:
-    starts_at = starts_at or datetime.now(timezone.utc) - timedelta(minutes=5)
+    starts_at = starts_at or datetime.now(UTC) - timedelta(minutes=5)
     return {
         "status": status,
         "labels": {"alertname": name, "severity": "critical", **labels},
@@ -68,7 +68,7 @@ GRAFANA_EXAMPLE = {  # Grafana's documented example payload (webhook notifier do
 def grafana_payload() -> dict:
     payload = copy.deepcopy(GRAFANA_EXAMPLE)
     for alert in payload["alerts"]:
-        alert["startsAt"] = rfc3339(datetime.now(timezone.utc) - timedelta(minutes=3))
+        alert["startsAt"] = rfc3339(datetime.now(UTC) - timedelta(minutes=3))
     return payload
 
 

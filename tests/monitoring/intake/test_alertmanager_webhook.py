@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -48,7 +48,7 @@ def test_resending_the_same_notification_is_stored_and_counted_once(am_client, d
 
 def test_a_resolved_alert_resolves_its_alert_and_the_last_one_the_incident(am_client, django_capture_on_commit_callbacks):
     a, b = am_alert(instance="a"), am_alert(instance="b")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with django_capture_on_commit_callbacks(execute=True):
         post(am_client, am_payload(a, b))
         post(am_client, am_payload({**a, "status": "resolved", "endsAt": now.isoformat()}, b))

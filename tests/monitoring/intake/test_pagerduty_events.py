@@ -67,9 +67,9 @@ def test_a_trigger_after_a_resolve_fires_again(client, pd_integration, django_ca
         post(client, pd_event(routing_key=token, dedup_key="k2"))
         post(client, pd_event("resolve", routing_key=token, dedup_key="k2"))
     assert Alert.objects.get().status == "resolved"
-    with freeze_time(timezone.now() + timedelta(minutes=30)):  # past the retry window
-        with django_capture_on_commit_callbacks(execute=True):
-            response = post(client, pd_event(routing_key=token, dedup_key="k2"))
+    later = freeze_time(timezone.now() + timedelta(minutes=30))  # past the retry window
+    with later, django_capture_on_commit_callbacks(execute=True):
+        response = post(client, pd_event(routing_key=token, dedup_key="k2"))
     assert response.status_code == 202 and AlertIntake.objects.count() == 3
     assert Alert.objects.filter(fingerprint="k2", status="firing").count() == 1
 
