@@ -226,7 +226,14 @@ def _multivariate(found: list[_Found], *, watermarks: dict[int, datetime | None]
         # History is what was scored before this run; a new series has none to compare with.
         if f.result is not None and watermarks.get(f.series.pk) is not None:
             by_service[f.series.service_id].append(f)
-    groups = [g for g in by_service.values() if 2 <= len(g) <= MV_MAX_SERIES]
+    # A joint row needs MV_MIN_CONTRIBUTORS series leaning unusual on their own, so a service
+    # with fewer such series in this run cannot produce one: skip its (costly) pyod fit.
+    groups = [
+        g for g in by_service.values()
+        if 2 <= len(g) <= MV_MAX_SERIES and sum(
+            bool((f.result.scores >= MV_UNIVARIATE_SUPPORT * f.threshold).any()) for f in g
+        ) >= MV_MIN_CONTRIBUTORS
+    ]
     if not groups:
         return
     history = _history_points({f.series.pk: watermarks[f.series.pk] for g in groups for f in g})
