@@ -49,7 +49,8 @@ from .services import intake as intake_services  # noqa: E402  (grouped with its
 ALERT_INTAKE_MAX_RETRIES = 5
 
 
-@shared_task(name="monitoring.process_alert_intake", bind=True, max_retries=ALERT_INTAKE_MAX_RETRIES)
+# ignore_result: nobody reads it, and a result backend subscription per .delay() costs the request path.
+@shared_task(name="monitoring.process_alert_intake", bind=True, max_retries=ALERT_INTAKE_MAX_RETRIES, ignore_result=True)
 def process_alert_intake(self, intake_id: int) -> str:
     try:
         intake = intake_services.alert_intake_process(intake_id=intake_id)
