@@ -66,13 +66,13 @@ def playbook_select(*, incident: Incident) -> tuple[Playbook, str] | None:
 
 
 @transaction.atomic
-def playbook_attach(*, incident_id: int, playbook: Playbook | None = None) -> PlaybookRun | None:
+def playbook_attach(*, incident_id: int, playbook: Playbook | None = None,
+                    reason: str = "chosen by an operator") -> PlaybookRun | None:
     """Attach the best-matching playbook (once per incident); automated steps marked auto-run start at once."""
     incident = Incident.objects.select_related("service").get(pk=incident_id)
     existing = PlaybookRun.objects.filter(incident=incident).first()
     if existing is not None:
         return existing
-    reason = "chosen by an operator"
     if playbook is None:
         selected = playbook_select(incident=incident)
         if selected is None:
@@ -98,6 +98,25 @@ def playbook_attach(*, incident_id: int, playbook: Playbook | None = None) -> Pl
     for step_run in PlaybookStepRun.objects.filter(run=run, status=StepStatus.QUEUED).values_list("pk", flat=True):
         transaction.on_commit(lambda pk=step_run: tasks.run_playbook_step.delay(pk))
     return run
+
+
+@transaction.atomic
+def playbook_reconsider(*, incident_id: int) -> PlaybookRun | None:
+    """After a level change: swap the attached playbook for today's best match if nobody has worked it yet."""
+    run = PlaybookRun.objects.select_for_update().filter(incident_id=incident_id).first()
+    if run is None:
+        return playbook_attach(incident_id=incident_id)
+    if run.steps.exclude(status=StepStatus.PENDING).exists():
+        return run  # people (or automation) started on it: switching now would lose their place
+    incident = Incident.objects.select_related("service").get(pk=incident_id)
+    selected = playbook_select(incident=incident)
+    if selected is None or selected[0].pk == run.playbook_id:
+        return run
+    old_name = run.playbook_name
+    run.delete()
+    playbook, reason = selected
+    return playbook_attach(incident_id=incident_id, playbook=playbook,
+                           reason=f"{reason}; replaced “{old_name}” after the level changed")
 
 
 def _step_get(*, incident_id: int, step_run_id: int) -> PlaybookStepRun:

@@ -31,6 +31,10 @@ def on_incident_opened(*, incident_id: int) -> None:
 
 def on_severity_changed(*, incident_id: int, old: int, new: int) -> None:
     """The level moved: a worse level sends an upgrade notice and re-arms the timer for its target."""
+    try:
+        playbooks.playbook_reconsider(incident_id=incident_id)
+    except Exception:  # the notice matters more than the playbook
+        log.exception("reconsidering the playbook of incident %s failed", incident_id)
     transaction.on_commit(lambda: _enqueue(tasks.notify_severity_changed, incident_id, old, new))
 
 

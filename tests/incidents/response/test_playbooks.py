@@ -203,3 +203,31 @@ def test_incident_page_without_a_matching_playbook_says_so(make_incident, make_u
     client.force_login(make_user(Role.OPERATOR))
 
     assert "No playbook matched this incident." in client.get(f"/incidents/{incident.pk}/").content.decode()
+
+
+def test_level_change_swaps_an_untouched_playbook_for_the_new_best_match(make_incident):
+    from incidents.services.response import on_severity_changed
+
+    incident = make_incident(severity=2)
+    playbooks.playbook_attach(incident_id=incident.pk)
+    type(incident).objects.filter(pk=incident.pk).update(severity=1)
+
+    on_severity_changed(incident_id=incident.pk, old=2, new=1)
+
+    run = PlaybookRun.objects.get(incident=incident)
+    assert run.playbook_name == "Level 1 critical: system-wide failure"
+    assert "replaced “Level 2 high: partial failure”" in run.match_reason
+
+
+def test_level_change_keeps_a_playbook_someone_started(make_incident, make_user):
+    from incidents.services.response import on_severity_changed
+
+    incident = make_incident(severity=2)
+    run = playbooks.playbook_attach(incident_id=incident.pk)
+    playbooks.playbook_step_complete(incident_id=incident.pk, step_run_id=run.steps.first().pk,
+                                     user=make_user(Role.OPERATOR))
+    type(incident).objects.filter(pk=incident.pk).update(severity=1)
+
+    on_severity_changed(incident_id=incident.pk, old=2, new=1)
+
+    assert PlaybookRun.objects.get(incident=incident).playbook_name == "Level 2 high: partial failure"
