@@ -124,7 +124,7 @@ PARAMS = np.array(
 )
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _zbin(z: float) -> float:  # pragma: no cover - compiled
     if z <= Z0:
         return 0.0
