@@ -167,6 +167,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a `status`; name each choice set after its owner so the schema is stable.
+    "ENUM_NAME_OVERRIDES": {
+        "TrainingRunStatusEnum": "models_registry.choices.TrainingRunStatus",
+        "ModelVersionStatusEnum": "models_registry.choices.VersionStatus",
+        "ModelMonitorStatusEnum": "models_registry.choices.MonitorStatus",
+    },
 }
 
 # --- Intake limits -------------------------------------------------------------
