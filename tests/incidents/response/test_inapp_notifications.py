@@ -53,3 +53,13 @@ def test_api_lists_my_notifications(paged_member, client_as):
     body = client_as(user=member).get("/api/v1/notifications/").json()
 
     assert [n["title"] for n in body["results"]][0].startswith("[AIOps L3")
+
+
+def test_incident_page_lists_who_was_notified_and_how(paged_member, client):
+    member, incident = paged_member
+    client.force_login(member)
+
+    page = client.get(f"/incidents/{incident.pk}/").content.decode()
+
+    assert 'id="notifications"' in page
+    assert page.count(f"<td>{member.get_username()}</td>") == 2  # e-mail and in-app

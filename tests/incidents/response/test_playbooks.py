@@ -195,6 +195,7 @@ def test_incident_page_shows_the_playbook_panel(make_incident, make_user, client
 
     assert "Level 3 medium: performance degradation" in page
     assert PlaybookStepRun.objects.first().title in page
+    assert "Nobody has been notified about this incident" in page
 
 
 def test_incident_page_without_a_matching_playbook_says_so(make_incident, make_user, client):
