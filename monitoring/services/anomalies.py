@@ -5,6 +5,7 @@ import logging
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import datetime, timedelta, timezone as dt_timezone
 
 import numpy as np
@@ -163,13 +164,23 @@ def _unscored_points(series: list[MetricSeries]) -> dict[int, tuple[np.ndarray, 
     return out
 
 
+# series id -> (watermark, detector, state) of the last state this process wrote. Valid only
+# while the stored watermark still equals it (no other worker scored the series since); a
+# rolled-back run leaves a watermark that no longer matches, so a stale entry is never used.
+_STATE_CACHE: dict[int, tuple[datetime | None, str, Any]] = {}
+_STATE_CACHE_MAX = 50_000  # detector states are a few KB: bounded at ~100 MB per worker
+
+
 def series_detector(series: MetricSeries) -> Detector:
     return get_detector(series.detector or None)
 
 
 def _score_one(series: MetricSeries, ts: np.ndarray, values: np.ndarray) -> _Found:
     detector = series_detector(series)
-    if series.detector_state and series.state_detector == detector.name:
+    cached = _STATE_CACHE.get(series.pk)
+    if cached is not None and cached[0] == series.last_scored_ts and cached[1] == detector.name:
+        state = cached[2]  # this process wrote the stored state last: skip decoding it
+    elif series.detector_state and series.state_detector == detector.name:
         state = detector.load_state(bytes(series.detector_state))
     else:
         state = detector.initial_state()  # new series, or its detector was changed
@@ -178,6 +189,9 @@ def _score_one(series: MetricSeries, ts: np.ndarray, values: np.ndarray) -> _Fou
     series.state_detector = detector.name
     series.last_scored_ts = datetime.fromtimestamp(float(ts[-1]), tz=dt_timezone.utc)
     series.points_scored += int(ts.shape[0])
+    if len(_STATE_CACHE) >= _STATE_CACHE_MAX:
+        _STATE_CACHE.clear()
+    _STATE_CACHE[series.pk] = (series.last_scored_ts, detector.name, state)
     threshold = series.threshold if series.threshold is not None else detector.default_threshold
     hits = np.flatnonzero(result.scores > threshold)
     found = _Found(series=series, ts=ts, values=values, result=result, threshold=threshold)

@@ -45,6 +45,8 @@ class Command(BaseCommand):
         parser.add_argument("--points", type=int, default=200_000, help="total points to send")
         parser.add_argument("--batch", type=int, default=1_000, help="points per request")
         parser.add_argument("--threads", type=int, default=4, help="concurrent HTTP senders")
+        parser.add_argument("--steps-per-request", type=int, default=10,
+                            help="consecutive samples of each series in one request (batch/steps series per request)")
         parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers when started here")
         parser.add_argument("--worker-concurrency", type=int, default=2, help="celery processes when started here")
         parser.add_argument("--timeout", type=float, default=600.0)
@@ -60,10 +62,12 @@ class Command(BaseCommand):
         services = self._services(run, opts["services"])
         integration, token = integration_create(kind=IntegrationKind.GENERIC, name=run, service=services[0])
         token = opts["token"] or token
-        bodies, ts, values, keys = self._bodies(services, opts["series_per_service"], per_series, opts["batch"])
+        bodies, ts, values, keys = self._bodies(services, opts["series_per_service"], per_series, opts["batch"],
+                                                opts["steps_per_request"])
         self.stdout.write(
             f"{total:,} points = {n_series:,} series x {per_series} points ({opts['services']} services), "
-            f"{len(bodies)} requests of {opts['batch']:,}, {opts['threads']} sender threads"
+            f"{len(bodies)} requests of {opts['batch']:,} ({opts['steps_per_request']} samples of each series), "
+            f"{opts['threads']} sender threads"
         )
         procs: list[subprocess.Popen] = []
         try:
@@ -98,7 +102,7 @@ class Command(BaseCommand):
         team = team_get_or_create(name="Benchmarks")
         return [service_get_or_create(name=f"{run}-svc-{i}", team=team) for i in range(count)]
 
-    def _bodies(self, services, per_service: int, per_series: int, batch: int):
+    def _bodies(self, services, per_service: int, per_series: int, batch: int, steps: int):
         """Pre-encoded request bodies; each request holds consecutive time steps of a slice of series,
         and requests go out in time order so every point is scored (none arrives behind a watermark)."""
         rng = np.random.default_rng(0)
@@ -109,9 +113,9 @@ class Command(BaseCommand):
         ts = end - step * np.arange(per_series)[::-1]
         phase = rng.uniform(0, 2 * np.pi, n)
         values = 100 + 10 * np.sin(2 * np.pi * ts[None, :] / 86400 + phase[:, None]) + rng.normal(0, 1, (n, per_series))
-        # About a hundred series per request, as many consecutive steps of each as fill the batch.
-        series_per_request = min(n, 100, batch)
-        steps_per_request = max(1, batch // series_per_request)
+        # `steps` consecutive samples of batch/steps series per request (an agent buffering that long).
+        steps_per_request = max(1, min(steps, per_series, batch))
+        series_per_request = max(1, min(n, batch // steps_per_request))
         bodies: list[bytes] = []
         for t0 in range(0, per_series, steps_per_request):
             for s0 in range(0, n, series_per_request):
