@@ -29,21 +29,28 @@ class Command(BaseCommand):
         current = {
             f"f{i:02d}": rng.normal(0.5 * i / max(features - 1, 1), 1.0 + 0.02 * i, rows) for i in range(features)
         }
-        timings = []
+        timings, cpu = [], []
         report = None
         for _ in range(max(repeat, 1)):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             report = drift_report(reference=reference, current=current)
             timings.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - cpu_started)
         assert report is not None
         best, median = min(timings), statistics.median(timings)
+        # CPU seconds of this process: what "on one core" means, and robust to a busy machine where
+        # other processes steal the core (wall time then overstates the cost).
+        cpu_median = statistics.median(cpu)
         self.stdout.write(
             f"drift report: {rows:,} rows x {features} numeric features (reference and current), "
             f"{len(timings)} runs"
         )
-        self.stdout.write(f"  best {best:.3f} s   median {median:.3f} s   (target < {TARGET_SECONDS:.1f} s)")
+        self.stdout.write(
+            f"  wall: best {best:.3f} s, median {median:.3f} s   CPU: median {cpu_median:.3f} s   "
+            f"(target < {TARGET_SECONDS:.1f} s on one core)"
+        )
         self.stdout.write(
             f"  drifted features: {len(report.drifted)}/{len(report.features)}   max PSI {report.max_psi:.3f}"
         )
-        style = self.style.SUCCESS if median < TARGET_SECONDS else self.style.ERROR
-        self.stdout.write(style("OK" if median < TARGET_SECONDS else "TOO SLOW"))
+        ok = cpu_median < TARGET_SECONDS
+        self.stdout.write((self.style.SUCCESS if ok else self.style.ERROR)("OK" if ok else "TOO SLOW"))
