@@ -6,7 +6,13 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from core.models import Team
-from incidents.choices import SEVERITY_HINT_ALIASES, IncidentStatus, Severity, SignalStatus, SourceKind
+from incidents.choices import (
+    SEVERITY_HINT_ALIASES,
+    IncidentStatus,
+    Severity,
+    SignalStatus,
+    SourceKind,
+)
 from incidents.models import Alert, Incident, Silence, TimelineEvent
 from incidents.signals import MAX_TITLE_CHARS
 

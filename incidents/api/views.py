@@ -17,7 +17,7 @@ from core.authentication import IntegrationPrincipal
 from core.choices import IntegrationKind
 from core.permissions import IsIntegrationOrOperator
 from incidents import selectors, services
-from incidents.choices import IncidentStatus, SourceKind
+from incidents.choices import SourceKind
 from incidents.services.severity import incident_override_severity
 from incidents.signals import InvalidSignal, SignalIn
 

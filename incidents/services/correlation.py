@@ -68,30 +68,22 @@ def _open(qs):
 
 
 def alert_place(*, alert: Alert, tier: int, team_id: int | None, window: timedelta, reopen_window: timedelta,
-                now: datetime) -> Placement:
-    """Join or open; an IntegrityError from the open-key constraint propagates to the caller's retry."""
+                now: datetime, prior_incident_id: int | None = None) -> Placement:
+    """Join or open; an IntegrityError from the open-key constraint propagates to the caller's retry.
+
+    `prior_incident_id` is the incident of the last alert with this fingerprint (the caller knows it).
+    """
     # The window holds both ways: sources replaying old signals must not join later incidents.
     cutoff = now - window
     # 1. Fingerprint: the fault was seen before and its incident is still open (or just resolved).
-    if alert.incident_id:
-        incident = Incident.objects.filter(pk=alert.incident_id).first()
+    candidate = alert.incident_id or prior_incident_id
+    if candidate:
+        incident = Incident.objects.filter(pk=candidate).first()
         if incident is not None and incident.is_open:
             return _join(incident, alert, CorrelationRule.FINGERPRINT, tier=tier, now=now)
         if incident is not None and incident.can_transition_to(
             IncidentStatus.TRIGGERED, now=now, reopen_window=reopen_window
         ) and not _open(Incident.objects.filter(grouping_key=incident.grouping_key)).exists():
-            return _reopen(incident, alert, tier=tier, now=now)
-    else:
-        incident = _open(Incident.objects).filter(
-            alerts__fingerprint=alert.fingerprint
-        ).order_by("-last_alert_at").first()
-        if incident is not None:
-            return _join(incident, alert, CorrelationRule.FINGERPRINT, tier=tier, now=now)
-        incident = Incident.objects.filter(
-            status=IncidentStatus.RESOLVED, resolved_at__gte=now - reopen_window,
-            alerts__fingerprint=alert.fingerprint,
-        ).order_by("-resolved_at").first()
-        if incident is not None and not _open(Incident.objects.filter(grouping_key=incident.grouping_key)).exists():
             return _reopen(incident, alert, tier=tier, now=now)
     # 2. Label grouping rules (Alertmanager group_by), first matching rule decides.
     for rule in GroupingRule.objects.filter(enabled=True).filter(Q(service=None) | Q(service_id=alert.service_id)):
@@ -99,26 +91,22 @@ def alert_place(*, alert: Alert, tier: int, team_id: int | None, window: timedel
             continue
         key = rule_key(rule, alert.labels)
         incident = _open(Incident.objects).filter(grouping_key=key).first()
-        if incident is not None and incident.last_alert_at >= now - timedelta(minutes=rule.window_minutes):
-            alert.grouping_rule = rule
-            return _join(incident, alert, CorrelationRule.LABELS, tier=tier, now=now, detail=f"rule {rule.name}")
         alert.grouping_rule = rule
+        if incident is not None and incident.last_alert_at >= now - timedelta(minutes=rule.window_minutes):
+            return _join(incident, alert, CorrelationRule.LABELS, tier=tier, now=now, detail=f"rule {rule.name}")
         return _create(alert, key=key, tier=tier, team_id=team_id, now=now)
-    # 3. Same service within the window.
-    incident = _open(Incident.objects).filter(
-        service_id=alert.service_id, last_alert_at__gte=cutoff, opened_at__lte=now + window
-    ).order_by("-last_alert_at").first()
-    if incident is not None:
-        return _join(incident, alert, CorrelationRule.SERVICE, tier=tier, now=now)
-    # 4. A service it depends on (or that depends on it) within the window.
-    related = related_service_ids(alert.service_id)
-    if related:
-        incident = _open(Incident.objects).select_related("service").filter(
-            service_id__in=related, last_alert_at__gte=cutoff, opened_at__lte=now + window
-        ).order_by("-last_alert_at").first()
-        if incident is not None:
-            return _join(incident, alert, CorrelationRule.DEPENDENCY, tier=tier, now=now,
-                         detail=f"dependency of {incident.service.name}")
+    # 3./4. Same service, else a service it depends on (or that depends on it), within the window:
+    # one query for both, the same service preferred.
+    nearby = {alert.service_id, *related_service_ids(alert.service_id)}
+    candidates = list(_open(Incident.objects).select_related("service").filter(
+        service_id__in=nearby, last_alert_at__gte=cutoff, opened_at__lte=now + window
+    ).order_by("-last_alert_at")[:20])
+    own = next((i for i in candidates if i.service_id == alert.service_id), None)
+    if own is not None:
+        return _join(own, alert, CorrelationRule.SERVICE, tier=tier, now=now)
+    if candidates:
+        return _join(candidates[0], alert, CorrelationRule.DEPENDENCY, tier=tier, now=now,
+                     detail=f"dependency of {candidates[0].service.name}")
     return _create(alert, key=service_key(alert.service_id), tier=tier, team_id=team_id, now=now)
 
 

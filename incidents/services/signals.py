@@ -91,11 +91,12 @@ def _ingest(signal: SignalIn, *, bumped: tuple | None = None, skip_bump: bool = 
     if row is not None:
         return _repeat(signal, row, at=at)
     svc = _service(signal.service)
-    alert = Alert.objects.filter(fingerprint=signal.fingerprint, status=AlertStatus.RESOLVED).order_by(
-        "-resolved_at"
-    ).first()
-    if alert is not None and alert.resolved_at and at - alert.resolved_at <= _flap_window(svc):
-        return _refire(signal, alert, svc, at=at)
+    # The last alert with this fingerprint (no firing one exists): a recent one fires again in
+    # place (flap tracking); an older one still tells which incident the fault belonged to.
+    prior = Alert.objects.filter(fingerprint=signal.fingerprint).order_by("-last_seen", "-id").first()
+    if prior is not None and prior.status == AlertStatus.RESOLVED and prior.resolved_at \
+            and at - prior.resolved_at <= _flap_window(svc):
+        return _refire(signal, prior, svc, at=at)
     alert = Alert.objects.create(
         fingerprint=signal.fingerprint, source_kind=signal.source_kind, source_name=signal.source_name,
         service_id=svc.id, title=signal.title, description=signal.description, labels=dict(signal.labels),
@@ -103,7 +104,7 @@ def _ingest(signal: SignalIn, *, bumped: tuple | None = None, skip_bump: bool = 
         links=list(signal.links), kpis=list(signal.kpis),
     )
     alert.service = Service(pk=svc.id, name=svc.name, tier=svc.tier, team_id=svc.team_id)
-    return _admit(alert, svc, at=at)
+    return _admit(alert, svc, at=at, prior_incident_id=prior.incident_id if prior is not None else None)
 
 
 # The hot path of an alert storm is a repeat of a firing alert: one statement, in its own
@@ -157,7 +158,7 @@ def _as_datetime(value) -> datetime:
 
 
 def _repeat(signal: SignalIn, row: tuple, *, at: datetime) -> SignalResult:
-    alert_id, incident_id, hold, count, first_seen, _ = row
+    alert_id, incident_id, hold = row[0], row[1], row[2]
     if hold == AlertHold.NONE:
         return SignalResult(alert_id=alert_id, incident_id=incident_id, outcome="deduplicated")
     if hold == AlertHold.FLAPPING:
@@ -200,7 +201,11 @@ def _recent_flips(flips: list[float], *, at: datetime, window: timedelta) -> lis
     return [t for t in flips if t >= horizon][-FLIPS_KEPT:]
 
 
-def _admit(alert: Alert, svc: ServiceContext, *, at: datetime, check_silence: bool = True) -> SignalResult:
+_UNKNOWN = -1  # "the caller did not look up the fingerprint's previous incident"
+
+
+def _admit(alert: Alert, svc: ServiceContext, *, at: datetime, check_silence: bool = True,
+           prior_incident_id: int | None = _UNKNOWN) -> SignalResult:
     """A firing alert that is not flapping: silence, then persistence, then correlation."""
     if check_silence:
         # Silences mute what arrives while they are active (wall clock), whatever time the source stamped.
@@ -215,14 +220,20 @@ def _admit(alert: Alert, svc: ServiceContext, *, at: datetime, check_silence: bo
         alert.hold = AlertHold.PENDING
         alert.save(update_fields=["hold"])
         return SignalResult(alert_id=alert.pk, incident_id=None, outcome="pending")
-    return _place(alert, svc, at=at)
+    return _place(alert, svc, at=at, prior_incident_id=prior_incident_id)
 
 
-def _place(alert: Alert, svc: ServiceContext, *, at: datetime) -> SignalResult:
+def _place(alert: Alert, svc: ServiceContext, *, at: datetime,
+           prior_incident_id: int | None = _UNKNOWN) -> SignalResult:
+    if prior_incident_id == _UNKNOWN:
+        prior_incident_id = (Alert.objects.filter(fingerprint=alert.fingerprint, incident__isnull=False)
+                             .exclude(pk=alert.pk).order_by("-last_seen", "-id")
+                             .values_list("incident_id", flat=True).first())
     placement = alert_place(
         alert=alert, tier=svc.tier, team_id=svc.team_id,
         window=timedelta(minutes=svc.settings.correlation_window_minutes),
         reopen_window=timedelta(minutes=svc.settings.reopen_window_minutes), now=at,
+        prior_incident_id=prior_incident_id,
     )
     return SignalResult(alert_id=alert.pk, incident_id=placement.incident.pk,
                         outcome="opened" if placement.opened else "joined")

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from incidents.services.classifier import MIN_TRAINING_INCIDENTS, NotEnoughHistory, severity_classifier_train
+from incidents.services.classifier import (
+    MIN_TRAINING_INCIDENTS,
+    NotEnoughHistory,
+    severity_classifier_train,
+)
 
 
 class Command(BaseCommand):
