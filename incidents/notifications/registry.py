@@ -20,11 +20,3 @@ def get_channel(kind: str) -> Channel:
 
 def channel_kinds() -> list[str]:
     return sorted(_CHANNELS)
-
-
-def _load_builtin() -> None:
-    # Importing the modules registers them; kept here so callers import only the registry.
-    from . import email, inapp, slack, webhook  # noqa: F401
-
-
-_load_builtin()
