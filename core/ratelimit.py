@@ -5,7 +5,8 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from rest_framework.exceptions import Throttled
 
 from .models import Integration
@@ -22,6 +23,30 @@ class RateLimitResult:
     retry_after: int  # seconds until the current window ends (0 when allowed)
 
 
+def counter_incr(key: str, *, timeout: int | None) -> int:
+    """Atomically add one to a cache counter (created at 1) and return it.
+
+    On Redis this is one pipelined round trip (INCR + EXPIRE) instead of Django's exists/incr/add
+    dance: the intake hot path counts every request twice (rate limit, receipts).
+    """
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        full_key = backend.make_and_validate_key(key)
+        client = backend._cache.get_client(full_key, write=True)
+        pipe = client.pipeline(transaction=False)
+        pipe.incr(full_key)
+        if timeout is not None:
+            pipe.expire(full_key, timeout)
+        return int(pipe.execute()[0])
+    try:
+        return backend.incr(key)
+    except ValueError:  # first increment
+        # add() is atomic: of two racing first increments one adds, the other increments.
+        if backend.add(key, 1, timeout=timeout):
+            return 1
+        return backend.incr(key)
+
+
 def rate_limit_hit(*, key: str, limit: int, window_seconds: int = WINDOW_SECONDS, now: float | None = None) -> RateLimitResult:
     """Count one request against `key` and say whether it is within `limit` for the current window.
 
@@ -31,15 +56,7 @@ def rate_limit_hit(*, key: str, limit: int, window_seconds: int = WINDOW_SECONDS
     """
     now = time.time() if now is None else now
     window = int(now // window_seconds)
-    cache_key = f"ratelimit:{key}:{window}"
-    try:
-        count = cache.incr(cache_key)
-    except ValueError:  # first request of the window
-        # add() is atomic: of two racing first requests one adds, the other increments.
-        if cache.add(cache_key, 1, timeout=window_seconds + 5):
-            count = 1
-        else:
-            count = cache.incr(cache_key)
+    count = counter_incr(f"ratelimit:{key}:{window}", timeout=window_seconds + 5)
     retry_after = 0 if count <= limit else max(1, int((window + 1) * window_seconds - now + 0.999))
     return RateLimitResult(allowed=count <= limit, limit=limit, count=count, retry_after=retry_after)
 

@@ -21,7 +21,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from core.authentication import authenticate_integration_token
 from core.exceptions import InvalidInput
 from core.models import Integration
-from core.ratelimit import integration_rate_limit_check
+from core.ratelimit import counter_incr, integration_rate_limit_check
 from core.services import integration_record_receipt
 from incidents import services as incident_services
 from monitoring import tasks
@@ -98,11 +98,7 @@ def _count_receipt(*, integration_id: int) -> None:
     of an integration's requests on its row lock, halving intake throughput.
     """
     key = _receipts_key(integration_id)
-    try:
-        cache.incr(key)
-    except ValueError:
-        if not cache.add(key, 1, timeout=None):
-            cache.incr(key)
+    counter_incr(key, timeout=None)
     if cache.add(f"{key}:flushed", 1, timeout=RECEIPT_FLUSH_SECONDS):
         integration_receipts_flush(integration_ids=[integration_id])
 

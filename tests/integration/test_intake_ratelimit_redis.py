@@ -1,0 +1,35 @@
+"""The per-integration rate limit and receipt counters on the real Redis cache (pipelined path)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
+
+from core.choices import IntegrationKind
+from core.models import Integration
+from core.ratelimit import counter_incr
+from monitoring.services import intake as intake_services
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def test_counters_limits_and_receipts_work_on_redis(client, make_integration):
+    assert isinstance(caches["default"], RedisCache)
+    key = f"test-counter-{id(client)}"
+    assert [counter_incr(key, timeout=5) for _ in range(3)] == [1, 2, 3]
+    cache.delete(key)
+
+    integration, token = make_integration(IntegrationKind.PAGERDUTY)
+    Integration.objects.filter(pk=integration.pk).update(rate_limit_per_minute=2)
+    event = {"routing_key": token, "event_action": "trigger",
+             "payload": {"summary": "x", "source": "y", "severity": "info"}}
+    codes = []
+    for i in range(3):
+        event["dedup_key"] = f"k{i}"
+        codes.append(client.post("/api/v1/integrations/pagerduty/v2/enqueue", data=json.dumps(event),
+                                 content_type="application/json").status_code)
+    assert codes == [202, 202, 429]
+    intake_services.integration_receipts_flush(integration_ids=[integration.pk])
+    assert Integration.objects.get(pk=integration.pk).received_count == 2
