@@ -16,6 +16,7 @@ urlpatterns = [
 urlpatterns += [
     path("notifications/", views_response.notification_list, name="notifications"),
     path("notifications/read/", views_response.notifications_read, name="notifications_read"),
+    path("notifications/preferences/", views_response.notification_preferences, name="notification_preferences"),
     path("<int:incident_id>/playbook/steps/<int:step_id>/done/", views_response.playbook_step_done,
          name="playbook_step_done"),
     path("<int:incident_id>/playbook/steps/<int:step_id>/run/", views_response.playbook_step_run,

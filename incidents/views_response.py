@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from core.choices import Role
+from incidents.choices import ChannelKind
 from core.exceptions import DomainError
 from core.selectors import user_has_role
 
@@ -17,9 +18,27 @@ from .services import notifications, playbooks
 
 def notification_list(request):
     page = Paginator(selectors.user_notification_list(user=request.user), 50).get_page(request.GET.get("page"))
+    pref = notifications.notification_preference_get(user=request.user)
+    offered = [(ChannelKind.EMAIL, f"E-mail ({request.user.email or 'no address on file'})"),
+               (ChannelKind.INAPP, "In-app (this list)")]
+    if pref.slack_endpoint_id:
+        offered.append((ChannelKind.SLACK, f"Slack ({pref.slack_endpoint.name})"))
+    if pref.webhook_endpoint_id:
+        offered.append((ChannelKind.WEBHOOK, f"Webhook ({pref.webhook_endpoint.name})"))
     return render(request, "incidents/notifications_list.html", {
         "page_obj": page, "unread": selectors.user_unread_count(user=request.user),
+        "offered": offered, "chosen": set(pref.channels),
     })
+
+
+@require_POST
+def notification_preferences(request):
+    try:
+        notifications.notification_preference_set(user=request.user, channels=request.POST.getlist("channels"))
+        messages.success(request, "Saved: you will be reached on the channels you chose.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("incidents:notifications")
 
 
 @require_POST

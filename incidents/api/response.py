@@ -126,3 +126,25 @@ class MyNotificationsRead(APIView):
             return Response({"ids": ["A list of notification ids."]}, status=status.HTTP_400_BAD_REQUEST)
         marked = notifications.user_notifications_mark_read(user=request.user, ids=ids)
         return Response({"marked": marked})
+
+
+class PreferenceSerializer(serializers.Serializer):
+    channels = serializers.ListField(child=serializers.CharField(max_length=20), max_length=10)
+
+
+class MyNotificationPreferences(APIView):
+    """`GET/PUT /api/v1/notifications/preferences/`: the channels I am reached on."""
+
+    read_roles = EVERYONE
+    write_roles = EVERYONE
+
+    @extend_schema(responses=PreferenceSerializer)
+    def get(self, request):
+        return Response({"channels": notifications.notification_preference_get(user=request.user).channels})
+
+    @extend_schema(request=PreferenceSerializer, responses=PreferenceSerializer)
+    def put(self, request):
+        data = PreferenceSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        pref = notifications.notification_preference_set(user=request.user, channels=data.validated_data["channels"])
+        return Response({"channels": pref.channels})

@@ -26,4 +26,5 @@ urlpatterns += [
     path("incidents/<int:incident_id>/deliveries/", response.IncidentDeliveryList.as_view(), name="incident-deliveries"),
     path("notifications/", response.MyNotificationList.as_view(), name="my-notifications"),
     path("notifications/read/", response.MyNotificationsRead.as_view(), name="my-notifications-read"),
+    path("notifications/preferences/", response.MyNotificationPreferences.as_view(), name="my-notification-preferences"),
 ]

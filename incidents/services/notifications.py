@@ -15,6 +15,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from core.choices import Role
+from core.exceptions import InvalidInput
 from incidents import events, tasks
 from incidents.choices import ChannelKind, DeliveryKind, DeliveryStatus, Severity
 from incidents.models import (
@@ -350,6 +351,33 @@ def deliveries_requeue_failed(*, ids: Sequence[int]) -> int:
     for delivery_id in requeue:
         transaction.on_commit(lambda delivery_id=delivery_id: tasks.deliver_notification.delay(delivery_id))
     return len(requeue)
+
+
+# --- preferences ----------------------------------------------------------------------------
+
+
+def notification_preference_get(*, user) -> NotificationPreference:
+    pref = NotificationPreference.objects.filter(user=user).select_related("slack_endpoint", "webhook_endpoint").first()
+    return pref or NotificationPreference(user=user, channels=list(DEFAULT_CHANNELS))
+
+
+def notification_preference_set(*, user, channels: Sequence[str]) -> NotificationPreference:
+    """A person picks their channels; Slack/webhook need a personal endpoint an admin configured."""
+    chosen = list(dict.fromkeys(channels))
+    unknown = [c for c in chosen if c not in ChannelKind.values]
+    if unknown:
+        raise InvalidInput(f"Unknown channel(s) {', '.join(map(str, unknown))}; use {', '.join(ChannelKind.values)}.",
+                           field="channels")
+    if not chosen:
+        raise InvalidInput("Choose at least one channel, or you cannot be paged.", field="channels")
+    pref = notification_preference_get(user=user)
+    for channel, endpoint in ((ChannelKind.SLACK, pref.slack_endpoint_id), (ChannelKind.WEBHOOK, pref.webhook_endpoint_id)):
+        if channel in chosen and endpoint is None:
+            raise InvalidInput(f"No personal {ChannelKind(channel).label} endpoint is set up for you; ask an admin.",
+                               field="channels")
+    pref.channels = chosen
+    pref.save()
+    return pref
 
 
 # --- in-app list ----------------------------------------------------------------------------

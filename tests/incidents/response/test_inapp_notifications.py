@@ -63,3 +63,25 @@ def test_incident_page_lists_who_was_notified_and_how(paged_member, client):
 
     assert 'id="notifications"' in page
     assert page.count(f"<td>{member.get_username()}</td>") == 2  # e-mail and in-app
+
+
+def test_a_person_chooses_their_channels_on_the_notifications_page(make_user, client):
+    from incidents.models import NotificationPreference
+
+    user = make_user(Role.MANAGER)
+    client.force_login(user)
+
+    client.post("/incidents/notifications/preferences/", {"channels": ["inapp"]})
+
+    assert NotificationPreference.objects.get(user=user).channels == ["inapp"]
+    page = client.get("/incidents/notifications/").content.decode()
+    assert 'value="inapp" checked' in page and 'value="email" checked' not in page
+
+
+def test_choosing_no_channel_or_an_unconfigured_slack_is_refused(make_user, client_as):
+    client = client_as(Role.EXECUTIVE)
+
+    assert client.put("/api/v1/notifications/preferences/", {"channels": []}, format="json").status_code == 400
+    refused = client.put("/api/v1/notifications/preferences/", {"channels": ["slack"]}, format="json")
+    assert refused.status_code == 400 and "ask an admin" in str(refused.json())
+    assert client.get("/api/v1/notifications/preferences/").json() == {"channels": ["email", "inapp"]}
