@@ -272,11 +272,23 @@ def _multivariate_service(group: list[_Found], history: dict[int, tuple[np.ndarr
         return
     names, stamps, matrix = series_align(series=series_data, step=max(steps))
     recent = stamps >= np.floor(run_start / max(steps)) * max(steps)
-    if recent.sum() == 0 or (~recent).sum() < MIN_HISTORY:
+    history_rows = ~recent
+    if history_rows.sum() < MIN_HISTORY:
         return
-    result = multivariate_score(history=matrix[~recent], recent=matrix[recent], names=names)
+    # Only rows where enough series lean unusual can yield a joint anomaly: score just those
+    # (pyod scores recent rows one at a time, so this bounds the cost to the interesting rows).
+    step = max(steps)
+    leaning = np.zeros(stamps.shape[0], dtype=np.int64)
+    for f in group:
+        bucket = np.floor(f.ts / step) * step
+        hot = bucket[f.result.scores >= MV_UNIVARIATE_SUPPORT * f.threshold]
+        leaning += np.isin(stamps, np.unique(hot))
+    candidates = recent & (leaning >= MV_MIN_CONTRIBUTORS)
+    if not candidates.any():
+        return
+    result = multivariate_score(history=matrix[history_rows], recent=matrix[candidates], names=names)
     by_name = {str(f.series.pk): f for f in group}
-    recent_stamps = stamps[recent]
+    recent_stamps = stamps[candidates]
     for row in np.flatnonzero(result.scores >= MULTIVARIATE_THRESHOLD).tolist():
         supported = []
         for name, share in result.contributors(row):
