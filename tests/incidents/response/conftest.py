@@ -65,6 +65,7 @@ def http_receiver():
 @dataclass
 class Mailbox:
     messages: list = field(default_factory=list)  # (envelope recipients, parsed email.message.EmailMessage)
+    refuse: dict = field(default_factory=dict)  # address -> SMTP reply, e.g. "550 5.1.1 no such user"
 
     def to(self, address: str) -> list:
         return [m for rcpts, m in self.messages if address in rcpts]
@@ -82,6 +83,12 @@ def smtp_server(settings):
     mailbox = Mailbox()
 
     class Handler:
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+            if address in mailbox.refuse:
+                return mailbox.refuse[address]
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
         async def handle_DATA(self, server, session, envelope):
             mailbox.messages.append(
                 (list(envelope.rcpt_tos), message_from_bytes(envelope.original_content or envelope.content,

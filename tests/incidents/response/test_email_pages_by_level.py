@@ -74,3 +74,20 @@ def test_person_who_chose_only_in_app_gets_no_email(
 
     assert smtp_server.recipients == {"member@example.com"}
     assert UserNotification.objects.filter(user=people["manager"]).count() == 1
+
+
+def test_mailbox_refused_permanently_fails_at_once_and_temporarily_retries(
+    people, smtp_server, make_incident, django_capture_on_commit_callbacks
+):
+    from incidents.choices import DeliveryStatus
+    from incidents.models import Delivery
+
+    smtp_server.refuse = {"boss@example.com": "550 5.1.1 no such user", "exec@example.com": "451 4.3.0 try later"}
+
+    incident = page(make_incident, django_capture_on_commit_callbacks, severity=1, service=people["service"])
+
+    boss = Delivery.objects.get(incident=incident, recipient=people["manager"], channel="email")
+    assert boss.status == DeliveryStatus.FAILED and boss.attempts == 1 and "550" in boss.last_error
+    executive = Delivery.objects.get(incident=incident, recipient=people["executive"], channel="email")
+    assert executive.status == DeliveryStatus.FAILED and executive.attempts == notifications.MAX_ATTEMPTS
+    assert smtp_server.recipients == {"member@example.com"}
