@@ -172,6 +172,8 @@ SPECTACULAR_SETTINGS = {
         "TrainingRunStatusEnum": "models_registry.choices.TrainingRunStatus",
         "ModelVersionStatusEnum": "models_registry.choices.VersionStatus",
         "ModelMonitorStatusEnum": "models_registry.choices.MonitorStatus",
+        "ModelMonitorKindEnum": "models_registry.choices.MonitorKind",
+        "ModelMonitorTriggerEnum": "models_registry.choices.MonitorTrigger",
     },
 }
 
