@@ -182,3 +182,42 @@ def test_refused_prediction_requests_count_in_the_operational_error_rate(champio
     assert operational.metrics["error_rate"] == pytest.approx(0.1)
     assert operational.status == MonitorStatus.WARNING
     assert "warning: error rate 10.00% ≥ 1.00%" in operational.reasons
+
+
+def test_a_stuck_journey_model_is_judged_on_recall_and_precision_at_the_alert_budget(db, make_service, settings):
+    """Classification: performance and bias use recall/precision at the budget, compared with validation."""
+    from models_registry.artifacts import artifact_save
+    from models_registry.choices import VersionAlias, VersionStatus
+    from models_registry.models import ModelVersion
+    from models_registry.services import registered_model_get_or_create
+
+    settings.MONITOR_MIN_ACTUALS = 100
+    pipeline = get_pipeline("flights.stuck_journey")
+    train = pipeline.load(start=datetime(2013, 1, 11, tzinfo=UTC), end=datetime(2013, 1, 25, tzinfo=UTC)).frame
+    fitted = pipeline.fit(features=pipeline.build_features(train), target=train["target"].to_numpy(), params={"max_iter": 20})
+    service = make_service("journey-eta-model")
+    model = registered_model_get_or_create(
+        name="stuck-journey", pipeline="flights.stuck_journey", team=service.team, service=service
+    )
+    path, sha = artifact_save(obj=fitted, relative_path="stuck-journey/v1.joblib")
+    # Validation figures the live month cannot reach: recall falls by more than the breach points.
+    ModelVersion.objects.create(
+        model=model, version=1, alias=VersionAlias.CHAMPION, status=VersionStatus.CHAMPION, data_fingerprint="0" * 64,
+        train_start=FEB, train_end=FEB, holdout_start=FEB, holdout_end=FEB, features=fitted.features,
+        params=fitted.params, code_version="test", artifact_path=path, artifact_sha256=sha,
+        metrics={"recall_at_budget": 0.99, "precision_at_budget": 0.99, "alert_budget": 0.1},
+    )
+    rows = pipeline.load(start=FEB, end=MAR).frame.iloc[:6000:15].reset_index(drop=True)
+    batch = _serve(model, rows)
+    actuals_attach(
+        model=model,
+        actuals=[{"request_id": rid, "actual": int(a)} for rid, a in zip(batch.request_ids, rows["target"])],
+    )
+    results = _results(monitor_services.monitors_run_now(model=model, period_start=FEB, period_end=MAR))
+    performance = results[MonitorKind.PERFORMANCE]
+    assert performance.status == MonitorStatus.BREACH
+    assert {"recall_at_budget", "precision_at_budget", "auc"} <= set(performance.metrics)
+    assert performance.reasons[0].startswith("breach: recall at budget") or performance.reasons[0].startswith(
+        "breach: precision at budget"
+    )
+    assert results[MonitorKind.BIAS].details["carrier"]["metric"] == "recall_at_budget"
