@@ -174,6 +174,14 @@ SPECTACULAR_SETTINGS = {
         "ModelMonitorStatusEnum": "models_registry.choices.MonitorStatus",
         "ModelMonitorKindEnum": "models_registry.choices.MonitorKind",
         "ModelMonitorTriggerEnum": "models_registry.choices.MonitorTrigger",
+        "PlaybookPhaseEnum": "incidents.choices.PlaybookPhase",
+        "PlaybookStepKindEnum": "incidents.choices.StepKind",
+        "PlaybookStepStatusEnum": "incidents.choices.StepStatus",
+        "DeliveryKindEnum": "incidents.choices.DeliveryKind",
+        "DeliveryStatusEnum": "incidents.choices.DeliveryStatus",
+        "ChannelKindEnum": "incidents.choices.ChannelKind",
+        "IncidentStatusEnum": "incidents.choices.IncidentStatus",
+        "SeverityEnum": "incidents.choices.Severity",
     },
 }
 
