@@ -6,7 +6,9 @@ errors up). Scoring each series alone raises several signals; this scores the
 
 How to call it (e.g. from the telemetry detect task, once per service and batch)::
 
-    from monitoring.detection.multivariate import multivariate_score, series_align
+    from monitoring.detection.multivariate import (
+        MULTIVARIATE_THRESHOLD, multivariate_score, series_align,
+    )
 
     names, stamps, matrix = series_align(
         series={"latency_p99": (ts1, v1), "requests": (ts2, v2), "errors": (ts3, v3)},
