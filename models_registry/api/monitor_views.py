@@ -7,7 +7,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 
 from .. import selectors
-from ..choices import MonitorKind, MonitorStatus, MonitorTrigger
+from ..choices import MonitorKind, MonitorRunState, MonitorStatus, MonitorTrigger
 from ..models import MonitorResult, MonitorRun
 from ..services import monitors as monitor_services
 from .monitor_serializers import (
@@ -30,6 +30,17 @@ class MonitorResultFilter(django_filters.FilterSet):
         fields = ("model", "version", "kind", "status", "since", "until")
 
 
+class MonitorRunFilter(django_filters.FilterSet):
+    model = django_filters.CharFilter(field_name="model__name", help_text="Registered model name.")
+    version = django_filters.NumberFilter(field_name="version__version", help_text="Version number.")
+    state = django_filters.ChoiceFilter(choices=MonitorRunState.choices)
+    status = django_filters.ChoiceFilter(choices=MonitorStatus.choices)
+
+    class Meta:
+        model = MonitorRun
+        fields = ("model", "version", "state", "status")
+
+
 class MonitorResultListView(generics.ListAPIView):
     """Monitor results, newest period first (`?model=&version=&kind=&status=&since=&until=`)."""
 
@@ -41,10 +52,10 @@ class MonitorResultListView(generics.ListAPIView):
 
 
 class MonitorRunListCreateView(generics.ListCreateAPIView):
-    """Monitor runs (`?model=<name>`); POST queues a run per serving version of a model (202)."""
+    """Monitor runs (`?model=&version=&state=&status=`); POST queues a run per serving version (202)."""
 
     serializer_class = MonitorRunSerializer
-    filterset_fields = {"model__name": ["exact"], "state": ["exact"], "status": ["exact"]}
+    filterset_class = MonitorRunFilter
 
     def get_queryset(self):
         return MonitorRun.objects.select_related("model", "version").order_by("-created_at", "-id")

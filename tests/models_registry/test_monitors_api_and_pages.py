@@ -64,6 +64,8 @@ def test_an_operator_runs_the_monitors_on_demand_and_gets_the_runs_back(
     assert run["version"] == 1 and run["state"] == "queued"
     detail = client_as("manager").get(f"/api/v1/monitors/runs/{run['id']}/").json()
     assert detail["state"] == "succeeded" and detail["status"] != "no_data"
+    listed = client_as("manager").get("/api/v1/monitors/runs/", {"model": "journey-time", "state": "succeeded"}).json()
+    assert run["id"] in {r["id"] for r in listed["results"]}
 
 
 @pytest.mark.parametrize(
