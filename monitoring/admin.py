@@ -60,3 +60,54 @@ class RecentAlertIntakeInline(admin.TabularInline):
 
 # The integration page (core) lists its recent alert requests; monitoring depends on core, not back.
 IntegrationAdmin.inlines = [*IntegrationAdmin.inlines, RecentAlertIntakeInline]
+
+
+# --- telemetry ------------------------------------------------------------------------------------
+from monitoring.models import Anomaly, MetricSeries, TelemetryBatch  # noqa: E402
+
+
+@admin.register(MetricSeries)
+class MetricSeriesAdmin(admin.ModelAdmin):
+    """Series are created by intake; admins tune their detector and threshold here."""
+
+    list_display = ["id", "service", "metric", "labels", "kind", "unit", "detector", "threshold", "last_scored_ts",
+                    "points_scored"]
+    list_filter = ["kind", "service", "detector"]
+    list_select_related = ["service"]
+    search_fields = ["metric"]
+    fields = ["service", "metric", "labels", "kind", "unit", "detector", "threshold", "state_detector",
+              "last_scored_ts", "points_scored", "open_direction", "normal_streak", "created_at"]
+    readonly_fields = ["service", "metric", "labels", "state_detector", "last_scored_ts", "points_scored",
+                       "open_direction", "normal_streak", "created_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # series come from telemetry
+
+
+@admin.register(Anomaly)
+class AnomalyAdmin(admin.ModelAdmin):
+    list_display = ["id", "series", "ts", "value", "expected", "score", "direction", "detector", "multivariate",
+                    "incident_id"]
+    list_filter = ["direction", "detector", "multivariate"]
+    list_select_related = ["series", "series__service"]
+    date_hierarchy = "ts"
+    readonly_fields = [f.name for f in Anomaly._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(TelemetryBatch)
+class TelemetryBatchAdmin(admin.ModelAdmin):
+    list_display = ["id", "integration", "source", "status", "point_count", "series_count", "stored_count",
+                    "received_at", "processed_at", "attempts"]
+    list_filter = ["source", "status"]
+    list_select_related = ["integration"]
+    date_hierarchy = "received_at"
+    exclude = ["data"]  # packed binary columns; series_keys shows what the batch touched
+    readonly_fields = ["integration", "source", "idempotency_key", "body_sha256", "status", "point_count",
+                       "series_count", "stored_count", "series_keys", "received_at", "claimed_at",
+                       "processed_at", "attempts", "error"]
+
+    def has_add_permission(self, request) -> bool:
+        return False

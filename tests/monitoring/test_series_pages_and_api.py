@@ -97,3 +97,11 @@ def test_the_series_page_draws_a_chart_for_each_range(client, make_user, series_
 def test_pages_need_a_login(client, series_with_points):
     assert client.get("/monitoring/").status_code == 302
     assert client.get(f"/monitoring/series/{series_with_points.pk}/").status_code == 302
+
+
+def test_admins_see_series_anomalies_and_batches_in_the_admin(client, make_user, series_with_points):
+    admin = make_user(Role.ADMIN, is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    for url in ("/admin/monitoring/metricseries/", f"/admin/monitoring/metricseries/{series_with_points.pk}/change/",
+                "/admin/monitoring/anomaly/", "/admin/monitoring/telemetrybatch/"):
+        assert client.get(url).status_code == 200, url
