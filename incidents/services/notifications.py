@@ -31,7 +31,7 @@ from incidents.notifications.registry import get_channel
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5  # 1 try + 4 retries spans ~1 min of backoff: long enough for a receiver restart, short for a page
+MAX_ATTEMPTS = 5  # 1 try + 4 retries over ~30 s of backoff: rides out a receiver restart, still timely for a page
 RETRY_BASE_SECONDS = 2.0  # doubled per attempt (2, 4, 8, 16 s) with jitter so retries of a storm spread out
 RETRY_MAX_SECONDS = 60.0
 STALE_SENDING = timedelta(minutes=5)  # > task_time_limit (180 s): a row still SENDING after this was lost with its worker
