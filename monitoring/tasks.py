@@ -44,8 +44,8 @@ def requeue_batches() -> int:
 # --- alert intake (ingest queue) ----------------------------------------------------------------
 from .services import intake as intake_services  # noqa: E402  (grouped with its tasks)
 
-# Transient database trouble is retried with backoff; anything else is a bug or a refused
-# signal and is recorded on the row as FAILED instead of being retried forever.
+# Transient database trouble (operational errors, as for telemetry) is retried with backoff;
+# anything else is a bug or a refused signal and is recorded on the row as FAILED at once.
 ALERT_INTAKE_MAX_RETRIES = 5
 
 
@@ -54,7 +54,7 @@ ALERT_INTAKE_MAX_RETRIES = 5
 def process_alert_intake(self, intake_id: int) -> str:
     try:
         intake = intake_services.alert_intake_process(intake_id=intake_id)
-    except DatabaseError as exc:
+    except (OperationalError, InterfaceError) as exc:
         if self.request.retries >= ALERT_INTAKE_MAX_RETRIES:
             intake_services.alert_intake_fail(intake_id=intake_id, error=f"{type(exc).__name__}: {exc}")
             raise

@@ -88,3 +88,33 @@ def test_a_row_claimed_by_a_worker_that_died_is_taken_over(am_client):
     assert intake_services.alert_intake_process(intake_id=intake.pk) is None  # claimed, fresh
     AlertIntake.objects.update(claimed_at=timezone.now() - timedelta(minutes=10))
     assert intake_services.alert_intake_process(intake_id=intake.pk).status == "processed"
+
+
+def test_the_task_retries_database_trouble_then_records_the_failure(am_client, monkeypatch):
+    intake = store(am_client)
+    calls = []
+
+    def down(*, signals):
+        calls.append(1)
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(intake_services.incident_services, "signals_ingest", down)
+    monkeypatch.setattr(tasks.process_alert_intake, "retry", _retry_now(tasks.process_alert_intake))
+    result = tasks.process_alert_intake.apply(args=[intake.pk])
+    assert isinstance(result.result, OperationalError)
+    intake.refresh_from_db()
+    assert len(calls) == tasks.ALERT_INTAKE_MAX_RETRIES + 1
+    assert intake.status == "failed" and "server closed" in intake.error
+
+
+def _retry_now(task):
+    """Eager retries without the backoff sleep: run the task again with the retry count bumped."""
+
+    def retry(exc=None, countdown=None, **kwargs):
+        task.request.retries += 1
+        try:
+            return task.run(*task.request.args)
+        finally:
+            task.request.retries -= 1
+
+    return retry
