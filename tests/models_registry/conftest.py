@@ -5,7 +5,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from models_registry.services import registered_model_get_or_create, training_run_create, training_run_execute
+from models_registry.services import (
+    registered_model_get_or_create,
+    training_run_create,
+    training_run_execute,
+)
 
 # Ten days of training and four of holdout keep one fit well under a second.
 FAST = {"train_window_days": 10, "holdout_days": 4, "max_iter": 25}
