@@ -1,7 +1,7 @@
 """Series, their points (downsampled server-side) and anomalies, for people with a read role."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -47,10 +47,10 @@ def parse_time(raw: str | None, *, field: str, default: datetime) -> datetime:
         value = parse_datetime(raw.replace(" ", "+")) if raw else None  # '+' arrives as ' ' in a query string
         if value is None:
             raise InvalidInput(f"{raw!r} is not a time (RFC 3339 or epoch seconds)", field=field) from None
-        return value if value.tzinfo else value.replace(tzinfo=dt_timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if number > 1e11:
         number /= 1000.0
-    return datetime.fromtimestamp(number, tz=dt_timezone.utc)
+    return datetime.fromtimestamp(number, tz=UTC)
 
 
 class MetricSeriesViewSet(viewsets.ReadOnlyModelViewSet):

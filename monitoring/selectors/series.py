@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from django.db import connection
@@ -125,7 +125,7 @@ def series_window(*, series: MetricSeries, start: datetime, end: datetime, step:
     first_raw = ts[0] if ts.shape[0] else end.timestamp()
     rollups = list(
         PointRollup.objects.filter(
-            series_id=series.pk, hour__gte=start - timedelta(hours=1), hour__lt=datetime.fromtimestamp(first_raw, tz=dt_timezone.utc),
+            series_id=series.pk, hour__gte=start - timedelta(hours=1), hour__lt=datetime.fromtimestamp(first_raw, tz=UTC),
         ).order_by("hour").values_list("hour", "min", "max", "mean", "count")
     )
     t0 = start.timestamp()

@@ -5,8 +5,8 @@ import logging
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from datetime import datetime, timedelta, timezone as dt_timezone
 
 import numpy as np
 from django.conf import settings
@@ -187,7 +187,7 @@ def _score_one(series: MetricSeries, ts: np.ndarray, values: np.ndarray) -> _Fou
     result, state = score_series(detector=detector, state=state, timestamps=ts, values=values)
     series.detector_state = detector.dump_state(state)
     series.state_detector = detector.name
-    series.last_scored_ts = datetime.fromtimestamp(float(ts[-1]), tz=dt_timezone.utc)
+    series.last_scored_ts = datetime.fromtimestamp(float(ts[-1]), tz=UTC)
     series.points_scored += int(ts.shape[0])
     if len(_STATE_CACHE) >= _STATE_CACHE_MAX:
         _STATE_CACHE.clear()
@@ -216,7 +216,7 @@ def _anomaly(series, detector, result: DetectionResult, i: int, ts: float, value
     else:
         reasons.append(f"value {value:.4g} inside the band but its pattern is unusual (expected {expected:.4g})")
     return Anomaly(
-        series=series, ts=datetime.fromtimestamp(ts, tz=dt_timezone.utc), value=value,
+        series=series, ts=datetime.fromtimestamp(ts, tz=UTC), value=value,
         score=float(result.scores[i]), expected=expected, lower=lower, upper=upper, direction=direction,
         detector=detector.name, reasons=reasons,
     )
@@ -300,7 +300,7 @@ def _multivariate_service(group: list[_Found], history: dict[int, tuple[np.ndarr
             continue
         names_text = ", ".join(f.series.metric for f, _, _ in supported)
         for f, i, share in supported:
-            ts = datetime.fromtimestamp(float(f.ts[i]), tz=dt_timezone.utc)
+            ts = datetime.fromtimestamp(float(f.ts[i]), tz=UTC)
             existing = next((r for r in f.rows if r.ts == ts), None)
             if existing is not None:
                 existing.multivariate = True
@@ -310,8 +310,9 @@ def _multivariate_service(group: list[_Found], history: dict[int, tuple[np.ndarr
             row_anomaly.score = float(result.scores[row])
             row_anomaly.multivariate = True
             row_anomaly.reasons = [
-                f"joint score {result.scores[row]:.2f} across {names_text} (multivariate COPOD); "
-                f"{share:.0%} of it from this series", *row_anomaly.reasons[1:],
+                (f"joint score {result.scores[row]:.2f} across {names_text} (multivariate COPOD); "
+                 f"{share:.0%} of it from this series"),
+                *row_anomaly.reasons[1:],
             ]
             f.rows.append(row_anomaly)
             f.rows.sort(key=lambda r: r.ts)
@@ -379,7 +380,7 @@ def _raise_signals(found: list[_Found], series: list[MetricSeries]) -> tuple[int
         recent = [row for row in f.rows if row.ts >= horizon]  # a backfill of old history stays quiet
         if recent:
             by_service[f.series.service_id].append(_Found(series=f.series, rows=recent))
-    for service_id, group in by_service.items():
+    for group in by_service.values():
         if len(group) >= 2 or any(row.multivariate for f in group for row in f.rows):
             signals.append(_multivariate_signal(group))
             rows = [row for f in group for row in f.rows]

@@ -14,7 +14,7 @@ import math
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import orjson
@@ -35,7 +35,13 @@ from monitoring.models import MetricSeries
 
 from . import points as points_service
 from .telemetry import BatchAccepted, telemetry_batch_create
-from .telemetry_input import InvalidTelemetry, NormalisedBatch, SeriesKey, build_batch, canonical_labels
+from .telemetry_input import (
+    InvalidTelemetry,
+    NormalisedBatch,
+    SeriesKey,
+    build_batch,
+    canonical_labels,
+)
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -276,7 +282,7 @@ def _rates(samples: list[_Sample]) -> list[_Sample]:
     changed: dict[int, MetricSeries] = {}
     for position, (sample, series_id) in sorted(enumerate(zip(running, ids)), key=lambda x: x[1][0].ts):
         row = rows[series_id]
-        start_ts = datetime.fromtimestamp(sample.start, tz=dt_timezone.utc) if sample.start > 0 else None
+        start_ts = datetime.fromtimestamp(sample.start, tz=UTC) if sample.start > 0 else None
         prev_ts = row.counter_ts.timestamp() if row.counter_ts else None
         result: _Sample | None = None
         if prev_ts is not None and sample.ts <= prev_ts:
@@ -296,7 +302,7 @@ def _rates(samples: list[_Sample]) -> list[_Sample]:
                 result = _Sample(service_id=sample.service_id, metric=sample.metric, labels=sample.labels, unit=sample.unit,
                                  ts=sample.ts, value=value, where=sample.where)
             row.counter_value = sample.value
-            row.counter_ts = datetime.fromtimestamp(sample.ts, tz=dt_timezone.utc)
+            row.counter_ts = datetime.fromtimestamp(sample.ts, tz=UTC)
             row.counter_start_ts = start_ts
             changed[row.pk] = row
         out_of_running[position] = result

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from django.db import connection, transaction
@@ -128,7 +128,7 @@ def _points_store_generic(series_ids: np.ndarray, ts: np.ndarray, values: np.nda
         before = cursor.fetchone()[0]
     Point.objects.bulk_create(
         [
-            Point(series_id=int(s), ts=datetime.fromtimestamp(float(t), tz=dt_timezone.utc), value=float(v))
+            Point(series_id=int(s), ts=datetime.fromtimestamp(float(t), tz=UTC), value=float(v))
             for s, t, v in zip(series_ids.tolist(), ts.tolist(), values.tolist())
         ],
         ignore_conflicts=True,

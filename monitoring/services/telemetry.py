@@ -22,7 +22,13 @@ from monitoring.choices import BatchSource, BatchStatus
 from monitoring.models import MetricSeries, TelemetryBatch
 
 from . import points as points_service
-from .telemetry_input import NormalisedBatch, SeriesKey, pack_points, parse_telemetry_json, unpack_points
+from .telemetry_input import (
+    NormalisedBatch,
+    SeriesKey,
+    pack_points,
+    parse_telemetry_json,
+    unpack_points,
+)
 
 logger = logging.getLogger(__name__)
 

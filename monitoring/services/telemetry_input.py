@@ -272,9 +272,9 @@ def _parse_values(column: list) -> np.ndarray:
 
 
 def _check_strings(column: list, *, field: str, max_length: int) -> None:
-    if pd.api.types.infer_dtype(column, skipna=False) == "string" and all(column):
-        if max(map(len, column)) <= max_length:
-            return
+    if (pd.api.types.infer_dtype(column, skipna=False) == "string" and all(column)
+            and max(map(len, column)) <= max_length):
+        return
     for i, v in enumerate(column):
         if v is None:
             raise InvalidTelemetry("is missing", field=field, index=i)

@@ -3,6 +3,7 @@ is stored (COPY path), scored by the worker, and becomes an anomaly and an incid
 from __future__ import annotations
 
 import time
+from datetime import UTC
 
 import numpy as np
 import orjson
@@ -78,6 +79,6 @@ def test_a_fault_in_posted_telemetry_becomes_an_anomaly_and_an_incident(
 
 
 def _dt(epoch: float):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return datetime.fromtimestamp(epoch, tz=UTC)

@@ -1,7 +1,7 @@
 """Retention: raw points past the age are rolled into hourly min/max/mean/count, then deleted."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -9,7 +9,7 @@ from monitoring.models import MetricSeries, Point, PointRollup
 from monitoring.services.points import labels_hash, points_expire
 from monitoring.tasks import expire_points
 
-HOUR = datetime(2026, 1, 1, 10, tzinfo=dt_timezone.utc)
+HOUR = datetime(2026, 1, 1, 10, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -1,9 +1,8 @@
 """Series pages and the series/points/anomalies API: what people with a read role see."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import timedelta
 
-import numpy as np
 import pytest
 from django.utils import timezone
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import orjson
 import pytest
@@ -49,7 +50,7 @@ def test_a_good_batch_is_stored_and_answered_202(agent, django_capture_on_commit
 
 
 def test_timestamps_may_be_rfc3339_epoch_seconds_or_milliseconds(agent, django_capture_on_commit_callbacks):
-    base = datetime.now(dt_timezone.utc).replace(microsecond=0) - timedelta(minutes=10)
+    base = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
     body = {"points": [
         {"service": agent.service.name, "metric": "m", "timestamp": base.isoformat().replace("+00:00", "Z"), "value": 1},
         {"service": agent.service.name, "metric": "m", "timestamp": (base + timedelta(minutes=1)).astimezone(

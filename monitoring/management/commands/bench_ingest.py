@@ -27,7 +27,12 @@ from tqdm import tqdm
 
 from core.choices import IntegrationKind
 from core.models import Service, Team
-from core.services import integration_create, integration_revoke, service_get_or_create, team_get_or_create
+from core.services import (
+    integration_create,
+    integration_revoke,
+    service_get_or_create,
+    team_get_or_create,
+)
 from monitoring.models import MetricSeries, TelemetryBatch
 from monitoring.services.points import pg_copy_binary
 
