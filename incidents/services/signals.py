@@ -38,7 +38,10 @@ class ServiceContext:
 
 def signal_ingest(*, signal: SignalIn) -> SignalResult:
     """Store one signal atomically and say what became of it; raises InvalidSignal (400)."""
-    clean = signal_normalise(signal)
+    return _ingest_clean(signal_normalise(signal))
+
+
+def _ingest_clean(clean: SignalIn) -> SignalResult:
     bumped = _bump_fast(clean) if clean.status == "firing" else None
     if bumped is not None and bumped[2] in (AlertHold.NONE, AlertHold.FLAPPING):
         return _repeat(clean, bumped, at=clean.occurred_at)  # type: ignore[arg-type]
@@ -60,14 +63,66 @@ def signal_ingest(*, signal: SignalIn) -> SignalResult:
 
 
 def signals_ingest(*, signals: Sequence[SignalIn]) -> list[SignalResult]:
-    """Validate every signal first (nothing stored if one is bad), then ingest each atomically."""
+    """Validate every signal first (nothing stored if one is bad), then ingest each atomically.
+
+    Repeats of already-firing alerts in the batch are counted together in one statement
+    (PostgreSQL): an alert storm is mostly repeats, and a batch (a webhook, a queue drain)
+    holds many of them. Everything else goes through `signal_ingest` one by one, in order.
+    """
     clean = []
     for index, signal in enumerate(signals):
         try:
             clean.append(signal_normalise(signal))
         except InvalidSignal as exc:
             raise InvalidSignal(f"Signal {index}: {exc.message}", field=exc.field) from exc
-    return [signal_ingest(signal=s) for s in clean]
+    results: list[SignalResult | None] = [None] * len(clean)
+    for index, result in _bump_batch(clean).items():
+        results[index] = result
+    for index, signal in enumerate(clean):
+        if results[index] is None:
+            results[index] = _ingest_clean(signal)
+    return results  # type: ignore[return-value]
+
+
+def _bump_batch(signals: list[SignalIn]) -> dict[int, SignalResult]:
+    """Count repeats of firing, unheld alerts for a whole batch at once; {index: result} for those."""
+    if not _fast_path_available() or len(signals) < 2:
+        return {}
+    # A fingerprint that also resolves or acknowledges in this batch keeps its order: no shortcut.
+    ordered = {s.fingerprint for s in signals if s.status != "firing"}
+    groups: dict[str, list[int]] = {}
+    for index, signal in enumerate(signals):
+        if signal.status == "firing" and signal.fingerprint not in ordered:
+            groups.setdefault(signal.fingerprint, []).append(index)
+    if not groups:
+        return {}
+    rows = [(fp, len(ix), max(signals[i].occurred_at for i in ix)) for fp, ix in groups.items()]
+    values = ", ".join(["(%s, %s::integer, %s::timestamptz)"] * len(rows))  # placeholders only
+    params = [value for row in rows for value in row]
+    # Rows are locked in id order first: two workers bumping overlapping sets never deadlock.
+    sql = (
+        "WITH v(fp, n, ts) AS (VALUES " + values + "), "
+        "locked AS (SELECT a.id, v.n, v.ts FROM incidents_alert a JOIN v ON a.fingerprint = v.fp "
+        "WHERE a.status = 'firing' AND a.hold IN ('', 'flapping') ORDER BY a.id FOR UPDATE OF a) "
+        "UPDATE incidents_alert AS a SET count = a.count + locked.n, "
+        "last_seen = GREATEST(a.last_seen, locked.ts) "
+        "FROM locked, (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit "
+        "WHERE a.id = locked.id "
+        "RETURNING a.fingerprint, a.id, a.incident_id, a.hold"
+    )
+    connection.ensure_connection()
+    try:
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, params)
+            found = cursor.fetchall()
+    except psycopg.errors.DeadlockDetected:
+        return {}  # nothing was applied (one statement); the signals take the one-by-one path
+    out: dict[int, SignalResult] = {}
+    for fingerprint, alert_id, incident_id, hold in found:
+        outcome = "flapping" if hold == AlertHold.FLAPPING else "deduplicated"
+        for index in groups[fingerprint]:
+            out[index] = SignalResult(alert_id=alert_id, incident_id=incident_id, outcome=outcome)
+    return out
 
 
 def _service(name: str) -> ServiceContext:

@@ -65,3 +65,19 @@ def test_distinct_alerts_of_one_service_at_the_same_time_share_one_incident(make
     assert Incident.objects.count() == 1 and len({r.incident_id for r in results}) == 1
     assert sorted(r.outcome for r in results) == ["joined"] * 5 + ["opened"]
     assert Incident.objects.get().alert_count == 6
+
+
+def test_a_batch_counts_repeats_together_and_keeps_every_result(make_service):
+    from incidents.services import signals_ingest
+
+    service = make_service("batchy")
+    first = SignalIn(source_kind="generic", source_name="agent", service=service.name, title="Disk",
+                     labels={"alertname": "Disk"})
+    opened = signal_ingest(signal=first)
+    other = SignalIn(source_kind="generic", source_name="agent", service=service.name, title="CPU",
+                     labels={"alertname": "CPU"})
+    results = signals_ingest(signals=[first, other, first, other, first])
+    assert [r.outcome for r in results] == ["deduplicated", "joined", "deduplicated", "deduplicated",
+                                            "deduplicated"]
+    assert results[0].incident_id == opened.incident_id == results[1].incident_id
+    assert Alert.objects.get(title="Disk").count == 4 and Alert.objects.get(title="CPU").count == 2

@@ -16,7 +16,7 @@ from core.models import Service
 from core.services import service_get_or_create, service_set_dependencies, team_get_or_create
 from incidents.choices import OPEN_INCIDENT_STATUSES, AlertStatus
 from incidents.models import Alert, Incident
-from incidents.services import signal_ingest
+from incidents.services import signal_ingest, signals_ingest
 from incidents.signals import SignalIn
 
 BENCH_PREFIX = "bench-svc-"
@@ -40,16 +40,30 @@ def _signals(n: int, *, services: int, duplicate_share: float, seed: int) -> lis
     return out
 
 
-def _run(chunk: list[SignalIn], position: int, show: bool, queue) -> None:
+def _run(chunk: list[SignalIn], position: int, show: bool, queue, batch: int = 1) -> None:
     connections.close_all()  # a forked child must not share the parent's socket
     outcomes: Counter = Counter()
-    for signal in tqdm(chunk, desc=f"worker {position}", position=position, disable=not show, mininterval=1):
-        outcomes[signal_ingest(signal=signal).outcome] += 1
+    try:
+        _ingest_chunk(chunk, position, show, batch, outcomes)
+    except Exception as exc:  # noqa: BLE001 (reported to the parent, which must not wait forever)
+        outcomes["error: " + type(exc).__name__ + ": " + str(exc)[:200]] += 1
     connections.close_all()
     if queue is not None:
         queue.put(dict(outcomes))
     else:
         _run.result = outcomes  # type: ignore[attr-defined]
+
+
+def _ingest_chunk(chunk: list[SignalIn], position: int, show: bool, batch: int, outcomes: Counter) -> None:
+    with tqdm(total=len(chunk), desc=f"worker {position}", position=position, disable=not show,
+              mininterval=1) as bar:
+        for start in range(0, len(chunk), batch):
+            part = chunk[start:start + batch]
+            if batch == 1:
+                outcomes[signal_ingest(signal=part[0]).outcome] += 1
+            else:
+                outcomes.update(r.outcome for r in signals_ingest(signals=part))
+            bar.update(len(part))
 
 
 class Command(BaseCommand):
@@ -61,13 +75,17 @@ class Command(BaseCommand):
         parser.add_argument("--services", type=int, default=20)
         parser.add_argument("--duplicates", type=float, default=0.9, help="share of signals that repeat a fault")
         parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--batch", type=int, default=1,
+                            help="signals per signals_ingest call (1: signal_ingest per signal)")
         parser.add_argument("--keep", action="store_true", help="keep earlier bench alerts (default: clear them)")
 
-    def handle(self, *args, n, workers, services, duplicates, seed, keep, **options):
+    def handle(self, *args, n, workers, services, duplicates, seed, keep, batch, **options):
         if workers > 1 and connection.vendor != "postgresql":
             raise CommandError("--workers > 1 needs PostgreSQL (SQLite allows one writer at a time).")
         if not 0 <= duplicates < 1:
             raise CommandError("--duplicates is a share in [0, 1).")
+        if batch < 1:
+            raise CommandError("--batch is at least 1.")
         team = team_get_or_create(name="Bench")
         made = [service_get_or_create(name=f"{BENCH_PREFIX}{i}", team=team, tier=(Tier.TIER_1, Tier.TIER_2,
                                       Tier.TIER_3, Tier.TIER_4)[i % 4]) for i in range(services)]
@@ -80,16 +98,16 @@ class Command(BaseCommand):
         signals = _signals(n, services=services, duplicate_share=duplicates, seed=seed)
         chunks = [signals[i::workers] for i in range(workers)]
         self.stdout.write(f"{n} signals ({duplicates:.0%} repeats) over {services} services, "
-                          f"{workers} worker(s), {connection.vendor}")
+                          f"{workers} worker(s), batches of {batch}, {connection.vendor}")
         started = time.perf_counter()
         if workers == 1:
-            _run(chunks[0], 0, True, None)
+            _run(chunks[0], 0, True, None, batch)
             outcomes = _run.result  # type: ignore[attr-defined]
         else:
             connections.close_all()
             ctx = mp.get_context("fork")
             queue = ctx.Queue()
-            procs = [ctx.Process(target=_run, args=(chunk, i, i == 0, queue)) for i, chunk in enumerate(chunks)]
+            procs = [ctx.Process(target=_run, args=(chunk, i, i == 0, queue, batch)) for i, chunk in enumerate(chunks)]
             for proc in procs:
                 proc.start()
             outcomes = Counter()
@@ -97,8 +115,9 @@ class Command(BaseCommand):
                 outcomes.update(queue.get())
             for proc in procs:
                 proc.join()
-            if any(proc.exitcode for proc in procs):
-                raise CommandError("A worker failed; see its traceback above.")
+        errors = [key for key in outcomes if key.startswith("error")]
+        if errors or (workers > 1 and any(proc.exitcode for proc in procs)):
+            raise CommandError(f"A worker failed: {errors or 'see its traceback above'}")
         elapsed = time.perf_counter() - started
         opened = Incident.objects.filter(service__in=bench).count()
         self.stdout.write(f"{n / elapsed:,.0f} signals/s ({elapsed:.2f} s)")
