@@ -12,6 +12,7 @@ from incidents.choices import Severity
 from incidents.selectors import incident_counts_by_severity, response_times
 from incidents.selectors_response import delivery_stats
 from models_registry.selectors import monitor_breaching_models, registry_summary
+from monitoring.selectors.series import anomaly_summary
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,7 +35,14 @@ def dashboard_cards() -> list[Card]:
             link="/admin/core/integration/",
         ),
         _models_card(),
+        _telemetry_card(),
     ]
+
+
+def _telemetry_card() -> Card:
+    summary = anomaly_summary(since=timezone.now() - timedelta(hours=24))
+    return Card(title="Anomalies (24 h)", value=str(summary.anomalies), link="/monitoring/",
+                note=f"in {summary.series_with_anomalies} of {summary.series} series")
 
 
 def _duration(value: timedelta | None) -> str:

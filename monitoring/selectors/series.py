@@ -172,3 +172,19 @@ def _accumulate(idx, sums, counts, mins, maxs, mean, count, lo, hi) -> None:
     mean[:] = np.where(np.isnan(mean), 0.0, mean) + partial
     np.fmin.at(lo, idx, mins)
     np.fmax.at(hi, idx, maxs)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnomalySummary:
+    series: int
+    anomalies: int
+    series_with_anomalies: int
+
+
+def anomaly_summary(*, since: datetime) -> AnomalySummary:
+    """Counts for the home page card."""
+    recent = Anomaly.objects.filter(ts__gte=since)
+    return AnomalySummary(
+        series=MetricSeries.objects.count(), anomalies=recent.count(),
+        series_with_anomalies=recent.values("series_id").distinct().count(),
+    )

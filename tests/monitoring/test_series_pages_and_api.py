@@ -104,3 +104,10 @@ def test_admins_see_series_anomalies_and_batches_in_the_admin(client, make_user,
     for url in ("/admin/monitoring/metricseries/", f"/admin/monitoring/metricseries/{series_with_points.pk}/change/",
                 "/admin/monitoring/anomaly/", "/admin/monitoring/telemetrybatch/"):
         assert client.get(url).status_code == 200, url
+
+
+def test_the_home_page_counts_recent_anomalies(client, make_user, series_with_points):
+    client.force_login(make_user(Role.MANAGER))
+    page = client.get("/")
+    assert page.status_code == 200
+    assert b"Anomalies (24 h)" in page.content and b"in 1 of 1 series" in page.content
