@@ -155,7 +155,9 @@ def _ingest(row: TelemetryBatch) -> BatchIngested:
         )
         chunks = detect_chunks(queued)
         for chunk in chunks:
-            transaction.on_commit(lambda chunk=chunk: tasks.detect_series.delay(chunk))
+            transaction.on_commit(
+                lambda chunk=chunk: tasks.detect_series.apply_async((chunk,), countdown=settings.DETECT_DELAY_SECONDS)
+            )
     return BatchIngested(batch_id=row.pk, stored=stored, series=len(keys), detect_tasks=len(chunks))
 
 
