@@ -54,7 +54,7 @@ class Command(BaseCommand):
         parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers when started here")
         parser.add_argument("--web-threads", type=int, default=4, help="threads per gunicorn worker (gthread)")
         parser.add_argument("--worker-concurrency", type=int, default=2, help="celery processes when started here")
-        parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for processing")
+        parser.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for processing")
 
     def handle(self, *args, **opts):
         if not settings.IS_POSTGRES or not settings.REDIS_URL:
@@ -272,6 +272,9 @@ class Command(BaseCommand):
         elapsed = time.perf_counter() - started
         rows = intakes.count()
         failed = intakes.filter(status=AlertIntakeStatus.FAILED).count()
+        if pending:
+            self.stdout.write(f"timed out with {pending:,} intake rows still queued: stored, not lost; the worker "
+                              "(or the requeue beat task) finishes them")
         self.stdout.write(f"intake rows stored: {rows:,} for {self._accepted_requests:,} accepted requests; failed: {failed}")
         self.stdout.write(f"events in: {self._accepted_events:,}  alerts stored: {stored:,}  "
                           f"({'equal' if stored == self._accepted_events else 'MISMATCH'}); "
