@@ -1,9 +1,11 @@
 """Metric series, their raw points, hourly rollups and the anomalies detection found in them."""
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from monitoring.choices import Direction, SeriesKind
+from monitoring.detection.registry import detector_names
 
 
 class MetricSeries(models.Model):
@@ -52,6 +54,12 @@ class MetricSeries(models.Model):
     def __str__(self) -> str:
         labels = ",".join(f"{k}={v}" for k, v in sorted(self.labels.items()))
         return f"{self.service_id}:{self.metric}{{{labels}}}"
+
+    def clean(self) -> None:
+        if self.detector and self.detector not in detector_names():
+            raise ValidationError({"detector": f"Unknown detector; one of {', '.join(detector_names())}."})
+        if self.threshold is not None and not 0.0 < self.threshold <= 1.0:
+            raise ValidationError({"threshold": "A score threshold lies in (0, 1]."})
 
 
 class Point(models.Model):

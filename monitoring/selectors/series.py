@@ -10,8 +10,8 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from monitoring.detection.engine import score_series
-from monitoring.detection.registry import get_detector
 from monitoring.models import Anomaly, MetricSeries, Point, PointRollup
+from monitoring.services.anomalies import series_detector
 
 MAX_BUCKETS = 2_000  # a chart cannot show more; also bounds the response size
 DEFAULT_BUCKETS = 500
@@ -113,7 +113,7 @@ def series_window(*, series: MetricSeries, start: datetime, end: datetime, step:
     expected = lower = upper = None
     if ts.shape[0]:
         warm_ts, warm_values = _points_arrays(series.pk, None, start, limit=BAND_WARMUP_POINTS, newest=True)
-        detector = get_detector(series.detector or None)
+        detector = series_detector(series)
         all_ts = np.concatenate([warm_ts, ts])
         all_values = np.concatenate([warm_values, values])
         result, _ = score_series(detector=detector, state=detector.initial_state(), timestamps=all_ts,

@@ -25,7 +25,7 @@ from monitoring.detection.multivariate import (
     multivariate_score,
     series_align,
 )
-from monitoring.detection.registry import get_detector
+from monitoring.detection.registry import UnknownDetector, get_detector
 from monitoring.models import Anomaly, MetricSeries, Point
 
 logger = logging.getLogger(__name__)
@@ -172,7 +172,12 @@ _STATE_CACHE_MAX = 50_000  # detector states are a few KB: bounded at ~100 MB pe
 
 
 def series_detector(series: MetricSeries) -> Detector:
-    return get_detector(series.detector or None)
+    try:
+        return get_detector(series.detector or None)
+    except UnknownDetector:
+        # A detector removed from the code base must not stop the series being watched.
+        logger.warning("series %s names unknown detector %r; using the default", series.pk, series.detector)
+        return get_detector(None)
 
 
 def _score_one(series: MetricSeries, ts: np.ndarray, values: np.ndarray) -> _Found:

@@ -111,3 +111,14 @@ def test_the_home_page_counts_recent_anomalies(client, make_user, series_with_po
     page = client.get("/")
     assert page.status_code == 200
     assert b"Anomalies (24 h)" in page.content and b"in 1 of 1 series" in page.content
+
+
+def test_a_series_with_an_unknown_detector_falls_back_to_the_default(client, make_user, series_with_points):
+    from django.core.exceptions import ValidationError
+
+    series_with_points.detector = "no-such-detector"
+    with pytest.raises(ValidationError):
+        series_with_points.full_clean()
+    series_with_points.save()
+    client.force_login(make_user(Role.OPERATOR))
+    assert client.get(f"/monitoring/series/{series_with_points.pk}/").status_code == 200
