@@ -4,34 +4,32 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 
+from core.exceptions import InvalidInput
 from incidents.choices import ChannelKind, StepKind
 from incidents.models import (
+    Alert,
     ChannelEndpoint,
     Delivery,
     Escalation,
     EscalationStep,
+    GroupingRule,
+    Incident,
     NotificationPolicy,
     NotificationPreference,
     Playbook,
     PlaybookRun,
     PlaybookStep,
     PlaybookStepRun,
-    UserNotification,
-)
-from incidents.playbooks.actions import action_names
-from incidents.models import (
-    Alert,
-    GroupingRule,
-    Incident,
     ServiceIncidentSettings,
     SeverityClassifier,
     SeverityOverride,
     Silence,
     TimelineEvent,
+    UserNotification,
 )
-from core.exceptions import InvalidInput
-from incidents.services.silences import matchers_clean, silence_create, silence_expire
+from incidents.playbooks.actions import action_names
 from incidents.services import notifications as notification_services
+from incidents.services.silences import matchers_clean, silence_create, silence_expire
 
 # --- Response: playbooks, notification policies, channels, deliveries (notify-eng) -------------------
 
@@ -208,8 +206,9 @@ class IncidentAdmin(admin.ModelAdmin):
     date_hierarchy = "opened_at"
     list_select_related = ["service", "assignee", "team"]
     inlines = [AlertInline, TimelineInline]
-    # Status and level change through the services (page or API) so the timeline stays complete.
-    readonly_fields = ["status", "severity", "severity_source", "severity_reasons", "severity_features",
+    # Status, level and assignment change through the services (page or API) so the timeline
+    # stays complete.
+    readonly_fields = ["assignee", "team", "status", "severity", "severity_source", "severity_reasons", "severity_features",
                        "rules_severity", "proposed_severity", "proposed_confidence", "grouping_key", "opened_at",
                        "last_alert_at", "acknowledged_at", "acknowledged_by", "investigating_at", "mitigated_at",
                        "resolved_at", "resolved_by", "closed_at", "reopened_count", "alert_count"]

@@ -52,6 +52,8 @@ def incident_transition(
     with transaction.atomic():
         commit_durable()  # status changes start and stop pages and timers
         locked = _locked(incident)
+        # A source's clock may be behind ours: no stamp before the opening (MTTA/MTTR stay >= 0).
+        now = max(now, locked.opened_at)
         window = reopen_window_for(locked) if to == IncidentStatus.TRIGGERED else None
         reason = locked.transition_block_reason(to, now=now, reopen_window=window)
         if reason:
