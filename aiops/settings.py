@@ -343,6 +343,12 @@ CELERY_BEAT_SCHEDULE.update(
             "schedule": timedelta(minutes=5),
             "options": {"expires": 240},
         },
+        # Processed telemetry batches are kept a day for Idempotency-Key replays, then deleted.
+        "monitoring-expire-batches": {
+            "task": "monitoring.expire_batches",
+            "schedule": timedelta(hours=1),
+            "options": {"expires": 3000},
+        },
     }
 )
 

@@ -41,6 +41,11 @@ def requeue_batches() -> int:
     return telemetry_services.telemetry_batches_requeue()
 
 
+@shared_task(name="monitoring.expire_batches")
+def expire_batches() -> int:
+    return telemetry_services.telemetry_batches_expire()
+
+
 # --- alert intake (ingest queue) ----------------------------------------------------------------
 from .services import intake as intake_services  # noqa: E402  (grouped with its tasks)
 

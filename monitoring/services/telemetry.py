@@ -217,3 +217,15 @@ def telemetry_batches_requeue() -> int:
     for batch_id in ids:
         tasks.ingest_batch.delay(batch_id)
     return len(ids)
+
+
+# Stored batches are only needed to answer a retried request with the same Idempotency-Key:
+# agents retry within minutes, so a day is ample and keeps the outbox table small.
+BATCH_RETENTION = timedelta(days=1)
+
+
+def telemetry_batches_expire(*, now: datetime | None = None) -> int:
+    """Delete processed batches past BATCH_RETENTION (failed ones stay for inspection)."""
+    cutoff = (now or timezone.now()) - BATCH_RETENTION
+    deleted, _ = TelemetryBatch.objects.filter(status=BatchStatus.STORED, processed_at__lt=cutoff).delete()
+    return deleted

@@ -58,3 +58,28 @@ def test_the_beat_task_uses_the_configured_age(series, settings):
     assert expire_points.delay().get() == 2
     assert Point.objects.count() == 1 and PointRollup.objects.count() == 1
     assert "monitoring-expire-points" in settings.CELERY_BEAT_SCHEDULE
+
+
+def test_lost_batches_are_queued_again_and_old_ones_expire(make_integration, django_capture_on_commit_callbacks):
+    import time as _time
+
+    import orjson
+    from django.utils import timezone
+
+    from monitoring.models import TelemetryBatch
+    from monitoring.services import telemetry as telemetry_services
+    from monitoring.tasks import expire_batches, requeue_batches
+
+    integration, _ = make_integration()
+    body = orjson.dumps({"points": [{"service": integration.service.name, "metric": "m",
+                                     "timestamp": _time.time() - 60, "value": 1.0}]})
+    # Stored, but its ingest message never reached a worker (callbacks not run).
+    accepted = telemetry_services.telemetry_receive(integration=integration, body=body)
+    TelemetryBatch.objects.filter(pk=accepted.batch_id).update(received_at=timezone.now() - timedelta(minutes=10))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert requeue_batches.delay().get() == 1
+    batch = TelemetryBatch.objects.get(pk=accepted.batch_id)
+    assert batch.status == "stored" and Point.objects.count() == 1
+    TelemetryBatch.objects.filter(pk=batch.pk).update(processed_at=timezone.now() - timedelta(days=2))
+    assert expire_batches.delay().get() == 1
+    assert not TelemetryBatch.objects.exists() and Point.objects.count() == 1
