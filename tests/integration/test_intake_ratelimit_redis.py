@@ -10,12 +10,15 @@ from django.core.cache.backends.redis import RedisCache
 from core.choices import IntegrationKind
 from core.models import Integration
 from core.ratelimit import counter_incr
+from monitoring.models import AlertIntake
 from monitoring.services import intake as intake_services
+
+from .conftest import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def test_counters_limits_and_receipts_work_on_redis(client, make_integration):
+def test_counters_limits_and_receipts_work_on_redis(celery_worker_process, client, make_integration):
     assert isinstance(caches["default"], RedisCache)
     key = f"test-counter-{id(client)}"
     assert [counter_incr(key, timeout=5) for _ in range(3)] == [1, 2, 3]
@@ -33,3 +36,5 @@ def test_counters_limits_and_receipts_work_on_redis(client, make_integration):
     assert codes == [202, 202, 429]
     intake_services.integration_receipts_flush(integration_ids=[integration.pk])
     assert Integration.objects.get(pk=integration.pk).received_count == 2
+    # Let the worker finish the two events before the test database is flushed under it.
+    wait_for(lambda: AlertIntake.objects.filter(status="processed").count() == 2, message="both events processed")
