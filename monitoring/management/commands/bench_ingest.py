@@ -67,6 +67,7 @@ class Command(BaseCommand):
         services = self._services(run, opts["services"])
         integration, token = integration_create(kind=IntegrationKind.GENERIC, name=run, service=services[0])
         token = opts["token"] or token
+        opts["_rounds"] = -(-per_series // max(1, min(opts["steps_per_request"], per_series, opts["batch"])))
         bodies, ts, values, keys = self._bodies(services, opts["series_per_service"], per_series, opts["batch"],
                                                 opts["steps_per_request"])
         self.stdout.write(
@@ -193,13 +194,24 @@ class Command(BaseCommand):
         service_ids = [s.pk for s in services]
         series = MetricSeries.objects.filter(service_id__in=service_ids)
         started = time.perf_counter()
-        # Senders post in order per slice of time: requests are submitted in time order and the
-        # pool keeps only `threads` in flight, so a series' batches arrive (nearly) in order.
+        # Each sender thread owns some slices of series and posts their requests one after the
+        # other in time order, as an agent would: a series' batches arrive in order.
+        slices: dict[int, list[bytes]] = {}
+        per_round = max(1, len(bodies) // max(1, opts["_rounds"]))
+        for i, body in enumerate(bodies):
+            slices.setdefault(i % per_round, []).append(body)
+        lanes: list[list[bytes]] = [[] for _ in range(opts["threads"])]
+        for key, requests_of_slice in slices.items():
+            lanes[key % opts["threads"]].extend(requests_of_slice)
         with ThreadPoolExecutor(opts["threads"]) as pool, tqdm(total=len(bodies), desc="post", unit="req",
                                                                 file=self.stderr._out) as bar:
-            for future in [pool.submit(send, body) for body in bodies]:
+            def send_lane(lane: list[bytes]) -> None:
+                for body in lane:
+                    send(body)
+                    bar.update(1)
+
+            for future in [pool.submit(send_lane, lane) for lane in lanes]:
                 future.result()
-                bar.update(1)
         posted = time.perf_counter() - started
         if errors:
             raise CommandError(f"{len(errors)} requests failed, first: {errors[0]}")
