@@ -103,3 +103,12 @@ def _fresh_rate_limit_counters():
     cache.clear()
     yield
     cache.clear()
+
+
+def away_from_a_minute_boundary(margin: float = 10.0) -> None:
+    """Rate-limit windows are wall-clock minutes: start a counting test well inside one."""
+    import time
+
+    into = time.time() % 60
+    if into > 60 - margin:
+        time.sleep(60 - into + 0.5)

@@ -11,7 +11,7 @@ from incidents.models import Alert, Incident
 from monitoring.models import AlertIntake
 from monitoring.services import intake as intake_services
 
-from .conftest import am_alert, am_payload
+from .conftest import am_alert, am_payload, away_from_a_minute_boundary
 
 URL = "/api/v1/integrations/alertmanager"
 pytestmark = pytest.mark.django_db
@@ -148,6 +148,7 @@ def test_every_problem_is_listed_at_once(am_client):
 def test_over_the_rate_limit_it_answers_429_with_retry_after(am_client):
     am_client.integration.rate_limit_per_minute = 2
     am_client.integration.save()
+    away_from_a_minute_boundary()
     codes = [post(am_client, am_payload(am_alert(instance=str(i)))).status_code for i in range(3)]
     assert codes == [202, 202, 429]
     response = post(am_client, am_payload())

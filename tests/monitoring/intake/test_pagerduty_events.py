@@ -12,7 +12,7 @@ from core.models import Integration
 from incidents.models import Alert, Incident
 from monitoring.models import AlertIntake
 
-from .conftest import pd_event
+from .conftest import away_from_a_minute_boundary, pd_event
 
 URL = "/api/v1/integrations/pagerduty/v2/enqueue"
 pytestmark = pytest.mark.django_db
@@ -119,6 +119,7 @@ def test_an_invalid_event_gets_pagerdutys_400_naming_the_problem(client, pd_inte
 def test_over_the_rate_limit_it_throttles_like_pagerduty(client, pd_integration):
     integration, token = pd_integration
     Integration.objects.filter(pk=integration.pk).update(rate_limit_per_minute=1)
+    away_from_a_minute_boundary()
     assert post(client, pd_event(routing_key=token, dedup_key="a")).status_code == 202
     response = post(client, pd_event(routing_key=token, dedup_key="b"))
     assert response.status_code == 429
@@ -129,5 +130,6 @@ def test_over_the_rate_limit_it_throttles_like_pagerduty(client, pd_integration)
 def test_the_global_default_rate_limit_applies_without_a_per_integration_one(client, pd_integration, settings):
     _, token = pd_integration
     settings.INTEGRATION_RATE_LIMIT_PER_MINUTE = 1
+    away_from_a_minute_boundary()
     post(client, pd_event(routing_key=token, dedup_key="a"))
     assert post(client, pd_event(routing_key=token, dedup_key="b")).status_code == 429
