@@ -79,3 +79,24 @@ def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.2, message
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+@pytest.fixture(autouse=True)
+def _worker_idle_before_teardown(request):
+    """Let the worker finish what a test set off (pages, escalations, ingest) before the tables are truncated.
+
+    A task still running during teardown holds locks that deadlock against TRUNCATE.
+    """
+    yield
+    if "celery_worker_process" not in request.fixturenames:
+        return
+    from aiops.celery import app
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        inspect = app.control.inspect(timeout=1.0)
+        active = inspect.active() or {}
+        reserved = inspect.reserved() or {}
+        if not any(active.values()) and not any(reserved.values()):
+            return
+        time.sleep(0.2)
