@@ -92,6 +92,14 @@ def _worker_idle_before_teardown():
         return
     from aiops.celery import app
 
+    # Countdown tasks (escalation timers) would fire during a later test's teardown: drop them,
+    # and drop messages no worker has taken yet.
+    inspect = app.control.inspect(timeout=1.0)
+    scheduled = inspect.scheduled() or {}
+    ids = [task["request"]["id"] for tasks in scheduled.values() for task in tasks]
+    if ids:
+        app.control.revoke(ids)
+    app.control.purge()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         inspect = app.control.inspect(timeout=1.0)
