@@ -8,15 +8,12 @@ starts one worker for `ingest` and a separate one for `notify`, as in production
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -26,6 +23,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from aiops.celery import app
+from core.bench import LOG_DIR, celery_worker_start, processes_stop
 from core.choices import IntegrationKind, Tier
 from core.models import Integration
 from core.services import integration_create, service_get_or_create, team_get_or_create
@@ -36,7 +34,6 @@ from incidents.signals import SignalIn
 from monitoring.models import AlertIntake
 from monitoring.tasks import process_alert_intake
 
-ROOT = Path(settings.BASE_DIR)
 STORM_FINGERPRINTS = 400  # distinct faults cycling in the storm: mostly repeats, as in a real storm
 
 
@@ -71,28 +68,17 @@ class Command(BaseCommand):
             # The storm outlives the run in the ingest queue; drop it so the next run starts clean.
             app.control.purge()
             AlertIntake.objects.filter(integration__name="bench-storm", status="queued").delete()
-            for proc in workers:
-                proc.terminate()
-            for proc in workers:
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            processes_stop(workers)
 
     # --- setup ------------------------------------------------------------------------------
 
     def _start_workers(self, opts) -> list[subprocess.Popen]:
-        env = dict(os.environ, CELERY_TASK_ALWAYS_EAGER="false", PYTHONUNBUFFERED="1")
-        tag = uuid.uuid4().hex[:6]
-        procs = []
-        for queue, concurrency in (("ingest", opts["ingest_concurrency"]), ("notify", opts["notify_concurrency"])):
-            log = open(ROOT / "var" / f"bench-notify-{queue}.log", "w")
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "aiops", "worker", "-Q", queue, "-c", str(concurrency),
-                 "--pool", "prefork", "-l", "warning", "-n", f"bench-{queue}-{tag}@%h", "--without-gossip",
-                 "--without-mingle"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+        procs = [
+            celery_worker_start(queues=(queue,), concurrency=concurrency, log_name=f"notify-{queue}.log")
+            for queue, concurrency in (("ingest", opts["ingest_concurrency"]), ("notify", opts["notify_concurrency"]))
+        ]
         self.stdout.write(f"started workers: ingest (-c {opts['ingest_concurrency']}), "
-                          f"notify (-c {opts['notify_concurrency']}); logs in var/bench-notify-*.log")
+                          f"notify (-c {opts['notify_concurrency']}); logs in {LOG_DIR}/notify-*.log")
         return procs
 
     def _check_workers(self) -> None:

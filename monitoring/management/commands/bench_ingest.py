@@ -7,14 +7,10 @@ already running against the same database (it reads progress from the database).
 """
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import orjson
@@ -25,6 +21,7 @@ from django.db import connection
 from django.db.models import Max, Sum
 from tqdm import tqdm
 
+from core.bench import LOG_DIR, BenchProcessError, celery_worker_start, gunicorn_start, processes_stop
 from core.choices import IntegrationKind
 from core.models import Service, Team
 from core.services import (
@@ -36,7 +33,6 @@ from core.services import (
 from monitoring.models import MetricSeries, TelemetryBatch
 from monitoring.services.points import pg_copy_binary
 
-ROOT = Path(settings.BASE_DIR)
 
 
 class Command(BaseCommand):
@@ -92,13 +88,7 @@ class Command(BaseCommand):
             self.stdout.write(f"raw COPY of the same rows into a scratch table: {copy_rate:,.0f} points/s")
             self.stdout.write(f"ratio end-to-end / COPY: {e2e / copy_rate:.3f}")
         finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            processes_stop(procs)
             integration_revoke(integration=integration)
             if not opts["keep"]:
                 self._cleanup(run, services, integration)
@@ -135,38 +125,14 @@ class Command(BaseCommand):
         return bodies, ts, values, names
 
     def _start_stack(self, opts) -> tuple[str, list[subprocess.Popen]]:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        env = dict(os.environ, PYTHONUNBUFFERED="1", CELERY_TASK_ALWAYS_EAGER="false", LOG_LEVEL="WARNING")
-        bin_dir = Path(sys.executable).parent
-        log_dir = ROOT / "var" / "bench"
-        log_dir.mkdir(parents=True, exist_ok=True)
-        web = subprocess.Popen(
-            [str(bin_dir / "gunicorn"), "aiops.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(opts["web_workers"]),
-             "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=open(log_dir / "gunicorn.log", "w"), stderr=subprocess.STDOUT,
-        )
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "aiops", "worker", "-Q", "ingest,detect",
-             "-c", str(opts["worker_concurrency"]), "-l", "info", "-n", f"bench-{os.getpid()}@%h",
-             "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=env, stdout=open(log_dir / "worker.log", "w"), stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and web.poll() is None:
-            try:
-                if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.3)
-        else:
-            web.terminate()
-            worker.terminate()
-            raise CommandError(f"gunicorn did not start; see {log_dir / 'gunicorn.log'}")
+        try:
+            url, web = gunicorn_start(workers=opts["web_workers"])
+        except BenchProcessError as exc:
+            raise CommandError(str(exc)) from None
+        worker = celery_worker_start(queues=("ingest", "detect"), concurrency=opts["worker_concurrency"],
+                                     log_name="worker.log", loglevel="info")
         self.stdout.write(f"started gunicorn ({opts['web_workers']} workers) on {url} and a celery worker "
-                          f"(-c {opts['worker_concurrency']}); logs in {log_dir}")
+                          f"(-c {opts['worker_concurrency']}); logs in {LOG_DIR}")
         return url, [web, worker]
 
     # --- measurement ------------------------------------------------------------------------------

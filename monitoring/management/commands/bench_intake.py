@@ -12,14 +12,10 @@ processed and prints events in = alerts stored.
 from __future__ import annotations
 
 import http.client
-import os
-import socket
 import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -28,6 +24,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from core.bench import LOG_DIR, BenchProcessError, celery_worker_start, gunicorn_start, processes_stop
 from core.choices import IntegrationKind
 from core.models import Integration
 from core.services import integration_create, service_get_or_create, team_get_or_create
@@ -35,7 +32,6 @@ from incidents.models import Alert
 from monitoring.choices import AlertIntakeStatus
 from monitoring.models import AlertIntake
 
-ROOT = Path(settings.BASE_DIR)
 
 
 class Command(BaseCommand):
@@ -87,13 +83,7 @@ class Command(BaseCommand):
                 procs.append(self._start_worker(opts))
             self._wait(run, events, len(bodies), integrations, opts)
         finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            processes_stop(procs)
 
     # --- set-up ---------------------------------------------------------------------------------
     def _services(self, run: str, count: int):
@@ -143,47 +133,20 @@ class Command(BaseCommand):
         return bodies
 
     def _start_stack(self, opts) -> tuple[str, list[subprocess.Popen]]:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        env = dict(os.environ, PYTHONUNBUFFERED="1", CELERY_TASK_ALWAYS_EAGER="false", LOG_LEVEL="WARNING")
-        bin_dir = Path(sys.executable).parent
-        log_dir = ROOT / "var" / "bench"
-        log_dir.mkdir(parents=True, exist_ok=True)
-        web = subprocess.Popen(
-            [str(bin_dir / "gunicorn"), "aiops.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(opts["web_workers"]),
-             "-k", "gthread", "--threads", str(opts["web_threads"]), "--keep-alive", "30",
-             "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=open(log_dir / "intake-gunicorn.log", "w"), stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and web.poll() is None:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            web.terminate()
-            raise CommandError(f"gunicorn did not start; see {log_dir / 'intake-gunicorn.log'}")
+        try:
+            url, web = gunicorn_start(workers=opts["web_workers"], threads=opts["web_threads"],
+                                      log_name="intake-gunicorn.log")
+        except BenchProcessError as exc:
+            raise CommandError(str(exc)) from None
         self.stdout.write(f"started gunicorn ({opts['web_workers']} workers x {opts['web_threads']} threads) on {url}; "
-                          f"logs in {log_dir}")
+                          f"logs in {LOG_DIR}")
         return url, [web]
 
     def _start_worker(self, opts) -> subprocess.Popen:
         """The ingest worker starts once posting is done: on a small box it would otherwise take the
         CPU the web workers are being measured on (in production workers run elsewhere)."""
-        env = dict(os.environ, PYTHONUNBUFFERED="1", CELERY_TASK_ALWAYS_EAGER="false", LOG_LEVEL="WARNING")
-        log_dir = ROOT / "var" / "bench"
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "aiops", "worker", "-Q", "ingest",
-             "-c", str(opts["worker_concurrency"]), "-l", "warning", "-n", f"bench-intake-{os.getpid()}@%h",
-             "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=env, stdout=open(log_dir / "intake-worker.log", "w"), stderr=subprocess.STDOUT,
-        )
+        worker = celery_worker_start(queues=("ingest",), concurrency=opts["worker_concurrency"],
+                                     log_name="intake-worker.log")
         self.stdout.write(f"started a celery worker on the ingest queue (-c {opts['worker_concurrency']})")
         return worker
 
