@@ -53,7 +53,8 @@ def test_the_beat_task_uses_the_configured_age(series, settings):
 
     settings.POINT_RETENTION_DAYS = 2
     now = timezone.now()
-    add(series, now - timedelta(days=3), [1, 1])
+    # On the hour, so both old points share one hourly rollup whatever the wall clock's minute.
+    add(series, (now - timedelta(days=3)).replace(minute=0, second=0, microsecond=0), [1, 1])
     add(series, now - timedelta(days=1), [2])
     assert expire_points.delay().get() == 2
     assert Point.objects.count() == 1 and PointRollup.objects.count() == 1
