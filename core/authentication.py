@@ -1,13 +1,24 @@
 """API authentication: integration tokens for agents, DRF tokens and sessions for people."""
 from __future__ import annotations
 
+import copy
+import threading
+import time
 from dataclasses import dataclass
 
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from .models import Integration
-from .selectors import TOKEN_PREFIX, integration_get_by_token
+from .selectors import TOKEN_PREFIX, integration_get_by_token, token_hash
+
+# Each web process keeps the integrations it authenticated for this long, so an agent's requests
+# cost no database lookup: a revocation (or any admin change to an integration) reaches every
+# process within this bound; in the process that revoked, at once.
+INTEGRATION_CACHE_SECONDS = 5.0
+INTEGRATION_CACHE_MAX = 1024  # tokens kept per process; more are looked up every time
+_integrations: dict[str, tuple[float, Integration]] = {}
+_integrations_lock = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,13 +43,39 @@ class IntegrationPrincipal:
 
 
 def authenticate_integration_token(token: str) -> Integration:
-    """The active integration for `token`, or AuthenticationFailed (401)."""
+    """The active integration for `token`, or AuthenticationFailed (401).
+
+    Known active tokens are answered from this process's cache for up to
+    INTEGRATION_CACHE_SECONDS; unknown and revoked tokens always ask the database.
+    """
+    if not token.startswith(TOKEN_PREFIX):
+        raise exceptions.AuthenticationFailed("Unknown integration token.")
+    digest = token_hash(token)
+    now = time.monotonic()
+    cached = _integrations.get(digest)
+    if cached is not None and cached[0] > now:
+        # A copy: callers may set attributes on their integration; the cached one stays clean.
+        return copy.copy(cached[1])
     integration = integration_get_by_token(token=token)
     if integration is None:
         raise exceptions.AuthenticationFailed("Unknown integration token.")
     if not integration.is_active:
+        integration_cache_forget(token_hash=digest)
         raise exceptions.AuthenticationFailed("Integration token has been revoked.")
+    with _integrations_lock:
+        if len(_integrations) >= INTEGRATION_CACHE_MAX:
+            _integrations.clear()
+        _integrations[digest] = (now + INTEGRATION_CACHE_SECONDS, copy.copy(integration))
     return integration
+
+
+def integration_cache_forget(*, token_hash: str | None = None) -> None:
+    """Drop one cached integration (by its token hash), or all of them."""
+    with _integrations_lock:
+        if token_hash is None:
+            _integrations.clear()
+        else:
+            _integrations.pop(token_hash, None)
 
 
 class IntegrationTokenAuthentication(authentication.BaseAuthentication):

@@ -12,6 +12,7 @@ from django.utils.text import slugify
 
 from .choices import IntegrationKind, Tier
 from . import tasks
+from .authentication import integration_cache_forget
 from .models import ConnectionTest, Integration, Service, Team
 from .selectors import TOKEN_PREFIX, token_hash
 
@@ -66,9 +67,11 @@ def integration_create(
 
 
 def integration_revoke(*, integration: Integration) -> Integration:
+    """Revoke at once in this process; other processes refuse the token within INTEGRATION_CACHE_SECONDS."""
     if integration.revoked_at is None:
         integration.revoked_at = timezone.now()
         integration.save(update_fields=["revoked_at"])
+    integration_cache_forget(token_hash=integration.token_hash)
     return integration
 
 
