@@ -252,22 +252,36 @@ class IntakeParser(ABC):
         return known
 
 
-# Service names confirmed to exist, with their expiry (monotonic seconds). The request path asks
-# once per name per half minute instead of once per request; the worker always asks the database,
-# so a service deleted meanwhile falls back to the integration's default there.
+# Service names looked up, with whether they exist and until when that answer holds (monotonic
+# seconds). The request path asks once per name per half minute instead of once per request (a
+# name found missing is asked again after a few seconds, so a service created just now is soon
+# recognised); the worker always asks the database, so a service deleted meanwhile falls back to
+# the integration's default there.
 SERVICE_NAME_TTL_SECONDS = 30
-_known_services: dict[str, float] = {}
+SERVICE_MISSING_TTL_SECONDS = 5
+SERVICE_NAMES_KEPT = 10_000  # names are the senders' labels: bound the memory they can take
+_known_services: dict[str, tuple[float, bool]] = {}
 
 
 def known_services(names: set[str], *, cached: bool = True) -> set[str]:
     if not names:
         return set()
     now = time.monotonic()
-    hits = {name for name in names if _known_services.get(name, 0.0) > now} if cached else set()
-    missing = names - hits
+    hits: set[str] = set()
+    missing = set(names)
+    if cached:
+        for name in names:
+            entry = _known_services.get(name)
+            if entry is not None and entry[0] > now:
+                missing.discard(name)
+                if entry[1]:
+                    hits.add(name)
     if missing:
         found = set(Service.objects.filter(name__in=missing).values_list("name", flat=True))
-        for name in found:
-            _known_services[name] = now + SERVICE_NAME_TTL_SECONDS
+        if len(_known_services) > SERVICE_NAMES_KEPT:
+            _known_services.clear()
+        for name in missing:
+            exists = name in found
+            _known_services[name] = (now + (SERVICE_NAME_TTL_SECONDS if exists else SERVICE_MISSING_TTL_SECONDS), exists)
         hits |= found
     return hits

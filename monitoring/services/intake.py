@@ -1,27 +1,37 @@
 """Alert intake: store an agent's request durably and idempotently, then turn it into signals.
 
 The request path validates fully (the format's parser), stores the raw body in an `AlertIntake`
-row, commits, and only then answers 2xx; the ingest task re-parses the same bytes and hands the
-signals to the incident core. A sender's retry of the same notification finds the row already
-stored and is answered without storing or processing anything twice.
+row with one autocommitted INSERT, and only then answers 2xx; a sender's retry of the same
+notification finds the row already stored and is answered without storing anything twice.
+
+Processing is a drain: a worker claims queued rows in batches (`FOR UPDATE SKIP LOCKED`), re-parses
+the same bytes and hands each batch's signals to the incident core in one call. The request path
+only asks for a drain (a debounced "kick", at most one drain waiting in the queue); a row whose
+kick was lost (broker down) is in the database, and the beat sweep drains it.
 """
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import orjson
+import psycopg
+from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from rest_framework.exceptions import AuthenticationFailed
 
-from core.authentication import authenticate_integration_token
+from core.authentication import authenticate_integration_token, integration_cache_forget
 from core.exceptions import InvalidInput
 from core.models import Integration
-from core.ratelimit import counter_incr, integration_rate_limit_check
+from core.ratelimit import cache_add, counter_incr, integration_rate_limit_check
 from core.services import integration_record_receipt
 from incidents import services as incident_services
 from monitoring import tasks
@@ -37,13 +47,25 @@ logger = logging.getLogger(__name__)
 # request identical to one stored in the current or previous window is a retry; later it is a
 # real re-notification (Alertmanager's repeat_interval), which the incident core counts.
 IDEMPOTENCY_WINDOW_SECONDS = 600
-# A queued row older than this lost its task message (broker down at commit time).
-REQUEUE_AFTER = timedelta(minutes=2)
+# Rows claimed per drain step: one signals_ingest call for all their signals. Large enough to
+# amortise the claim and the status update, small enough that a step takes about a second.
+DRAIN_BATCH = 100
+# A drain hands over to a fresh task after this long (Celery's soft time limit is 120 s).
+DRAIN_MAX_SECONDS = 60.0
+# A web process asks for a drain at most this often; a drain keeps looking for rows at least this
+# long after it starts, so the rows of requests that skipped their kick are never left behind.
+KICK_DEBOUNCE_SECONDS = 0.1
+# "A drain is waiting in the queue": later kicks publish nothing. A drain deletes it when it
+# starts; if its message was lost, kicks resume after this long (and the beat sweep drains).
+DRAIN_FLAG_KEY = "alert-intake:drain-queued"
+DRAIN_FLAG_SECONDS = 10.0
+# A queued row older than this lost its kick (broker down at commit time): the sweep drains it.
+REQUEUE_AFTER = timedelta(seconds=30)
 # A row claimed longer ago than this lost its worker (above Celery's hard time limit of 180 s).
 STALE_CLAIM_AFTER = timedelta(minutes=5)
-# Rows re-enqueued per reaper run, so a long outage drains in bounded steps.
-REQUEUE_BATCH = 500
-# "Last received" in the admin may lag this much behind the newest request (plus the reaper tick).
+# Claims of a row before it is recorded FAILED (database trouble each time).
+MAX_ATTEMPTS = 6
+# Duplicate requests counted in the cache reach the integration row at most this often.
 RECEIPT_FLUSH_SECONDS = 1
 
 
@@ -53,6 +75,14 @@ class IntakeReceipt:
     event_count: int
     duplicate: bool  # a retry of a request stored earlier: nothing new was stored
     dedup_key: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DrainResult:
+    claimed: int = 0  # rows taken from the queue
+    processed: int = 0
+    failed: int = 0
+    events: int = 0  # signals handed to the incident core
 
 
 def idempotency_keys(*, content_key: str, received_at: datetime) -> tuple[str, str]:
@@ -70,7 +100,7 @@ def alert_intake_receive(
     data: dict | None = None,
     now: datetime | None = None,
 ) -> IntakeReceipt:
-    """Validate, rate-limit and durably store one agent request; enqueue it once committed.
+    """Validate, rate-limit and durably store one agent request; ask for a drain once committed.
 
     Raises Throttled (429), SignatureInvalid (401) or IntakeInvalid (400) with nothing stored.
     """
@@ -83,7 +113,8 @@ def alert_intake_receive(
     parsed = get_parser(kind).parse(data=data, integration=integration, received_at=now)
     current, previous = idempotency_keys(content_key=parsed.content_key, received_at=now)
     receipt = _store(integration=integration, kind=kind, raw=raw, parsed=parsed, keys=(current, previous), now=now)
-    _count_receipt(integration_id=integration.pk)
+    if receipt.duplicate:
+        _count_duplicate(integration_id=integration.pk)
     return receipt
 
 
@@ -91,20 +122,22 @@ def _receipts_key(integration_id: int) -> str:
     return f"intake-receipts:{integration_id}"
 
 
-def _count_receipt(*, integration_id: int) -> None:
-    """Count a request in the cache; the integration row gets the sum at most once a second.
+def _count_duplicate(*, integration_id: int) -> None:
+    """Count a retried request (no row) in the cache; stored rows are counted when first claimed.
 
-    An UPDATE per request would add a second commit (WAL flush) to every request and queue all
-    of an integration's requests on its row lock, halving intake throughput.
+    Best effort: the count is what the admin shows, and the sender must get its answer.
     """
-    key = _receipts_key(integration_id)
-    counter_incr(key, timeout=None)
-    if cache.add(f"{key}:flushed", 1, timeout=RECEIPT_FLUSH_SECONDS):
-        integration_receipts_flush(integration_ids=[integration_id])
+    try:
+        key = _receipts_key(integration_id)
+        counter_incr(key, timeout=None)
+        if cache_add(f"{key}:flushed", 1, timeout=RECEIPT_FLUSH_SECONDS):
+            integration_receipts_flush(integration_ids=[integration_id])
+    except Exception:  # noqa: BLE001
+        logger.warning("could not count a duplicate alert request of integration %s", integration_id, exc_info=True)
 
 
 def integration_receipts_flush(*, integration_ids: list[int] | None = None) -> int:
-    """Move counted receipts from the cache to the integration rows; returns how many moved."""
+    """Move duplicate requests counted in the cache to the integration rows; returns how many moved."""
     if integration_ids is None:
         integration_ids = list(
             Integration.objects.filter(kind__in=AlertIntakeKind.values).values_list("pk", flat=True)
@@ -121,34 +154,37 @@ def integration_receipts_flush(*, integration_ids: list[int] | None = None) -> i
     return moved
 
 
+_INSERT_SQL = (
+    f"INSERT INTO {AlertIntake._meta.db_table} (integration_id, kind, body, idempotency_key, dedup_key, "
+    "event_count, status, received_at, attempts, error, outcomes) "
+    "SELECT %s, %s, %s, %s, %s, %s, %s, %s, 0, '', '[]' "
+    f"WHERE NOT EXISTS (SELECT 1 FROM {AlertIntake._meta.db_table} WHERE integration_id = %s AND idempotency_key = %s) "
+    "ON CONFLICT (integration_id, idempotency_key) DO NOTHING RETURNING id"
+)
+
+
 def _store(*, integration, kind, raw, parsed, keys, now) -> IntakeReceipt:
     """Insert the row unless this window or the previous one holds it: one statement, one commit.
 
-    The commit (a WAL flush) is the price of "stored before answered"; doing the duplicate check
-    inside the INSERT keeps it to one round trip and one commit per request. The unique
+    The commit (a WAL flush) is the price of "stored before answered". The statement runs in
+    autocommit (no BEGIN/COMMIT round trips) and does the duplicate check itself; the unique
     constraint settles two copies racing in the same window.
     """
     current, previous = keys
-    table = AlertIntake._meta.db_table
-    sql = (
-        f"INSERT INTO {table} (integration_id, kind, body, idempotency_key, dedup_key, event_count, status, "
-        "received_at, attempts, error, outcomes) "
-        "SELECT %s, %s, %s, %s, %s, %s, %s, %s, 0, '', '[]' "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE integration_id = %s AND idempotency_key = %s) "
-        "ON CONFLICT (integration_id, idempotency_key) DO NOTHING RETURNING id"
-    )
     params = [
         integration.pk, kind, raw.decode("utf-8"), current, parsed.dedup_key, len(parsed.signals),
         AlertIntakeStatus.QUEUED, connection.ops.adapt_datetimefield_value(now), integration.pk, previous,
     ]
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
-        if row is not None:
-            intake_id = row[0]
-            transaction.on_commit(lambda: _enqueue(intake_id))
+    try:
+        with connection.wrap_database_errors:
+            row = _execute_one(_INSERT_SQL, params)
+    except IntegrityError:
+        # The integration was deleted while this process still had its token cached.
+        integration_cache_forget(token_hash=integration.token_hash)
+        raise AuthenticationFailed("Integration token has been revoked.") from None
     if row is not None:
+        intake_id = row[0]
+        transaction.on_commit(alert_intakes_kick)  # at once in autocommit; after the caller's commit otherwise
         return IntakeReceipt(intake_id=intake_id, event_count=len(parsed.signals), duplicate=False,
                              dedup_key=parsed.dedup_key)
     existing = (
@@ -161,11 +197,43 @@ def _store(*, integration, kind, raw, parsed, keys, now) -> IntakeReceipt:
     return IntakeReceipt(intake_id=pk, event_count=count, duplicate=True, dedup_key=dedup_key or parsed.dedup_key)
 
 
-def _enqueue(intake_id: int) -> None:
+def _execute_one(sql: str, params: list):
+    if connection.vendor == "postgresql":
+        connection.ensure_connection()
+        # Server-side binding: the body travels as a parameter (no quoting into the SQL text) and
+        # psycopg prepares the statement once per connection.
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, params, prepare=True)
+            return cursor.fetchone()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+_kick_lock = threading.Lock()
+_last_kick = 0.0
+
+
+def alert_intakes_kick(*, force: bool = False) -> None:
+    """Ask a worker to drain the queued rows (after a row commits).
+
+    Debounced per process (KICK_DEBOUNCE_SECONDS) and with at most one drain waiting in the
+    queue, so an alert storm costs a few task messages a second, not one per request. Never
+    raises: the rows are committed, and the beat sweep drains whatever a lost kick left.
+    """
+    global _last_kick
+    eager = settings.CELERY_TASK_ALWAYS_EAGER
+    if not (eager or force):
+        now = time.monotonic()
+        with _kick_lock:
+            if now - _last_kick < KICK_DEBOUNCE_SECONDS:
+                return
+            _last_kick = now
     try:
-        tasks.process_alert_intake.delay(intake_id)
-    except Exception:  # the row is committed: the reaper enqueues it once the broker is back
-        logger.exception("could not enqueue alert intake %s; the requeue task will retry", intake_id)
+        if eager or force or cache_add(DRAIN_FLAG_KEY, 1, timeout=DRAIN_FLAG_SECONDS):
+            tasks.process_alert_intakes.delay()
+    except Exception:  # noqa: BLE001
+        logger.exception("could not ask for an alert intake drain; the sweep task drains the rows later")
 
 
 def pagerduty_event_receive(*, raw: bytes, now: datetime | None = None) -> IntakeReceipt:
@@ -186,54 +254,213 @@ def pagerduty_event_receive(*, raw: bytes, now: datetime | None = None) -> Intak
     )
 
 
-# --- processing (the ingest task) ----------------------------------------------------------
+# --- processing (the drain on the ingest queue) ----------------------------------------------
+
+
+def alert_intakes_drain_started() -> None:
+    """A drain task is running: the next kick may queue another."""
+    try:
+        cache.delete(DRAIN_FLAG_KEY)
+    except Exception:  # noqa: BLE001  the flag expires by itself
+        logger.warning("could not clear the alert intake drain flag", exc_info=True)
+
+
+def alert_intakes_drain(
+    *,
+    batch_size: int = DRAIN_BATCH,
+    min_seconds: float = 0.0,
+    max_seconds: float = DRAIN_MAX_SECONDS,
+    fan_out: bool = False,
+) -> DrainResult:
+    """Claim and process queued rows batch by batch until none is left.
+
+    `min_seconds`: keep looking at least this long after starting (see KICK_DEBOUNCE_SECONDS).
+    `fan_out`: a full batch asks for another drain, so idle workers help with a backlog.
+    Database trouble puts the current batch back in the queue and propagates.
+    """
+    started = time.monotonic()
+    claimed = processed = failed = events = 0
+    while True:
+        batch = alert_intakes_claim(limit=batch_size)
+        if not batch:
+            waited = time.monotonic() - started
+            if waited >= min_seconds:
+                break
+            time.sleep(min(0.02, min_seconds - waited))
+            continue
+        if fan_out and len(batch) == batch_size:
+            alert_intakes_kick(force=False)
+        result = alert_intakes_process_batch(intakes=batch)
+        claimed += result.claimed
+        processed += result.processed
+        failed += result.failed
+        events += result.events
+        if time.monotonic() - started > max_seconds:
+            alert_intakes_kick(force=True)  # hand the rest to a fresh task
+            break
+    return DrainResult(claimed=claimed, processed=processed, failed=failed, events=events)
+
+
+def alert_intakes_claim(*, limit: int = DRAIN_BATCH, intake_id: int | None = None,
+                        now: datetime | None = None) -> list[AlertIntake]:
+    """Take up to `limit` queued rows, oldest first, skipping rows another worker is claiming.
+
+    `intake_id` claims that one row, also when its claim is stale (its worker died). A row
+    claimed for the first time counts as a received request of its integration.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        rows = AlertIntake.objects.select_for_update(skip_locked=True)
+        if intake_id is None:
+            rows = rows.filter(status=AlertIntakeStatus.QUEUED).order_by("received_at", "id")
+        else:
+            rows = rows.filter(pk=intake_id).filter(
+                Q(status=AlertIntakeStatus.QUEUED)
+                | Q(status=AlertIntakeStatus.PROCESSING, claimed_at__lt=now - STALE_CLAIM_AFTER)
+            )
+        ids = list(rows.values_list("pk", flat=True)[:limit])
+        if not ids:
+            return []
+        AlertIntake.objects.filter(pk__in=ids).update(
+            status=AlertIntakeStatus.PROCESSING, claimed_at=now, attempts=F("attempts") + 1
+        )
+        intakes = list(
+            AlertIntake.objects.filter(pk__in=ids).select_related("integration__service").order_by("received_at", "id")
+        )
+        first = [intake for intake in intakes if intake.attempts == 1]
+        for integration_id, count in Counter(intake.integration_id for intake in first).items():
+            latest = max(intake.received_at for intake in first if intake.integration_id == integration_id)
+            Integration.objects.filter(pk=integration_id).update(
+                received_count=F("received_count") + count,
+                last_received_at=Greatest(Coalesce(F("last_received_at"), latest), latest),
+            )
+    return intakes
 
 
 def alert_intake_claim(*, intake_id: int, now: datetime | None = None) -> bool:
-    """Take a row for processing; False when another worker has it or it is done."""
-    now = now or timezone.now()
-    return bool(
-        AlertIntake.objects.filter(pk=intake_id)
-        .filter(
-            Q(status=AlertIntakeStatus.QUEUED)
-            | Q(status=AlertIntakeStatus.PROCESSING, claimed_at__lt=now - STALE_CLAIM_AFTER)
-        )
-        .update(status=AlertIntakeStatus.PROCESSING, claimed_at=now, attempts=F("attempts") + 1)
+    """Take one row for processing; False when another worker has it or it is done."""
+    return bool(alert_intakes_claim(limit=1, intake_id=intake_id, now=now))
+
+
+def alert_intakes_process_batch(*, intakes: list[AlertIntake]) -> DrainResult:
+    """Turn claimed rows into signals for the incident core: one core call for the whole batch.
+
+    A row that no longer parses, or whose signals the core refuses (e.g. its service was deleted
+    since), is marked FAILED with the reason; the others are processed. Database trouble puts
+    every row of the batch back in the queue (FAILED after MAX_ATTEMPTS claims) and propagates.
+
+    The core commits each signal itself (that is what lets it absorb a storm), so a worker that
+    dies mid-batch leaves rows whose signals are partly stored: they are processed again once
+    their claim is stale, and the core counts the repeated alerts as repeats.
+    """
+    errors: dict[int, str] = {}
+    parsed: list[tuple[AlertIntake, list]] = []
+    for intake in intakes:
+        try:
+            data = orjson.loads(intake.body)
+            signals = get_parser(intake.kind).parse(
+                data=data, integration=intake.integration, received_at=intake.received_at, cached=False
+            ).signals
+        except (InvalidInput, orjson.JSONDecodeError) as exc:
+            errors[intake.pk] = str(exc)
+            continue
+        parsed.append((intake, list(signals)))
+    outcomes: dict[int, list[dict]] = {}
+    try:
+        _ingest(parsed, outcomes=outcomes, errors=errors)
+    except _TRANSIENT as exc:
+        unfinished = [intake for intake in intakes if intake.pk not in outcomes and intake.pk not in errors]
+        _release(intakes=unfinished, error=f"{type(exc).__name__}: {exc}")
+        try:
+            _finish(intakes=intakes, outcomes=outcomes, errors=errors)
+        except _TRANSIENT:  # still unreachable: those rows' claims go stale and the sweep re-queues them
+            logger.warning("could not record finished alert intake rows", exc_info=True)
+        raise
+    _finish(intakes=intakes, outcomes=outcomes, errors=errors)
+    return DrainResult(
+        claimed=len(intakes), processed=len(outcomes), failed=len(errors),
+        events=sum(len(signals) for intake, signals in parsed if intake.pk in outcomes),
     )
 
 
+# Database trouble worth another try (a restart, a deadlock victim); the core runs some statements
+# on psycopg cursors directly, so psycopg's own classes too.
+_TRANSIENT = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
+
+
+def _ingest(parsed: list[tuple[AlertIntake, list]], *, outcomes: dict, errors: dict) -> None:
+    """All rows' signals in one core call; if the core refuses it, row by row to find the culprit.
+
+    Going row by row repeats the signals the refused call had already stored; the core counts
+    them as repeats of their alerts.
+    """
+    if not parsed:
+        return
+    try:
+        results = incident_services.signals_ingest(signals=[s for _, signals in parsed for s in signals])
+    except _TRANSIENT:
+        raise
+    except Exception as exc:
+        if len(parsed) > 1:
+            for row in parsed:
+                _ingest([row], outcomes=outcomes, errors=errors)
+            return
+        intake = parsed[0][0]
+        if not isinstance(exc, InvalidInput):  # a bug, not bad data: keep the traceback
+            logger.exception("alert intake %s failed", intake.pk)
+        errors[intake.pk] = str(exc) if isinstance(exc, InvalidInput) else f"{type(exc).__name__}: {exc}"
+        return
+    at = 0
+    for intake, signals in parsed:
+        outcomes[intake.pk] = [
+            {"alert_id": r.alert_id, "incident_id": r.incident_id, "outcome": r.outcome}
+            for r in results[at:at + len(signals)]
+        ]
+        at += len(signals)
+
+
+def _finish(*, intakes: list[AlertIntake], outcomes: dict[int, list[dict]], errors: dict[int, str]) -> None:
+    now = timezone.now()
+    done = []
+    for intake in intakes:
+        if intake.pk in outcomes:
+            intake.status, intake.outcomes, intake.error = AlertIntakeStatus.PROCESSED, outcomes[intake.pk], ""
+        elif intake.pk in errors:
+            intake.status, intake.error = AlertIntakeStatus.FAILED, errors[intake.pk][:2000]
+        else:
+            continue
+        intake.processed_at = now
+        done.append(intake)
+    if done:
+        with transaction.atomic():
+            AlertIntake.objects.bulk_update(done, ["status", "outcomes", "error", "processed_at"])
+
+
+def _release(*, intakes: list[AlertIntake], error: str) -> None:
+    """Put claimed rows back in the queue after database trouble; FAILED once out of attempts."""
+    if not intakes:
+        return
+    ids = [intake.pk for intake in intakes]
+    rows = AlertIntake.objects.filter(pk__in=ids, status=AlertIntakeStatus.PROCESSING)
+    try:
+        rows.filter(attempts__gte=MAX_ATTEMPTS).update(
+            status=AlertIntakeStatus.FAILED, processed_at=timezone.now(), error=error[:2000]
+        )
+        rows.update(status=AlertIntakeStatus.QUEUED, claimed_at=None, error=error[:2000])
+    except _TRANSIENT:  # the database is away: the claims go stale and the sweep re-queues them
+        logger.warning("could not release claimed alert intake rows %s", ids, exc_info=True)
+
+
 def alert_intake_process(*, intake_id: int) -> AlertIntake | None:
-    """Turn a claimed row's body into signals for the incident core, in one transaction.
+    """Claim and process one row (the per-row task; the admin's replays use the drain).
 
     Returns None when the row was not claimable (a redelivered message for finished work).
-    A row the core refuses (e.g. its service was deleted since) is marked FAILED, not retried;
-    other errors propagate so the task retries, and the row goes back to QUEUED meanwhile.
     """
-    if not alert_intake_claim(intake_id=intake_id):
+    intakes = alert_intakes_claim(limit=1, intake_id=intake_id)
+    if not intakes:
         return None
-    intake = AlertIntake.objects.select_related("integration__service").get(pk=intake_id)
-    try:
-        data = orjson.loads(intake.body)
-        parsed = get_parser(intake.kind).parse(
-            data=data, integration=intake.integration, received_at=intake.received_at, cached=False
-        )
-        with transaction.atomic():
-            results = incident_services.signals_ingest(signals=list(parsed.signals))
-            outcomes = [
-                {"alert_id": r.alert_id, "incident_id": r.incident_id, "outcome": r.outcome} for r in results
-            ]
-            AlertIntake.objects.filter(pk=intake_id).update(
-                status=AlertIntakeStatus.PROCESSED, processed_at=timezone.now(), outcomes=outcomes, error=""
-            )
-    except InvalidInput as exc:  # IntakeInvalid, or the core's InvalidSignal
-        alert_intake_fail(intake_id=intake_id, error=str(exc))
-    except Exception as exc:
-        AlertIntake.objects.filter(pk=intake_id).update(
-            status=AlertIntakeStatus.QUEUED, error=f"{type(exc).__name__}: {exc}"[:2000]
-        )
-        raise
-    intake.refresh_from_db()
-    return intake
+    alert_intakes_process_batch(intakes=intakes)
+    return AlertIntake.objects.get(pk=intake_id)
 
 
 def alert_intake_fail(*, intake_id: int, error: str) -> None:
@@ -243,20 +470,21 @@ def alert_intake_fail(*, intake_id: int, error: str) -> None:
 
 
 def alert_intakes_requeue_stale(*, now: datetime | None = None) -> int:
-    """Enqueue rows whose task message was lost or whose worker died; returns how many."""
+    """The sweep (beat, every minute): re-queue rows whose worker died and drain rows whose kick
+    was lost; returns how many rows were waiting."""
     now = now or timezone.now()
-    ids = list(
-        AlertIntake.objects.filter(
-            Q(status=AlertIntakeStatus.QUEUED, received_at__lt=now - REQUEUE_AFTER)
-            | Q(status=AlertIntakeStatus.PROCESSING, claimed_at__lt=now - STALE_CLAIM_AFTER)
-        )
-        .order_by("received_at")
-        .values_list("pk", flat=True)[:REQUEUE_BATCH]
+    stale = AlertIntake.objects.filter(status=AlertIntakeStatus.PROCESSING, claimed_at__lt=now - STALE_CLAIM_AFTER)
+    stale.filter(attempts__gte=MAX_ATTEMPTS).update(
+        status=AlertIntakeStatus.FAILED, processed_at=now, error="claimed too often without finishing"
     )
-    for intake_id in ids:
-        _enqueue(intake_id)
+    waiting = stale.update(status=AlertIntakeStatus.QUEUED, claimed_at=None)
+    waiting += AlertIntake.objects.filter(
+        status=AlertIntakeStatus.QUEUED, received_at__lt=now - REQUEUE_AFTER
+    ).count()
+    if waiting:
+        alert_intakes_kick(force=True)
     integration_receipts_flush()
-    return len(ids)
+    return waiting
 
 
 def alert_intakes_replay(*, intake_ids: list[int]) -> int:
@@ -267,6 +495,6 @@ def alert_intakes_replay(*, intake_ids: list[int]) -> int:
         .values_list("pk", flat=True)
     )
     AlertIntake.objects.filter(pk__in=ids).update(status=AlertIntakeStatus.QUEUED, claimed_at=None, error="")
-    for intake_id in ids:
-        transaction.on_commit(lambda intake_id=intake_id: _enqueue(intake_id))
+    if ids:
+        transaction.on_commit(lambda: alert_intakes_kick(force=True))
     return len(ids)

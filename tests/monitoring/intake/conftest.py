@@ -97,12 +97,17 @@ def pd_integration(make_integration, make_service):
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limit_counters():
-    """Rate-limit windows live in the cache, which outlives each test's database rollback."""
+    """Rate-limit windows live in the cache and in this process's leases, which outlive each
+    test's database rollback (and SQLite reuses the rolled-back integration ids)."""
     from django.core.cache import cache
 
+    from core.ratelimit import rate_limit_forget
+
     cache.clear()
+    rate_limit_forget()
     yield
     cache.clear()
+    rate_limit_forget()
 
 
 def away_from_a_minute_boundary(margin: float = 10.0) -> None:

@@ -83,16 +83,29 @@ def test_a_service_label_naming_a_known_service_routes_the_alert_there(am_client
     }
 
 
-def test_the_integration_records_its_receipts(am_client):
-    post(am_client, am_payload())
-    assert Integration.objects.get(pk=am_client.integration.pk).received_count == 1  # first one at once
-    post(am_client, am_payload())
-    post(am_client, am_payload())
-    # Later ones are counted in the cache and reach the row at most once a second (or on the reaper's tick).
-    assert intake_services.integration_receipts_flush() == 2
+def test_the_integration_records_its_receipts(am_client, django_capture_on_commit_callbacks):
+    first = am_payload(am_alert(instance="a"))
+    with django_capture_on_commit_callbacks(execute=True):
+        post(am_client, first)
+        post(am_client, am_payload(am_alert(instance="b")))
+    # Stored requests are counted when a worker first takes them, with the time they arrived.
     integration = Integration.objects.get(pk=am_client.integration.pk)
-    assert integration.received_count == 3 and integration.last_received_at is not None
+    assert integration.received_count == 2
+    assert integration.last_received_at == AlertIntake.objects.latest("received_at").received_at
+    # A sender's retry stores nothing; it is counted in the cache, the first at once, later ones
+    # reach the row at most once a second (or on the sweep's tick).
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post(am_client, first).json()["duplicate"] is True
+        assert post(am_client, first).json()["duplicate"] is True
+    assert Integration.objects.get(pk=am_client.integration.pk).received_count == 3
+    assert intake_services.integration_receipts_flush() == 1
+    assert Integration.objects.get(pk=am_client.integration.pk).received_count == 4
     assert intake_services.integration_receipts_flush() == 0
+    # Processing a row again (an admin replay) does not count it again.
+    with django_capture_on_commit_callbacks(execute=True):
+        intake_services.alert_intakes_replay(intake_ids=list(AlertIntake.objects.values_list("pk", flat=True)))
+    assert AlertIntake.objects.filter(status="processed").count() == 2
+    assert Integration.objects.get(pk=am_client.integration.pk).received_count == 4
 
 
 def test_it_takes_only_an_alertmanager_integration_token(api_client, integration_client, client, make_user):

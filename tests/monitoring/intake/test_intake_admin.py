@@ -14,10 +14,13 @@ from .conftest import am_alert, am_payload
 pytestmark = pytest.mark.django_db
 
 
-def test_the_integration_page_shows_last_received_and_recent_intake_rows(am_client, admin_client):
-    for i in range(12):
-        am_client.post("/api/v1/integrations/alertmanager", data=json.dumps(am_payload(am_alert(instance=str(i)))),
-                       content_type="application/json")
+def test_the_integration_page_shows_last_received_and_recent_intake_rows(
+    am_client, admin_client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        for i in range(12):
+            am_client.post("/api/v1/integrations/alertmanager", data=json.dumps(am_payload(am_alert(instance=str(i)))),
+                           content_type="application/json")
     intake_services.integration_receipts_flush()
     page = admin_client.get(f"/admin/core/integration/{am_client.integration.pk}/change/")
     assert page.status_code == 200

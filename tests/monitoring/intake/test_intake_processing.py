@@ -1,4 +1,5 @@
-"""The ingest task: claims its row once, records refusals as FAILED, retries database trouble."""
+"""The drain: claims stored rows in batches, hands their signals to the core together, records
+refusals as FAILED row by row, puts rows back after database trouble, and is asked for cheaply."""
 from __future__ import annotations
 
 import json
@@ -8,74 +9,140 @@ import pytest
 from django.db import OperationalError
 from django.utils import timezone
 
-from incidents.models import Alert
+from incidents.models import Alert, Incident
+from incidents.services import signals as core_signals
 from incidents.signals import InvalidSignal
 from monitoring import tasks
 from monitoring.models import AlertIntake
 from monitoring.services import intake as intake_services
 
-from .conftest import am_payload
+from .conftest import am_alert, am_payload, pd_event
 
 URL = "/api/v1/integrations/alertmanager"
 pytestmark = pytest.mark.django_db
 
 
-def store(client) -> AlertIntake:
-    """Post a notification without running its on-commit task."""
-    assert client.post(URL, data=json.dumps(am_payload()), content_type="application/json").status_code == 202
+def store(client, payload=None) -> AlertIntake:
+    """Post a notification without running its on-commit kick (the row stays queued)."""
+    response = client.post(URL, data=json.dumps(payload or am_payload()), content_type="application/json")
+    assert response.status_code == 202, response.content
     return AlertIntake.objects.latest("pk")
 
 
-def test_a_redelivered_task_finds_the_row_claimed_and_does_nothing(am_client):
-    intake = store(am_client)
-    assert intake_services.alert_intake_process(intake_id=intake.pk).status == "processed"
-    assert intake_services.alert_intake_process(intake_id=intake.pk) is None
-    assert Alert.objects.count() == 2 and set(Alert.objects.values_list("count", flat=True)) == {1}
+def core_calls(monkeypatch, refuse=frozenset()):
+    """Record each signals_ingest call; refuse any call holding a fingerprint in `refuse`."""
+    calls = []
+    real = core_signals.signals_ingest
+
+    def ingest(*, signals):
+        calls.append([s.fingerprint for s in signals])
+        if refuse & {s.fingerprint for s in signals}:
+            raise InvalidSignal("No service named 'gone'.", field="service")
+        return real(signals=signals)
+
+    monkeypatch.setattr(intake_services.incident_services, "signals_ingest", ingest)
+    return calls
 
 
-def test_a_row_the_core_refuses_is_failed_with_the_reason_and_not_retried(am_client, monkeypatch):
-    intake = store(am_client)
+def test_a_batch_of_rows_goes_to_the_core_in_one_call(am_client, monkeypatch):
+    rows = [store(am_client, am_payload(am_alert(instance=f"{i}a"), am_alert(instance=f"{i}b"))) for i in range(3)]
+    calls = core_calls(monkeypatch)
+    result = intake_services.alert_intakes_drain()
+    assert result.claimed == result.processed == 3 and result.events == 6
+    assert len(calls) == 1 and len(calls[0]) == 6
+    for row in rows:
+        row.refresh_from_db()
+        assert row.status == "processed" and len(row.outcomes) == 2 and row.attempts == 1
+    assert Alert.objects.count() == 6 and Incident.objects.count() == 1
 
-    def refuse(*, signals):
-        raise InvalidSignal("No service named 'gone'.", field="service")
 
-    monkeypatch.setattr(intake_services.incident_services, "signals_ingest", refuse)
-    tasks.process_alert_intake.apply(args=[intake.pk])
-    intake.refresh_from_db()
-    assert intake.status == "failed" and "No service named 'gone'" in intake.error
-    assert intake.attempts == 1
+def test_rows_are_drained_oldest_first_in_batches(am_client, monkeypatch):
+    rows = [store(am_client, am_payload(am_alert(instance=str(i)))) for i in range(5)]
+    calls = core_calls(monkeypatch)
+    assert intake_services.alert_intakes_drain(batch_size=2).processed == 5
+    expected = [json.loads(row.body)["alerts"][0]["fingerprint"] for row in rows]
+    assert [len(c) for c in calls] == [2, 2, 1]
+    assert [fp for call in calls for fp in call] == expected
 
 
-def test_database_trouble_puts_the_row_back_in_the_queue_for_a_retry(am_client, monkeypatch):
-    intake = store(am_client)
+def test_a_row_the_core_refuses_is_failed_with_the_reason_and_the_others_are_processed(am_client, monkeypatch):
+    good = store(am_client, am_payload(am_alert(instance="good")))
+    bad_alert = am_alert(instance="bad")
+    bad = store(am_client, am_payload(bad_alert))
+    also_good = store(am_client, am_payload(am_alert(instance="also-good")))
+    calls = core_calls(monkeypatch, refuse=frozenset({bad_alert["fingerprint"]}))
+    result = intake_services.alert_intakes_drain()
+    assert (result.processed, result.failed) == (2, 1)
+    assert len(calls) == 4  # the batch, then row by row to find the culprit
+    for row in (good, bad, also_good):
+        row.refresh_from_db()
+    assert good.status == also_good.status == "processed"
+    assert bad.status == "failed" and "No service named 'gone'" in bad.error and bad.attempts == 1
+    assert Alert.objects.count() == 2
+
+
+def test_a_row_that_no_longer_parses_is_failed_and_the_others_are_processed(am_client):
+    broken = store(am_client, am_payload(am_alert(instance="x")))
+    fine = store(am_client, am_payload(am_alert(instance="y")))
+    AlertIntake.objects.filter(pk=broken.pk).update(body='{"version": "4"}')
+    intake_services.alert_intakes_drain()
+    broken.refresh_from_db()
+    fine.refresh_from_db()
+    assert broken.status == "failed" and "alerts" in broken.error
+    assert fine.status == "processed"
+
+
+def test_database_trouble_puts_the_batch_back_in_the_queue(am_client, monkeypatch):
+    rows = [store(am_client, am_payload(am_alert(instance=str(i)))) for i in range(2)]
 
     def down(*, signals):
         raise OperationalError("server closed the connection unexpectedly")
 
     monkeypatch.setattr(intake_services.incident_services, "signals_ingest", down)
     with pytest.raises(OperationalError):
-        intake_services.alert_intake_process(intake_id=intake.pk)
-    intake.refresh_from_db()
-    assert intake.status == "queued" and "server closed" in intake.error
-    assert not Alert.objects.exists()  # nothing half-done: signals and status in one transaction
+        intake_services.alert_intakes_drain()
+    for row in rows:
+        row.refresh_from_db()
+        assert row.status == "queued" and "server closed" in row.error and row.attempts == 1
+    assert not Alert.objects.exists()
     monkeypatch.undo()
-    assert intake_services.alert_intake_process(intake_id=intake.pk).status == "processed"
+    assert intake_services.alert_intakes_drain().processed == 2
 
 
-def test_the_answer_does_not_depend_on_the_broker_and_the_reaper_enqueues_later(
+def test_the_drain_task_retries_database_trouble_and_the_row_fails_after_its_attempts(am_client, monkeypatch):
+    intake = store(am_client)
+    calls = []
+
+    def down(*, signals):
+        calls.append(1)
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(intake_services.incident_services, "signals_ingest", down)
+    retries = []
+    monkeypatch.setattr(tasks.process_alert_intakes, "retry", lambda exc=None, countdown=None: retries.append(countdown) or exc)
+    for _ in range(intake_services.MAX_ATTEMPTS):
+        tasks.process_alert_intakes.apply()
+    intake.refresh_from_db()
+    assert len(calls) == intake_services.MAX_ATTEMPTS and len(retries) == intake_services.MAX_ATTEMPTS
+    assert intake.status == "failed" and "server closed" in intake.error
+    tasks.process_alert_intakes.apply()
+    assert len(calls) == intake_services.MAX_ATTEMPTS  # a failed row is not taken again
+
+
+def test_the_answer_does_not_depend_on_the_broker_and_the_sweep_drains_later(
     am_client, monkeypatch, django_capture_on_commit_callbacks
 ):
     def broker_down(*args, **kwargs):
         raise ConnectionError("redis is down")
 
-    monkeypatch.setattr(tasks.process_alert_intake, "delay", broker_down)
+    monkeypatch.setattr(tasks.process_alert_intakes, "delay", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
         response = am_client.post(URL, data=json.dumps(am_payload()), content_type="application/json")
     assert response.status_code == 202
     intake = AlertIntake.objects.get()
     assert intake.status == "queued"
     monkeypatch.undo()
-    assert intake_services.alert_intakes_requeue_stale() == 0  # too recent: its message may be on the way
+    assert intake_services.alert_intakes_requeue_stale() == 0  # too recent: a drain may be on the way
     AlertIntake.objects.update(received_at=timezone.now() - timedelta(minutes=3))
     assert intake_services.alert_intakes_requeue_stale() == 1
     intake.refresh_from_db()
@@ -86,35 +153,83 @@ def test_a_row_claimed_by_a_worker_that_died_is_taken_over(am_client):
     intake = store(am_client)
     assert intake_services.alert_intake_claim(intake_id=intake.pk)
     assert intake_services.alert_intake_process(intake_id=intake.pk) is None  # claimed, fresh
+    assert intake_services.alert_intakes_drain().claimed == 0
     AlertIntake.objects.update(claimed_at=timezone.now() - timedelta(minutes=10))
-    assert intake_services.alert_intake_process(intake_id=intake.pk).status == "processed"
-
-
-def test_the_task_retries_database_trouble_then_records_the_failure(am_client, monkeypatch):
-    intake = store(am_client)
-    calls = []
-
-    def down(*, signals):
-        calls.append(1)
-        raise OperationalError("server closed the connection unexpectedly")
-
-    monkeypatch.setattr(intake_services.incident_services, "signals_ingest", down)
-    monkeypatch.setattr(tasks.process_alert_intake, "retry", _retry_now(tasks.process_alert_intake))
-    result = tasks.process_alert_intake.apply(args=[intake.pk])
-    assert isinstance(result.result, OperationalError)
+    assert intake_services.alert_intakes_requeue_stale() == 1  # back in the queue, and drained
     intake.refresh_from_db()
-    assert len(calls) == tasks.ALERT_INTAKE_MAX_RETRIES + 1
-    assert intake.status == "failed" and "server closed" in intake.error
+    assert intake.status == "processed" and intake.attempts == 2
 
 
-def _retry_now(task):
-    """Eager retries without the backoff sleep: run the task again with the retry count bumped."""
+def test_a_redelivered_row_task_finds_the_row_claimed_and_does_nothing(am_client):
+    intake = store(am_client)
+    assert intake_services.alert_intake_process(intake_id=intake.pk).status == "processed"
+    assert intake_services.alert_intake_process(intake_id=intake.pk) is None
+    assert Alert.objects.count() == 2 and set(Alert.objects.values_list("count", flat=True)) == {1}
 
-    def retry(exc=None, countdown=None, **kwargs):
-        task.request.retries += 1
-        try:
-            return task.run(*task.request.args)
-        finally:
-            task.request.retries -= 1
 
-    return retry
+def test_a_pagerduty_trigger_and_its_resolve_in_one_batch_keep_their_order(client, pd_integration):
+    _, token = pd_integration
+    for action in ("trigger", "resolve"):
+        response = client.post("/api/v1/integrations/pagerduty/v2/enqueue", content_type="application/json",
+                               data=json.dumps(pd_event(action, routing_key=token, dedup_key="disk-db-1")))
+        assert response.status_code == 202
+    assert intake_services.alert_intakes_drain().processed == 2
+    assert Alert.objects.get(fingerprint="disk-db-1").status == "resolved"
+
+
+# --- asking for a drain -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def broker(monkeypatch, settings):
+    """Tasks through a (recorded) broker instead of in-process; the kick flag starts clear."""
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    published = []
+    monkeypatch.setattr(tasks.process_alert_intakes, "delay", lambda *a, **k: published.append(1))
+    monkeypatch.setattr(intake_services, "_last_kick", 0.0)
+    intake_services.alert_intakes_drain_started()
+    return published
+
+
+def test_a_burst_of_requests_asks_for_one_drain(am_client, broker, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        for i in range(5):
+            am_client.post(URL, data=json.dumps(am_payload(am_alert(instance=str(i)))), content_type="application/json")
+    assert AlertIntake.objects.count() == 5
+    assert len(broker) == 1
+
+
+def test_while_a_drain_waits_in_the_queue_no_other_is_published(broker, monkeypatch):
+    intake_services.alert_intakes_kick()
+    monkeypatch.setattr(intake_services, "_last_kick", 0.0)  # another web process
+    intake_services.alert_intakes_kick()
+    assert len(broker) == 1
+    intake_services.alert_intakes_drain_started()  # the waiting drain started: the next kick publishes
+    monkeypatch.setattr(intake_services, "_last_kick", 0.0)
+    intake_services.alert_intakes_kick()
+    assert len(broker) == 2
+
+
+def test_the_drain_keeps_looking_long_enough_for_rows_whose_kick_was_skipped(am_client, monkeypatch):
+    # A request whose kick was debounced commits while the drain is already running: the drain
+    # keeps claiming for KICK_DEBOUNCE_SECONDS after it started, so it takes that row too.
+    late = []
+
+    def sleep(seconds):  # the drain found nothing and waits: meanwhile a request commits a row
+        if not late:
+            late.append(store(am_client, am_payload(am_alert(instance="late"))))
+
+    monkeypatch.setattr(intake_services.time, "sleep", sleep)
+    result = intake_services.alert_intakes_drain(min_seconds=intake_services.KICK_DEBOUNCE_SECONDS)
+    assert late and result.processed == 1
+    late[0].refresh_from_db()
+    assert late[0].status == "processed"
+
+
+def test_a_full_batch_asks_for_a_helper(am_client, broker, settings):
+    for i in range(3):
+        store(am_client, am_payload(am_alert(instance=str(i))))
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # process here; only the helper request is recorded
+    intake_services.alert_intakes_drain(batch_size=2, fan_out=True)
+    assert len(broker) == 1  # one full batch of 2, then a partial one
+    assert AlertIntake.objects.filter(status="processed").count() == 3
