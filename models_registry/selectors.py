@@ -1,9 +1,11 @@
 """Reads of the models_registry app: models with their health at a glance, versions, runs, decisions."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -25,6 +27,50 @@ def model_list() -> QuerySet[RegisteredModel]:
 
 def model_champion(*, model: RegisteredModel) -> ModelVersion | None:
     return ModelVersion.objects.filter(model=model, alias=VersionAlias.CHAMPION).first()
+
+
+_SERVING_MODEL_FIELDS = frozenset({"id", "name", "task", "pipeline"})
+_SERVING_VERSION_FIELDS = frozenset({"id", "model_id", "version", "artifact_path", "artifact_sha256"})
+
+
+def model_serving_get(*, name: str) -> tuple[RegisteredModel, ModelVersion | None]:
+    """The model named `name` and its champion (None: it has none) in one query; ModelNotFound otherwise.
+
+    Read on every prediction request, so a promotion or rollback is served as soon as it commits.
+    Hand-written SQL because the ORM spent ~1 ms of CPU building this query per request, more than
+    scoring 100 records. The instances hold the columns serving reads; any other field loads on
+    access, as with `.only()`.
+    """
+    model_fields, version_fields, sql = _serving_query()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [str(VersionAlias.CHAMPION), name])
+        row = cursor.fetchone()
+    if row is None:
+        raise ModelNotFound(f"no registered model named {name!r}", field="name")
+    model = RegisteredModel.from_db(connection.alias, model_fields, row[:len(model_fields)])
+    version_row = row[len(model_fields):]
+    if version_row[0] is None:
+        return model, None
+    champion = ModelVersion.from_db(connection.alias, version_fields, version_row)
+    champion.model = model
+    return model, champion
+
+
+@functools.cache
+def _serving_query() -> tuple[list[str], list[str], str]:
+    quote = connection.ops.quote_name
+    models_meta, versions_meta = RegisteredModel._meta, ModelVersion._meta
+    # Columns in concrete-field order, as Model.from_db expects them.
+    model_fields = [f for f in models_meta.concrete_fields if f.attname in _SERVING_MODEL_FIELDS]
+    version_fields = [f for f in versions_meta.concrete_fields if f.attname in _SERVING_VERSION_FIELDS]
+    columns = [f"m.{quote(f.column)}" for f in model_fields] + [f"v.{quote(f.column)}" for f in version_fields]
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {quote(models_meta.db_table)} m "
+        f"LEFT JOIN {quote(versions_meta.db_table)} v ON v.{quote(versions_meta.get_field('model').column)} = m.id "
+        f"AND v.{quote(versions_meta.get_field('alias').column)} = %s "
+        f"WHERE m.{quote(models_meta.get_field('name').column)} = %s"
+    )
+    return [f.attname for f in model_fields], [f.attname for f in version_fields], sql
 
 
 def model_challenger(*, model: RegisteredModel) -> ModelVersion | None:

@@ -72,13 +72,13 @@ def _utc(moment: datetime) -> pd.Timestamp:
     return stamp.tz_convert(UTC) if stamp.tzinfo else stamp.tz_localize(UTC)
 
 
-def _local_parts(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _local_parts(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Month, day of week and hour of the local departure, from datetime64 (training) or ISO strings (serving).
 
     Strings may carry an offset (converted to New York time). Serving batches are small, so a plain
     loop beats pandas' per-call overhead there; training frames take the vectorised path.
     """
-    if pd.api.types.is_datetime64_any_dtype(values):
+    if isinstance(values, pd.Series) and pd.api.types.is_datetime64_any_dtype(values):
         local = values.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None) if values.dt.tz is not None else values
         return (local.dt.month.to_numpy(np.float64), local.dt.dayofweek.to_numpy(np.float64),
                 local.dt.hour.to_numpy(np.float64))
@@ -94,16 +94,16 @@ def _local_parts(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]
             np.asarray(hours, dtype=np.float64))
 
 
-def _floats(values: pd.Series) -> np.ndarray:
-    """float64 with NaN for missing; validated serving records hold floats or None (object dtype)."""
+def _floats(values: pd.Series | np.ndarray) -> np.ndarray:
+    """float64 with NaN for missing (validated serving columns already are; stored records may hold None)."""
     if values.dtype == np.float64:
-        return values.to_numpy()
-    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+        return np.asarray(values)
+    return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
 
 
-def _codes(values: pd.Series) -> np.ndarray:
+def _codes(values: pd.Series | np.ndarray) -> np.ndarray:
     return np.asarray([str(v).strip().upper() for v in values], dtype=object) if len(values) < 1_000 \
-        else values.astype(str).str.strip().str.upper().to_numpy(dtype=object)
+        else pd.Series(values).astype(str).str.strip().str.upper().to_numpy(dtype=object)
 
 
 class FlightsPipeline(Pipeline):
@@ -151,7 +151,7 @@ class FlightsPipeline(Pipeline):
     def _target(self, rows: pd.DataFrame) -> np.ndarray:
         raise NotImplementedError
 
-    def build_features(self, raw: pd.DataFrame) -> pd.DataFrame:
+    def feature_columns(self, raw: Mapping[str, Any]) -> dict[str, np.ndarray]:
         month, day_of_week, hour = _local_parts(raw["scheduled_departure"])
         columns: dict[str, np.ndarray] = {
             "month": month,
@@ -164,7 +164,7 @@ class FlightsPipeline(Pipeline):
         }
         for name in WEATHER:
             columns[name] = _floats(raw[name])
-        return pd.DataFrame({name: columns[name] for name in self.features}, index=raw.index)
+        return {name: columns[name] for name in self.features}
 
     def _estimator(self, params: Mapping[str, Any]):
         raise NotImplementedError
@@ -179,7 +179,9 @@ class FlightsPipeline(Pipeline):
             params=merged,
         )
         sample = features.sample(n=min(REFERENCE_ROWS, len(features)), random_state=0)
-        fitted.reference = sample.assign(prediction=self.predict(fitted, sample)).reset_index(drop=True)
+        # The estimator's own scores: serving's compiled trees must reproduce them before they are used.
+        scores = self.estimator_scores(estimator, self.encode(sample, categories))
+        fitted.reference = sample.assign(prediction=scores).reset_index(drop=True)
         return fitted
 
     def _estimator_kwargs(self, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -204,8 +206,8 @@ class JourneyTimePipeline(FlightsPipeline):
         # Absolute-error loss: the gate judges MAE, and a median forecast is as often late as early.
         return HistGradientBoostingRegressor(loss="absolute_error", **self._estimator_kwargs(params))
 
-    def predict(self, fitted: FittedModel, features: pd.DataFrame) -> np.ndarray:
-        return fitted.estimator.predict(self.encode(features, fitted.categories)).astype(np.float64)
+    def estimator_scores(self, estimator: Any, matrix: np.ndarray) -> np.ndarray:
+        return estimator.predict(matrix).astype(np.float64)
 
     def evaluate(self, *, target: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
         return regression_metrics(actual=target, predicted=predicted)
@@ -223,8 +225,8 @@ class StuckJourneyPipeline(FlightsPipeline):
     def _estimator(self, params: Mapping[str, Any]):
         return HistGradientBoostingClassifier(**self._estimator_kwargs(params))
 
-    def predict(self, fitted: FittedModel, features: pd.DataFrame) -> np.ndarray:
-        return fitted.estimator.predict_proba(self.encode(features, fitted.categories))[:, 1].astype(np.float64)
+    def estimator_scores(self, estimator: Any, matrix: np.ndarray) -> np.ndarray:
+        return estimator.predict_proba(matrix)[:, 1].astype(np.float64)
 
     def evaluate(self, *, target: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
         # The alert budget is an operating choice, configured per site.

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .registry import model_rollback, registered_model_get_or_create
-from .serving import actuals_attach, fitted_model_for, predictions_make
+from .serving import actuals_attach, fitted_model_for, predictions_make, predictions_serve
 from .training import (
     retraining_schedule,
     training_run_create,
@@ -16,6 +16,7 @@ __all__ = [
     "fitted_model_for",
     "model_rollback",
     "predictions_make",
+    "predictions_serve",
     "registered_model_get_or_create",
     "retraining_schedule",
     "training_run_create",

@@ -2,21 +2,24 @@
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+import orjson
 from django.db import connection, transaction
 from django.utils import timezone
 from threadpoolctl import ThreadpoolController
 
+from .. import selectors
 from ..artifacts import artifact_load
-from ..choices import ModelTask, VersionAlias
+from ..choices import ModelTask
 from ..exceptions import InvalidRecords, NoChampion, UnknownRequestIds
 from ..models import ModelVersion, PredictionLog, RegisteredModel
 from ..pipelines import FittedModel, get_pipeline
@@ -27,8 +30,9 @@ from .serving_errors import serving_errors_counted
 _CACHE_SIZE = 8
 _cache: OrderedDict[tuple[int, str], FittedModel] = OrderedDict()
 _cache_lock = threading.Lock()
-# One OpenMP thread per prediction call: batches are small, and on a busy box a thread team
-# spinning up for 100 rows costs more (p99 > 1 s measured on 2 shared cores) than it saves.
+# One OpenMP thread per prediction call when a model is scored by scikit-learn itself (compiled
+# trees use none): batches are small, and on a busy box a thread team spinning up for 100 rows
+# costs more (p99 > 1 s measured on 2 shared cores) than it saves.
 _threads = ThreadpoolController()
 MAX_BATCH = 1_000  # records per request: bounds request time and the size of one insert
 MAX_ACTUALS = 10_000
@@ -64,29 +68,44 @@ def fitted_cache_clear() -> None:
         _cache.clear()
 
 
-@serving_errors_counted  # failed requests feed the operational monitor's error rate
-def predictions_make(
-    *, model: RegisteredModel, records: Any, at: datetime | None = None
-) -> PredictionBatch:
+def predictions_serve(*, name: str, records: Any) -> PredictionBatch:
+    """The prediction API's entry: the model and its champion in one query, then `predictions_make`.
+
+    The champion is read on every request (no cache), so a promotion or rollback is served from
+    the first request that starts after it commits.
+    """
+    model, champion = selectors.model_serving_get(name=name)
+    return _predictions_make(model=model, champion=champion, records=records)
+
+
+def predictions_make(*, model: RegisteredModel, records: Any, at: datetime | None = None) -> PredictionBatch:
     """Score validated records with the champion and log each prediction; bad input stores nothing."""
+    champion = selectors.model_champion(model=model)
+    return _predictions_make(model=model, champion=champion, records=records, at=at)
+
+
+@serving_errors_counted  # failed requests feed the operational monitor's error rate
+def _predictions_make(
+    *, model: RegisteredModel, champion: ModelVersion | None, records: Any, at: datetime | None = None
+) -> PredictionBatch:
     pipeline = get_pipeline(model.pipeline)
     if isinstance(records, list) and len(records) > MAX_BATCH:
         raise InvalidRecords(f"at most {MAX_BATCH} records per request", field="records")
-    clean = pipeline.validate_records(records)
-    champion = ModelVersion.objects.filter(model=model, alias=VersionAlias.CHAMPION).first()
+    batch = pipeline.validate_records(records)
     if champion is None:
         raise NoChampion(f"model {model.name!r} has no champion yet; train one first")
     fitted = fitted_model_for(version=champion)
     started = time.perf_counter()
-    features = pipeline.build_features(pipeline.frame_from_records(clean))
+    features = pipeline.feature_columns(batch.columns)
     with _threads.limit(limits=1, user_api="openmp"):
         scores = pipeline.predict(fitted, features)
     latency_ms = (time.perf_counter() - started) * 1000.0
     created_at = at or timezone.now()
-    request_ids = [uuid.uuid4().hex for _ in clean]
-    predictions = [float(value) for value in scores]
+    request_ids = _request_ids(len(batch))
+    predictions = scores.tolist()
     _prediction_logs_insert(
-        model_id=model.pk, version_id=champion.pk, request_ids=request_ids, records=clean,
+        model_id=model.pk, version_id=champion.pk, request_ids=request_ids,
+        features=[orjson.dumps(row).decode() for row in batch.rows()],
         predictions=predictions, latency_ms=latency_ms, created_at=created_at,
     )
     return PredictionBatch(
@@ -95,27 +114,46 @@ def predictions_make(
     )
 
 
+def _request_ids(count: int) -> list[str]:
+    """`count` random version-4 UUIDs as 32 hex digits (uuid.uuid4().hex one by one cost 0.15 ms per 100)."""
+    raw = np.frombuffer(os.urandom(16 * count), dtype=np.uint8).reshape(count, 16).copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+    digits = raw.tobytes().hex()
+    return [digits[i:i + 32] for i in range(0, 32 * count, 32)]
+
+
+_LOG_COLUMNS = ("model_id", "version_id", "request_id", "features", "prediction", "latency_ms", "created_at")
+
+
 def _prediction_logs_insert(
-    *, model_id: int, version_id: int, request_ids: Sequence[str], records: Sequence[dict[str, Any]],
+    *, model_id: int, version_id: int, request_ids: Sequence[str], features: Sequence[str],
     predictions: Sequence[float], latency_ms: float, created_at: datetime,
 ) -> None:
-    """One executemany for the batch: the ORM's per-field preparation of 100 objects cost more than the model."""
+    """One statement for the batch; `features` are the records as JSON text.
+
+    PostgreSQL gets a COPY (1.2 ms of CPU for 100 rows against 5 ms for an executemany, whose
+    per-row parameter adaptation dominated); other databases an executemany.
+    """
     meta = PredictionLog._meta
     quote = connection.ops.quote_name
-    columns = ["model_id", "version_id", "request_id", "features", "prediction", "latency_ms", "created_at"]
-    features_field = meta.get_field("features")
     moment = meta.get_field("created_at").get_db_prep_save(created_at, connection)
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(columns))})"
-    )
+    table = quote(meta.db_table)
+    columns = ", ".join(quote(c) for c in _LOG_COLUMNS)
     rows = [
-        (model_id, version_id, request_id, features_field.get_db_prep_save(record, connection), prediction,
-         latency_ms, moment)
-        for request_id, record, prediction in zip(request_ids, records, predictions)
+        (model_id, version_id, request_id, text, prediction, latency_ms, moment)
+        for request_id, text, prediction in zip(request_ids, features, predictions)
     ]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        if connection.vendor == "postgresql":
+            # psycopg's COPY is not one of Django's wrapped calls: map its errors to Django's like execute does.
+            with connection.wrap_database_errors, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_LOG_COLUMNS))})", rows
+            )
 
 
 def _actual_value(value: Any, *, task: str, index: int) -> float:

@@ -65,9 +65,17 @@ def test_predictions_are_logged_and_actuals_attached_on_postgresql(make_service,
     response = client.post("/api/v1/models/journey-time/predict", {"records": pipeline.records_from_frame(raw)}, format="json")
 
     assert response.status_code == 200, response.content
-    ids = [p["request_id"] for p in response.json()["predictions"]]
-    log = PredictionLog.objects.get(request_id=ids[0])
-    assert log.features["carrier"] == raw.iloc[0]["carrier"] and log.version.version == 1
+    body = response.json()
+    ids = [p["request_id"] for p in body["predictions"]]
+    # One row per prediction, written by COPY: the record as validated, the prediction, version, batch latency.
+    logs = {log.request_id: log for log in PredictionLog.objects.filter(model=model)}
+    assert set(logs) == set(ids)
+    records = pipeline.records_from_frame(raw)
+    for record, answer in zip(records, body["predictions"]):
+        log = logs[answer["request_id"]]
+        assert log.features == record and log.prediction == answer["prediction"]
+        assert log.version.version == 1 and log.latency_ms == pytest.approx(body["latency_ms"], abs=1e-3)
+    assert any(value is None for record in records for value in record.values())  # nulls stored as JSON null
     actuals = [{"request_id": rid, "actual": 10.0} for rid in ids]
     assert client.post("/api/v1/models/journey-time/actuals", {"actuals": actuals}, format="json").status_code == 200
     assert PredictionLog.objects.filter(actual=10.0).count() == 50

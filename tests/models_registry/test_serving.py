@@ -11,6 +11,8 @@ from models_registry.pipelines import get_pipeline
 from models_registry.services import fitted_model_for
 from models_registry.services.serving import fitted_cache_clear
 
+from .conftest import FAST, WEAK
+
 RECORD = {
     "scheduled_departure": "2013-03-02T07:15:00", "carrier": "UA", "origin": "EWR", "dest": "IAH",
     "distance": 1400, "temp": 39.9, "humid": 55.0, "wind_speed": 10.4, "wind_gust": None, "precip": 0.0,
@@ -158,3 +160,99 @@ def test_who_may_call_predict(served, integration_client, client_as, api_client,
         "anonymous": lambda: api_client,
     }[who]()
     assert predict(client, [RECORD]).status_code == status
+
+
+def test_the_log_keeps_each_record_as_validated(served, model_client):
+    record = {**RECORD, "carrier": " UA ", "distance": 1400, "unknown_field": "dropped"}
+    response = predict(model_client, [record])
+
+    assert response.status_code == 200, response.content
+    log = PredictionLog.objects.get()
+    assert log.features == {**RECORD, "carrier": "UA", "distance": 1400.0}
+    assert log.features["wind_gust"] is None and log.version.version == 1
+
+
+@pytest.mark.parametrize(
+    ("case", "records", "field"),
+    [
+        ("nul_character", [RECORD, {**RECORD, "dest": "IA\u0000H"}], "records[1].dest"),
+        ("second_of_two_problems_in_a_record", [{**RECORD, "temp": "warm", "carrier": ""}], "records[0].carrier"),
+        ("problem_in_an_earlier_record_wins", [RECORD, {**RECORD, "visib": "low"}, {**RECORD, "carrier": 7}],
+         "records[1].visib"),
+    ],
+)
+def test_more_bad_records_name_the_first_problem(served, model_client, case, records, field):
+    response = predict(model_client, records)
+    assert response.status_code == 400, case
+    assert response.json()["field"] == field
+    assert PredictionLog.objects.count() == 0
+
+
+@pytest.mark.parametrize("body", [b'{"records": [', b'{"records": [{"distance": NaN}]}', b"\xff"])
+def test_a_body_that_is_not_json_is_a_400_naming_the_body(served, model_client, body):
+    response = model_client.post("/api/v1/models/journey-time/predict", body, content_type="application/json")
+    assert response.status_code == 400 and response.json()["field"] == "body"
+    assert PredictionLog.objects.count() == 0
+
+
+def test_an_integer_beyond_float_range_is_a_400_not_a_crash(served):
+    from models_registry.exceptions import InvalidRecords
+    from models_registry.services import predictions_make
+
+    with pytest.raises(InvalidRecords) as error:
+        predictions_make(model=served, records=[{**RECORD, "distance": 10**400}])
+    assert error.value.field == "records[0].distance"
+
+
+def test_a_promotion_or_rollback_is_served_from_the_next_request(journey_model, train, model_client):
+    """Serving reads the champion on every request: the bound is one request, whichever process serves it."""
+    from models_registry.services import model_rollback
+
+    fitted_cache_clear()
+    train(journey_model, params=WEAK)
+    assert predict(model_client, [RECORD]).json()["version"] == 1
+
+    second = train(journey_model, params=FAST)
+    assert second.version.alias == "champion"
+    promoted = predict(model_client, [RECORD]).json()
+    assert promoted["version"] == 2
+    pipeline = get_pipeline("flights.journey_time")
+    expected = pipeline.predict(fitted_model_for(version=second.version), pipeline.build_features(
+        pipeline.frame_from_records([RECORD])))
+    assert promoted["predictions"][0]["prediction"] == pytest.approx(expected[0])
+
+    model_rollback(model=journey_model, reason="test")
+    assert predict(model_client, [RECORD]).json()["version"] == 1
+    assert list(PredictionLog.objects.order_by("id").values_list("version__version", flat=True)) == [1, 2, 1]
+
+
+def test_the_serving_lookup_reads_model_and_champion_in_one_query(served, django_assert_num_queries):
+    from models_registry.selectors import model_serving_get
+
+    with django_assert_num_queries(1):
+        model, champion = model_serving_get(name="journey-time")
+        assert (model.pk, model.name, model.pipeline) == (served.pk, "journey-time", "flights.journey_time")
+        assert champion.version == 1 and champion.model is model
+    # Columns serving does not read load on access, as with .only().
+    assert champion.metrics == served.versions.get().metrics
+    assert model.business_kpi == served.business_kpi
+
+
+def test_the_serving_lookup_of_a_model_without_champion_or_unknown(journey_model):
+    from models_registry.exceptions import ModelNotFound
+    from models_registry.selectors import model_serving_get
+
+    assert model_serving_get(name="journey-time") == (journey_model, None)
+    with pytest.raises(ModelNotFound):
+        model_serving_get(name="nope")
+
+
+def test_request_ids_are_distinct_version_4_uuids():
+    import uuid
+
+    from models_registry.services.serving import _request_ids
+
+    ids = _request_ids(500)
+    assert len(set(ids)) == 500
+    assert all(uuid.UUID(i).version == 4 and uuid.UUID(i).variant == uuid.RFC_4122 and uuid.UUID(i).hex == i
+               for i in ids)
