@@ -12,6 +12,7 @@ kick was lost (broker down) is in the database, and the beat sweep drains it.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import Counter
@@ -218,22 +219,69 @@ def alert_intakes_kick(*, force: bool = False) -> None:
     """Ask a worker to drain the queued rows (after a row commits).
 
     Debounced per process (KICK_DEBOUNCE_SECONDS) and with at most one drain waiting in the
-    queue, so an alert storm costs a few task messages a second, not one per request. Never
+    queue, so an alert storm costs a few task messages a second, not one per request. The broker
+    is talked to from a background thread, so the answer to the sender never waits for it. Never
     raises: the rows are committed, and the beat sweep drains whatever a lost kick left.
     """
     global _last_kick
-    eager = settings.CELERY_TASK_ALWAYS_EAGER
-    if not (eager or force):
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        _kick_now(force=True)  # in-process tasks: drain right here, after the commit
+        return
+    if not force:
         now = time.monotonic()
         with _kick_lock:
             if now - _last_kick < KICK_DEBOUNCE_SECONDS:
                 return
             _last_kick = now
+    _kicker().request(force=force)
+
+
+def _kick_now(*, force: bool) -> None:
     try:
-        if eager or force or cache_add(DRAIN_FLAG_KEY, 1, timeout=DRAIN_FLAG_SECONDS):
+        if force or cache_add(DRAIN_FLAG_KEY, 1, timeout=DRAIN_FLAG_SECONDS):
             tasks.process_alert_intakes.delay()
     except Exception:  # noqa: BLE001
         logger.exception("could not ask for an alert intake drain; the sweep task drains the rows later")
+
+
+class _Kicker:
+    """One daemon thread per process that publishes the kicks requested meanwhile, coalesced.
+
+    A kick requested at time t is published after t, which is all the drain's "keep looking for
+    KICK_DEBOUNCE_SECONDS" rule needs (see alert_intakes_drain).
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.wanted = threading.Event()
+        self.forced = False
+        thread = threading.Thread(target=self.run, name="alert-intake-kicker", daemon=True)
+        thread.start()
+
+    def request(self, *, force: bool) -> None:
+        self.forced = self.forced or force
+        self.wanted.set()
+
+    def run(self) -> None:
+        while True:
+            self.wanted.wait()
+            self.wanted.clear()
+            force, self.forced = self.forced, False
+            _kick_now(force=force)
+
+
+_kicker_instance: _Kicker | None = None
+
+
+def _kicker() -> _Kicker:
+    global _kicker_instance
+    kicker = _kicker_instance
+    if kicker is None or kicker.pid != os.getpid():  # first kick, or a forked child
+        with _kick_lock:
+            if _kicker_instance is None or _kicker_instance.pid != os.getpid():
+                _kicker_instance = _Kicker()
+            kicker = _kicker_instance
+    return kicker
 
 
 def pagerduty_event_receive(*, raw: bytes, now: datetime | None = None) -> IntakeReceipt:

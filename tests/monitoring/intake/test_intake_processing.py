@@ -3,7 +3,9 @@ refusals as FAILED row by row, puts rows back after database trouble, and is ask
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.db import OperationalError
@@ -187,8 +189,21 @@ def broker(monkeypatch, settings):
     published = []
     monkeypatch.setattr(tasks.process_alert_intakes, "delay", lambda *a, **k: published.append(1))
     monkeypatch.setattr(intake_services, "_last_kick", 0.0)
+    # The kicker thread's work, done in the caller so the test sees it at once.
+    monkeypatch.setattr(intake_services, "_kicker", lambda: SimpleNamespace(request=intake_services._kick_now))
     intake_services.alert_intakes_drain_started()
     return published
+
+
+def test_the_kick_is_published_from_a_background_thread(monkeypatch, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    published = threading.Event()
+    monkeypatch.setattr(tasks.process_alert_intakes, "delay",
+                        lambda *a, **k: published.set() if threading.current_thread().name == "alert-intake-kicker" else None)
+    monkeypatch.setattr(intake_services, "_last_kick", 0.0)
+    intake_services.alert_intakes_drain_started()
+    intake_services.alert_intakes_kick()
+    assert published.wait(timeout=30)
 
 
 def test_a_burst_of_requests_asks_for_one_drain(am_client, broker, django_capture_on_commit_callbacks):
