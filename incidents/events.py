@@ -23,13 +23,33 @@ def event_record(
     at: datetime | None = None,
 ) -> TimelineEvent:
     """The one writer; the named functions below fix the kind and wording."""
+    return _saved(event_build(incident=incident, kind=kind, message=message, actor=actor, actor_name=actor_name,
+                              data=data, at=at))
+
+
+def event_build(
+    *,
+    incident: Incident | int,
+    kind: str,
+    message: str,
+    actor: Any = None,
+    actor_name: str = "",
+    data: dict | None = None,
+    at: datetime | None = None,
+) -> TimelineEvent:
+    """The row `event_record` writes, unsaved."""
     incident_id = incident if isinstance(incident, int) else incident.pk
     if actor is not None and not actor_name:
         actor_name = actor.get_username()
-    return TimelineEvent.objects.create(
+    return TimelineEvent(
         incident_id=incident_id, kind=kind, message=message, actor=actor,
         actor_name=actor_name or SYSTEM, data=data or {}, at=at or timezone.now(),
     )
+
+
+def _saved(event: TimelineEvent) -> TimelineEvent:
+    event.save(force_insert=True)
+    return event
 
 
 def incident_opened(*, incident: Incident, alert: Alert) -> TimelineEvent:
@@ -42,7 +62,12 @@ def incident_opened(*, incident: Incident, alert: Alert) -> TimelineEvent:
 
 
 def alert_joined(*, incident: Incident, alert: Alert, rule: str, detail: str = "") -> TimelineEvent:
-    return event_record(
+    return _saved(alert_joined_event(incident=incident, alert=alert, rule=rule, detail=detail))
+
+
+def alert_joined_event(*, incident: Incident | int, alert: Alert, rule: str, detail: str = "") -> TimelineEvent:
+    """The row `alert_joined` writes, unsaved: the intake's fast path inserts it with the join itself."""
+    return event_build(
         incident=incident, kind=TimelineKind.ALERT_JOINED, at=alert.last_seen,
         actor_name=alert.source_name or alert.source_kind,
         message=f"Alert “{alert.title}” on {alert.service.name} joined ({detail or rule}).",

@@ -122,6 +122,11 @@ def _active_model() -> Any:
     return _cache["model"]
 
 
+def classifier_active() -> bool:
+    """Whether a classifier proposes levels now (then every join stores its proposal)."""
+    return _active_model() is not None
+
+
 def severity_propose(*, features: dict[str, Any]) -> Proposal | None:
     """The active classifier's level and confidence for these features, or None when it is off."""
     model = _active_model()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,6 +18,7 @@ from incidents.models import Alert, GroupingRule, Incident
 from . import response
 from .classifier import incident_apply_proposal
 from .commit import commit_durable
+from .fast_join import IncidentState, PlacementRead
 from .lifecycle import incident_transition
 from .severity import (
     SeverityFeatures,
@@ -32,6 +34,14 @@ DEPENDENCY_DEPTH = 2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class JoinChoice:
+    incident: IncidentState
+    rule: str
+    detail: str = ""
+    grouping_rule_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Placement:
     incident: Incident
     rule: str
@@ -43,8 +53,12 @@ def service_key(service_id: int) -> str:
 
 
 def rule_key(rule: GroupingRule, labels: dict[str, str]) -> str:
-    values = "\x1f".join(f"{name}={labels[name]}" for name in rule.labels)
-    return f"rule:{rule.pk}:{hashlib.sha1(values.encode()).hexdigest()[:24]}"
+    return _rule_key(rule.pk, rule.labels, labels)
+
+
+def _rule_key(rule_id: int, names: list[str], labels: dict[str, str]) -> str:
+    values = "\x1f".join(f"{name}={labels[name]}" for name in names)
+    return f"rule:{rule_id}:{hashlib.sha1(values.encode()).hexdigest()[:24]}"
 
 
 def related_service_ids(service_id: int, *, depth: int = DEPENDENCY_DEPTH) -> set[int]:
@@ -108,6 +122,38 @@ def alert_place(*, alert: Alert, tier: int, team_id: int | None, window: timedel
         return _join(candidates[0], alert, CorrelationRule.DEPENDENCY, tier=tier, now=now,
                      detail=f"dependency of {candidates[0].service.name}")
     return _create(alert, key=service_key(alert.service_id), tier=tier, team_id=team_id, now=now)
+
+
+def join_choice(*, alert: Alert, read: PlacementRead, now: datetime,
+                keyed: Callable[[str], IncidentState | None]) -> JoinChoice | None:
+    """The open incident `alert_place` would have a new alert join, and by which rule.
+
+    None when `alert_place` would do something else (reopen, open an incident). `keyed` finds
+    the open incident holding a label rule's grouping key.
+    """
+    prior = read.prior_incident
+    if prior is not None:
+        if prior.status in OPEN_INCIDENT_STATUSES:
+            return JoinChoice(incident=prior, rule=CorrelationRule.FINGERPRINT)
+        reopen_window = timedelta(minutes=read.settings.reopen_window_minutes)
+        if Incident(status=prior.status, resolved_at=prior.resolved_at).can_transition_to(
+                IncidentStatus.TRIGGERED, now=now, reopen_window=reopen_window):
+            return None
+    for rule_id, name, names, window_minutes in read.rules:
+        if not names or not all(n in alert.labels for n in names):
+            continue
+        incident = keyed(_rule_key(rule_id, names, alert.labels))
+        if incident is not None and incident.last_alert_at >= now - timedelta(minutes=window_minutes):
+            return JoinChoice(incident=incident, rule=CorrelationRule.LABELS, detail=f"rule {name}",
+                              grouping_rule_id=rule_id)
+        return None
+    nearest = read.nearest
+    if nearest is None:
+        return None
+    if nearest.service_id == alert.service_id:
+        return JoinChoice(incident=nearest, rule=CorrelationRule.SERVICE)
+    return JoinChoice(incident=nearest, rule=CorrelationRule.DEPENDENCY,
+                      detail=f"dependency of {nearest.service_name}")
 
 
 class PlacementRace(Exception):

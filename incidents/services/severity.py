@@ -113,15 +113,21 @@ def severity_assess(*, features: SeverityFeatures) -> SeverityAssessment:
     )
 
 
+def severity_reassess(*, features: SeverityFeatures, opened_at: datetime,
+                      now: datetime) -> tuple[SeverityFeatures, SeverityAssessment]:
+    """The features of an incident opened at `opened_at` as of `now` (duration included), and their level."""
+    features = SeverityFeatures(
+        services=features.services, kpis=features.kpis, hint=features.hint, alerts=features.alerts,
+        duration_minutes=max(features.duration_minutes, (now - opened_at).total_seconds() / 60),
+    )
+    return features, severity_assess(features=features)
+
+
 def incident_reassess_severity(*, incident: Incident, features: SeverityFeatures, now: datetime | None = None,
                                save: bool = True) -> bool:
     """Apply the rules to an incident (locked by the caller); upgrades only. True if the level rose."""
-    now = now or timezone.now()
-    features = SeverityFeatures(
-        services=features.services, kpis=features.kpis, hint=features.hint, alerts=features.alerts,
-        duration_minutes=max(features.duration_minutes, (now - incident.opened_at).total_seconds() / 60),
-    )
-    assessment = severity_assess(features=features)
+    features, assessment = severity_reassess(features=features, opened_at=incident.opened_at,
+                                             now=now or timezone.now())
     incident.severity_features = features.as_dict()
     incident.rules_severity = assessment.level
     old = incident.severity

@@ -12,17 +12,22 @@ from django.utils.dateparse import parse_datetime
 
 from core.models import Service
 from incidents import events
-from incidents.choices import AlertHold, AlertStatus, IncidentStatus
-from incidents.models import Alert, Incident, ServiceIncidentSettings
+from incidents.choices import AlertHold, AlertStatus, IncidentStatus, SeveritySource
+from incidents.models import Alert, Incident, ServiceIncidentSettings, Silence
 from incidents.signals import InvalidSignal, SignalIn, SignalResult, signal_normalise
 
+from . import correlation, fast_join
+from .classifier import classifier_active
 from .commit import commit_relaxed
 from .correlation import PlacementRace, alert_place
 from .lifecycle import incident_acknowledge, incident_resolve
+from .severity import SeverityFeatures, features_for_alert, features_merge, severity_reassess
 from .silences import alert_match_labels, silence_find
 
 # Two racing workers settle in one retry; a third attempt covers a key retired meanwhile.
 MAX_ATTEMPTS = 4
+# Optimistic joins that lost to a concurrent change of the incident; then the general path locks it.
+FAST_JOIN_ATTEMPTS = 3
 FLIPS_KEPT = 20  # more than any sensible flap threshold; keeps the JSON small
 _DEFAULTS = ServiceIncidentSettings()  # a service without a settings row behaves like this
 
@@ -42,11 +47,16 @@ def signal_ingest(*, signal: SignalIn) -> SignalResult:
 
 
 def _ingest_clean(clean: SignalIn) -> SignalResult:
-    bumped = _bump_fast(clean) if clean.status == "firing" else None
+    firing_pg = clean.status == "firing" and connection.vendor == "postgresql"
+    bumped = _bump_fast(clean) if firing_pg else None
     if bumped is not None and bumped[2] in (AlertHold.NONE, AlertHold.FLAPPING):
         return _repeat(clean, bumped, at=clean.occurred_at)  # type: ignore[arg-type]
+    if firing_pg and bumped is None:
+        joined = _join_fast(clean)
+        if joined is not None:
+            return joined
     # The fast path already looked for a firing alert; the first attempt need not look again.
-    skip_bump = bumped is None and clean.status == "firing" and _fast_path_available()
+    skip_bump = firing_pg and bumped is None
     own_transaction = not connection.in_atomic_block  # never relax a caller's transaction
     for attempt in range(MAX_ATTEMPTS):
         try:
@@ -86,7 +96,7 @@ def signals_ingest(*, signals: Sequence[SignalIn]) -> list[SignalResult]:
 
 def _bump_batch(signals: list[SignalIn]) -> dict[int, SignalResult]:
     """Count repeats of firing, unheld alerts for a whole batch at once; {index: result} for those."""
-    if not _fast_path_available() or len(signals) < 2:
+    if connection.vendor != "postgresql" or len(signals) < 2:
         return {}
     # A fingerprint that also resolves or acknowledges in this batch keeps its order: no shortcut.
     ordered = {s.fingerprint for s in signals if s.status != "firing"}
@@ -96,6 +106,7 @@ def _bump_batch(signals: list[SignalIn]) -> dict[int, SignalResult]:
             groups.setdefault(signal.fingerprint, []).append(index)
     if not groups:
         return {}
+    own = not connection.in_atomic_block  # never relax a caller's transaction
     rows = [(fp, len(ix), max(signals[i].occurred_at for i in ix)) for fp, ix in groups.items()]
     values = ", ".join(["(%s, %s::integer, %s::timestamptz)"] * len(rows))  # placeholders only
     params = [value for row in rows for value in row]
@@ -106,15 +117,17 @@ def _bump_batch(signals: list[SignalIn]) -> dict[int, SignalResult]:
         "WHERE a.status = 'firing' AND a.hold IN ('', 'flapping') ORDER BY a.id FOR UPDATE OF a) "
         "UPDATE incidents_alert AS a SET count = a.count + locked.n, "
         "last_seen = GREATEST(a.last_seen, locked.ts) "
-        "FROM locked, (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit "
+        "FROM locked" + (", (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit "
+                         if own else " ") +
         "WHERE a.id = locked.id "
         "RETURNING a.fingerprint, a.id, a.incident_id, a.hold"
     )
-    connection.ensure_connection()
     try:
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(sql, params)
-            found = cursor.fetchall()
+        if own:
+            found = fast_join.fetch_all(sql, params)
+        else:
+            with transaction.atomic():  # a savepoint: a deadlock must not abort the caller's transaction
+                found = fast_join.fetch_all(sql, params)
     except psycopg.errors.DeadlockDetected:
         return {}  # nothing was applied (one statement); the signals take the one-by-one path
     out: dict[int, SignalResult] = {}
@@ -152,43 +165,88 @@ def _ingest(signal: SignalIn, *, bumped: tuple | None = None, skip_bump: bool = 
     if prior is not None and prior.status == AlertStatus.RESOLVED and prior.resolved_at \
             and at - prior.resolved_at <= _flap_window(svc):
         return _refire(signal, prior, svc, at=at)
-    alert = Alert.objects.create(
-        fingerprint=signal.fingerprint, source_kind=signal.source_kind, source_name=signal.source_name,
+    alert = _new_alert(signal, svc, at=at)
+    alert.save(force_insert=True)
+    return _admit(alert, svc, at=at, prior_incident_id=prior.incident_id if prior is not None else None)
+
+
+def _new_alert(signal: SignalIn, svc: ServiceContext, *, at: datetime, pk: int | None = None) -> Alert:
+    alert = Alert(
+        pk=pk, fingerprint=signal.fingerprint, source_kind=signal.source_kind, source_name=signal.source_name,
         service_id=svc.id, title=signal.title, description=signal.description, labels=dict(signal.labels),
         severity_hint=signal.severity_hint, first_seen=at, last_seen=at, payload=dict(signal.payload),
         links=list(signal.links), kpis=list(signal.kpis),
     )
     alert.service = Service(pk=svc.id, name=svc.name, tier=svc.tier, team_id=svc.team_id)
-    return _admit(alert, svc, at=at, prior_incident_id=prior.incident_id if prior is not None else None)
+    return alert
+
+
+def _join_fast(signal: SignalIn) -> SignalResult | None:
+    """A new alert that joins an open incident, in two statements (PostgreSQL); None: take the general path.
+
+    It decides exactly as `_ingest` → `_admit` → `alert_place` would, and hands every case it
+    does not cover (see `fast_join`) back to them.
+    """
+    at: datetime = signal.occurred_at  # type: ignore[assignment]
+    for _ in range(FAST_JOIN_ATTEMPTS):
+        now = timezone.now()
+        read = fast_join.placement_read(service=signal.service, fingerprint=signal.fingerprint, at=at, now=now)
+        if read.service_id is None or read.prior_status == AlertStatus.FIRING:
+            return None  # an unknown service is named there; a firing alert is deduplicated there
+        svc = ServiceContext(id=read.service_id, name=read.service_name, tier=read.tier, team_id=read.team_id,
+                             settings=read.settings)
+        if read.prior_status == AlertStatus.RESOLVED and read.prior_resolved_at \
+                and at - read.prior_resolved_at <= _flap_window(svc):
+            return None  # fires again in place (flap tracking)
+        alert = _new_alert(signal, svc, at=at, pk=read.alert_id)
+        if read.silences and silence_find(
+            labels=alert_match_labels(labels=alert.labels, service=svc.name, source_kind=alert.source_kind,
+                                      source_name=alert.source_name),
+            at=now, active=[Silence(pk=pk, matchers=matchers) for pk, matchers in read.silences],
+        ) is not None:
+            return None
+        if not _persisted(alert, svc, at=at):
+            return None
+        choice = correlation.join_choice(alert=alert, read=read, now=at, keyed=fast_join.incident_by_key)
+        if choice is None:
+            return None
+        incident, rule = choice.incident, choice.rule
+        features, assessment = severity_reassess(
+            features=features_merge(SeverityFeatures.from_dict(incident.severity_features),
+                                    features_for_alert(alert, tier=svc.tier)),
+            opened_at=incident.opened_at, now=at,
+        )
+        if assessment.level < incident.severity or classifier_active():
+            return None  # an upgrade is recorded and announced there; so is a classifier's proposal
+        alert.incident_id, alert.grouped_by, alert.grouping_rule_id = incident.id, rule, choice.grouping_rule_id
+        event = events.alert_joined_event(incident=incident.id, alert=alert, rule=rule, detail=choice.detail)
+        if fast_join.join_write(incident=incident, alert=alert, event=event, features=features.as_dict(),
+                                rules_severity=assessment.level,
+                                reasons=assessment.reasons if incident.severity_source == SeveritySource.RULES
+                                else None):
+            return SignalResult(alert_id=alert.pk, incident_id=incident.id, outcome="joined")
+        # The incident changed since it was read (another join, an override, a status change): read again.
+    return None
 
 
 # The hot path of an alert storm is a repeat of a firing alert: one statement, in its own
 # transaction, committed without waiting for the WAL flush. A database crash may lose the last
 # fraction of a second of repeat *counts*; new alerts and incidents always commit synchronously.
-_FAST_BUMP_SQL = (
+# In a caller's transaction the same statement runs without touching the commit mode.
+_BUMP_SQL = (
     "UPDATE incidents_alert SET count = count + 1, "
     "last_seen = CASE WHEN last_seen < %s THEN %s ELSE last_seen END "
-    "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit "
-    "WHERE fingerprint = %s AND status = 'firing' "
+    "{async_commit}WHERE fingerprint = %s AND status = 'firing' "
     "RETURNING id, incident_id, hold, count, first_seen, last_seen"
 )
-
-
-def _fast_path_available() -> bool:
-    return connection.vendor == "postgresql" and not connection.in_atomic_block
+_ASYNC_COMMIT = "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit "
+_FAST_BUMP_SQL = {own: _BUMP_SQL.format(async_commit=_ASYNC_COMMIT if own else "") for own in (True, False)}
 
 
 def _bump_fast(signal: SignalIn) -> tuple | None:
-    """Count a repeat in one round trip (PostgreSQL, outside any caller's transaction), else None."""
-    if not _fast_path_available():
-        return None
+    """Count a repeat in one prepared statement (PostgreSQL); None when no alert with it is firing."""
     at = signal.occurred_at
-    connection.ensure_connection()
-    # A server-binding cursor lets psycopg prepare the statement once per connection instead of
-    # PostgreSQL parsing and planning it for every repeat (Django's cursors bind client-side).
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(_FAST_BUMP_SQL, (at, at, signal.fingerprint), prepare=True)
-        return cursor.fetchone()
+    return fast_join.fetch_one(_FAST_BUMP_SQL[not connection.in_atomic_block], (at, at, signal.fingerprint))
 
 
 def _bump(fingerprint: str, *, at: datetime) -> tuple | None:

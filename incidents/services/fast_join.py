@@ -1,0 +1,265 @@
+"""PostgreSQL fast path for a new alert that joins an open incident: one read, one write, no ORM.
+
+In an alert storm most new alerts join an incident that is already open (same fingerprint as
+an earlier alert, a label rule's key, the same service, or a service in its dependency graph).
+The general path (`correlation.alert_place`) spends about fifteen ORM statements and a held
+row lock on that; here one prepared statement reads everything the decision needs (the
+service and its settings, the fingerprint's last alert and its incident, label rules, active
+silences, the nearest open incident of the service or its dependencies; a matching label rule
+costs one more), and one prepared statement writes the alert, its timeline row and the
+incident's new counters and severity inputs together.
+
+The write is optimistic: it applies only if the incident row is still the version that was
+read (`xmin`), so a concurrent join, override or status change makes it write nothing and the
+caller reads again. What this path does not handle (a silence, persistence, flapping, a
+reopen, a new incident, a severity upgrade, an active classifier) goes to the general path,
+which decides the same way (`correlation.join_choice` mirrors `alert_place`).
+"""
+from __future__ import annotations
+
+import re
+import weakref
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+import psycopg
+from django.db import connection, transaction
+from psycopg.types.json import Jsonb
+
+from incidents.choices import OPEN_INCIDENT_STATUSES
+from incidents.models import Alert, ServiceIncidentSettings, TimelineEvent
+
+_DEFAULTS = ServiceIncidentSettings()
+_OPEN = [str(s) for s in OPEN_INCIDENT_STATUSES]
+_INCIDENT_COLUMNS = ("id", "status", "service_id", "opened_at", "last_alert_at", "resolved_at", "alert_count",
+                     "severity", "severity_source", "severity_reasons", "severity_features", "grouping_key")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IncidentState:
+    """An incident as read, with its row version (`xmin`) for the optimistic write."""
+
+    id: int
+    status: str
+    service_id: int
+    opened_at: datetime
+    last_alert_at: datetime
+    resolved_at: datetime | None
+    alert_count: int
+    severity: int
+    severity_source: str
+    severity_reasons: list[str]
+    severity_features: dict[str, Any]
+    grouping_key: str
+    version: str
+    service_name: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlacementRead:
+    service_id: int | None  # None: no service of that name
+    service_name: str
+    tier: int
+    team_id: int | None
+    settings: ServiceIncidentSettings
+    prior_id: int | None  # the fingerprint's last alert (no firing one exists)
+    prior_status: str | None
+    prior_resolved_at: datetime | None
+    prior_incident: IncidentState | None
+    prior_incident_id: int | None
+    nearest: IncidentState | None  # the incident rule 3/4 would pick (own service first)
+    rules: list[tuple[int, str, list[str], int]]  # enabled rules that apply: id, name, labels, window
+    silences: list[tuple[int, list[dict[str, str]]]]  # active silences: id, matchers
+    alert_id: int  # reserved for the new alert
+
+
+def _incident_select(alias: str) -> str:
+    return ", ".join(f"{alias}.{c}" for c in _INCIDENT_COLUMNS) + f", {alias}.xmin::text"
+
+
+# The dependency neighbourhood mirrors `correlation.related_service_ids` (two hops upstream, then
+# two hops downstream from what is not already upstream), so both paths group alike.
+_READ_SQL = f"""
+WITH svc AS (
+    SELECT s.id, s.name, s.tier, s.team_id, st.min_persistence_seconds, st.min_repeat_count,
+           st.flap_threshold, st.flap_window_minutes, st.correlation_window_minutes, st.auto_resolve,
+           st.reopen_window_minutes,
+           make_interval(mins => COALESCE(st.correlation_window_minutes, %(window)s)) AS win
+    FROM core_service s LEFT JOIN incidents_serviceincidentsettings st ON st.service_id = s.id
+    WHERE s.name = %(service)s
+), prior AS (
+    SELECT a.id, a.status, a.resolved_at, a.incident_id FROM incidents_alert a
+    WHERE a.fingerprint = %(fingerprint)s ORDER BY a.last_seen DESC, a.id DESC LIMIT 1
+), up1 AS (
+    SELECT d.to_service_id AS id FROM core_service_depends_on d JOIN svc ON d.from_service_id = svc.id
+), up AS (
+    SELECT id FROM up1
+    UNION SELECT d.to_service_id FROM core_service_depends_on d WHERE d.from_service_id IN (SELECT id FROM up1)
+), down1 AS (
+    SELECT d.from_service_id AS id FROM core_service_depends_on d JOIN svc ON d.to_service_id = svc.id
+    WHERE d.from_service_id <> svc.id AND d.from_service_id NOT IN (SELECT id FROM up)
+), nearby AS (
+    SELECT id FROM svc UNION SELECT id FROM up UNION SELECT id FROM down1
+    UNION SELECT d.from_service_id FROM core_service_depends_on d WHERE d.to_service_id IN (SELECT id FROM down1)
+), recent AS (
+    SELECT i.*, i.xmin AS version FROM incidents_incident i, svc
+    WHERE i.status = ANY(%(open)s) AND i.service_id IN (SELECT id FROM nearby)
+      AND i.last_alert_at >= %(at)s - svc.win AND i.opened_at <= %(at)s + svc.win
+    ORDER BY i.last_alert_at DESC LIMIT 20
+), nearest AS (
+    SELECT r.* FROM recent r, svc ORDER BY (r.service_id = svc.id) DESC, r.last_alert_at DESC LIMIT 1
+)
+SELECT svc.id, svc.name, svc.tier, svc.team_id, svc.min_persistence_seconds, svc.min_repeat_count,
+       svc.flap_threshold, svc.flap_window_minutes, svc.correlation_window_minutes, svc.auto_resolve,
+       svc.reopen_window_minutes,
+       prior.id, prior.status, prior.resolved_at, prior.incident_id,
+       {_incident_select("fi")},
+       {", ".join(f"nearest.{c}" for c in _INCIDENT_COLUMNS)}, nearest.version::text, ns.name,
+       (SELECT json_agg(json_build_array(r.id, r.name, r.labels, r.window_minutes) ORDER BY r.priority, r.name)
+        FROM incidents_groupingrule r, svc WHERE r.enabled AND (r.service_id IS NULL OR r.service_id = svc.id)),
+       (SELECT json_agg(json_build_array(s.id, s.matchers)) FROM incidents_silence s
+        WHERE s.starts_at <= %(now)s AND s.ends_at > %(now)s AND s.expired_early_at IS NULL),
+       nextval(pg_get_serial_sequence('incidents_alert', 'id'))
+FROM (SELECT 1) AS one
+LEFT JOIN svc ON true
+LEFT JOIN prior ON true
+LEFT JOIN incidents_incident fi ON fi.id = prior.incident_id
+LEFT JOIN nearest ON true
+LEFT JOIN core_service ns ON ns.id = nearest.service_id
+"""
+
+_SETTINGS_FIELDS = ("min_persistence_seconds", "min_repeat_count", "flap_threshold", "flap_window_minutes",
+                    "correlation_window_minutes", "auto_resolve", "reopen_window_minutes")
+
+
+def _json(value: Any) -> Any:
+    # Django's connection leaves JSON as text for JSONField to decode; plain psycopg decodes it.
+    return orjson.loads(value) if isinstance(value, str) else value
+
+
+def _incident(values: tuple, service_name: str = "") -> IncidentState | None:
+    if values[0] is None:
+        return None
+    state = dict(zip(_INCIDENT_COLUMNS, values[:-1], strict=True))
+    state["severity_reasons"] = _json(state["severity_reasons"])
+    state["severity_features"] = _json(state["severity_features"])
+    return IncidentState(**state, version=values[-1], service_name=service_name)
+
+
+def placement_read(*, service: str, fingerprint: str, at: datetime, now: datetime) -> PlacementRead:
+    """Everything the placement of a new alert depends on, in one statement."""
+    n = len(_INCIDENT_COLUMNS) + 1
+    row = fetch_one(_READ_SQL, {
+        "service": service, "fingerprint": fingerprint, "at": at, "now": now, "open": _OPEN,
+        "window": _DEFAULTS.correlation_window_minutes,
+    })
+    svc, prior, rest = row[:11], row[11:15], row[15:]
+    fi, nearest, (nearest_service, rules, silences, alert_id) = rest[:n], rest[n:2 * n], rest[2 * n:]
+    settings = _DEFAULTS
+    if svc[4] is not None:
+        settings = ServiceIncidentSettings(service_id=svc[0], **dict(zip(_SETTINGS_FIELDS, svc[4:11], strict=True)))
+    return PlacementRead(
+        service_id=svc[0], service_name=svc[1] or "", tier=svc[2] or 0, team_id=svc[3], settings=settings,
+        prior_id=prior[0], prior_status=prior[1], prior_resolved_at=prior[2], prior_incident_id=prior[3],
+        prior_incident=_incident(fi), nearest=_incident(nearest, nearest_service or ""),
+        rules=[tuple(r) for r in _json(rules) or ()], silences=[tuple(s) for s in _json(silences) or ()],
+        alert_id=alert_id,
+    )
+
+
+_KEYED_SQL = (f"SELECT {_incident_select('i')} FROM incidents_incident i "
+               "WHERE i.grouping_key = %s AND i.status = ANY(%s)")
+
+
+def incident_by_key(key: str) -> IncidentState | None:
+    """The open incident holding a grouping key (a label rule's), if any."""
+    row = fetch_one(_KEYED_SQL, (key, _OPEN))
+    return _incident(row) if row is not None else None
+
+
+def _insert_sql(model, source: str, *, with_pk: bool) -> tuple[str, list]:
+    """INSERT INTO <model> (<every column>) SELECT <typed placeholders> FROM <source>."""
+    fields = [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
+    types = [re.sub(r"\(.*\)", "", f.db_type(connection)) for f in fields]  # varchar(n) -> varchar: no truncation
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    values = ", ".join(f"%s::{t}" for t in types)
+    return f"INSERT INTO {model._meta.db_table} ({columns}) SELECT {values} FROM {source}", fields
+
+
+def _row(obj, fields) -> list:
+    return [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
+
+
+_write_sql: dict[bool, tuple[str, list, list]] = {}
+
+
+def _join_sql(relaxed: bool) -> tuple[str, list, list]:
+    if relaxed not in _write_sql:
+        alert_insert, alert_fields = _insert_sql(Alert, "inc", with_pk=True)
+        event_insert, event_fields = _insert_sql(TimelineEvent, "inc", with_pk=False)
+        async_commit = "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit " if relaxed else ""
+        sql = (
+            "WITH inc AS (UPDATE incidents_incident SET alert_count = alert_count + 1, "
+            "last_alert_at = GREATEST(last_alert_at, %s), severity_features = %s, rules_severity = %s, "
+            "severity_reasons = CASE WHEN %s THEN %s ELSE severity_reasons END "
+            f"{async_commit}"
+            "WHERE id = %s AND xmin = %s::text::xid AND status = ANY(%s) RETURNING id), "
+            f"alert AS ({alert_insert} RETURNING id), "
+            f"event AS ({event_insert}) "
+            "SELECT id FROM alert"
+        )
+        _write_sql[relaxed] = (sql, alert_fields, event_fields)
+    return _write_sql[relaxed]
+
+
+def join_write(*, incident: IncidentState, alert: Alert, event: TimelineEvent, features: dict[str, Any],
+               rules_severity: int, reasons: list[str] | None) -> bool:
+    """Insert the alert and its timeline row and count it on the incident, if the incident is unchanged.
+
+    `reasons` replaces the incident's reasons (None keeps them: a person set the level). False when
+    the incident changed since it was read or the fingerprint started firing meanwhile.
+    """
+    own = not connection.in_atomic_block  # never relax a caller's transaction
+    sql, alert_fields, event_fields = _join_sql(own)
+    params = [alert.last_seen, Jsonb(features), rules_severity, reasons is not None, Jsonb(reasons or []),
+              incident.id, incident.version, _OPEN, *_row(alert, alert_fields), *_row(event, event_fields)]
+    try:
+        if own:
+            return fetch_one(sql, params) is not None
+        with transaction.atomic():  # a savepoint: a lost race must not abort the caller's transaction
+            return fetch_one(sql, params) is not None
+    except psycopg.errors.UniqueViolation:
+        return False  # another worker stored a firing alert with this fingerprint first
+
+
+def fetch_one(sql: str, params) -> tuple | None:
+    """Run one statement on the request's connection, prepared (server-side binding)."""
+    with _cursor() as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchone()
+
+
+def fetch_all(sql: str, params) -> list[tuple]:
+    """Run one statement whose text varies (not worth preparing); all its rows."""
+    with _cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+# Django turns psycopg's statement preparation off (prepare_threshold=None); its own cursors bind
+# client-side and never prepare anyway. This many executions would make psycopg prepare a
+# server-binding statement by itself: never; only the statements here, which ask for it.
+_PREPARE_ONLY_WHEN_ASKED = 2**31 - 1
+_configured: weakref.WeakSet = weakref.WeakSet()
+
+
+def _cursor() -> psycopg.Cursor:
+    connection.ensure_connection()
+    conn = connection.connection
+    if conn not in _configured:
+        # Prepared once per connection, a statement is neither re-parsed nor re-planned per signal.
+        conn.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
+        _configured.add(conn)
+    return psycopg.Cursor(conn)
