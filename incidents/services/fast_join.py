@@ -236,30 +236,35 @@ def join_write(*, incident: IncidentState, alert: Alert, event: TimelineEvent, f
 
 def fetch_one(sql: str, params) -> tuple | None:
     """Run one statement on the request's connection, prepared (server-side binding)."""
-    with _cursor() as cursor:
-        cursor.execute(sql, params, prepare=True)
-        return cursor.fetchone()
+    cursor = _cursor()
+    cursor.execute(sql, params, prepare=True)
+    return cursor.fetchone()
 
 
 def fetch_all(sql: str, params) -> list[tuple]:
     """Run one statement whose text varies (not worth preparing); all its rows."""
-    with _cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    cursor = _cursor()
+    cursor.execute(sql, params)
+    return cursor.fetchall()
 
 
 # Django turns psycopg's statement preparation off (prepare_threshold=None); its own cursors bind
 # client-side and never prepare anyway. This many executions would make psycopg prepare a
 # server-binding statement by itself: never; only the statements here, which ask for it.
 _PREPARE_ONLY_WHEN_ASKED = 2**31 - 1
-_configured: weakref.WeakSet = weakref.WeakSet()
+# One server-binding cursor per connection (a connection belongs to one thread), reused: the
+# hot path runs a statement per signal and need not build a cursor for each.
+_cursors: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _cursor() -> psycopg.Cursor:
-    connection.ensure_connection()
     conn = connection.connection
-    if conn not in _configured:
+    if conn is None or conn.closed:
+        connection.ensure_connection()
+        conn = connection.connection
+    cursor = _cursors.get(conn)
+    if cursor is None:
         # Prepared once per connection, a statement is neither re-parsed nor re-planned per signal.
         conn.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
-        _configured.add(conn)
-    return psycopg.Cursor(conn)
+        cursor = _cursors[conn] = psycopg.Cursor(conn)
+    return cursor

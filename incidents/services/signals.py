@@ -234,10 +234,9 @@ def _join_fast(signal: SignalIn) -> SignalResult | None:
 # fraction of a second of repeat *counts*; new alerts and incidents always commit synchronously.
 # In a caller's transaction the same statement runs without touching the commit mode.
 _BUMP_SQL = (
-    "UPDATE incidents_alert SET count = count + 1, "
-    "last_seen = CASE WHEN last_seen < %s THEN %s ELSE last_seen END "
+    "UPDATE incidents_alert SET count = count + 1, last_seen = GREATEST(last_seen, %s) "
     "{async_commit}WHERE fingerprint = %s AND status = 'firing' "
-    "RETURNING id, incident_id, hold, count, first_seen, last_seen"
+    "RETURNING id, incident_id, hold"
 )
 _ASYNC_COMMIT = "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit "
 _FAST_BUMP_SQL = {own: _BUMP_SQL.format(async_commit=_ASYNC_COMMIT if own else "") for own in (True, False)}
@@ -245,8 +244,8 @@ _FAST_BUMP_SQL = {own: _BUMP_SQL.format(async_commit=_ASYNC_COMMIT if own else "
 
 def _bump_fast(signal: SignalIn) -> tuple | None:
     """Count a repeat in one prepared statement (PostgreSQL); None when no alert with it is firing."""
-    at = signal.occurred_at
-    return fast_join.fetch_one(_FAST_BUMP_SQL[not connection.in_atomic_block], (at, at, signal.fingerprint))
+    return fast_join.fetch_one(_FAST_BUMP_SQL[not connection.in_atomic_block],
+                               (signal.occurred_at, signal.fingerprint))
 
 
 def _bump(fingerprint: str, *, at: datetime) -> tuple | None:
@@ -257,7 +256,7 @@ def _bump(fingerprint: str, *, at: datetime) -> tuple | None:
             "UPDATE incidents_alert SET count = count + 1, "
             "last_seen = CASE WHEN last_seen < %s THEN %s ELSE last_seen END "
             "WHERE fingerprint = %s AND status = 'firing' "
-            "RETURNING id, incident_id, hold, count, first_seen, last_seen",
+            "RETURNING id, incident_id, hold",
             [stamp, stamp, fingerprint],
         )
         return cursor.fetchone()
