@@ -208,14 +208,21 @@ class IntakeParser(ABC):
         """(signal drafts, content key, dedup key); record problems instead of raising."""
 
     def parse(
-        self, *, data: dict[str, Any], integration: Integration, received_at: datetime, cached: bool = True
+        self, *, data: dict[str, Any], integration: Integration, received_at: datetime, cached: bool = True,
+        answers: dict[str, bool] | None = None,
     ) -> ParsedIntake:
+        """The request's signals, or IntakeInvalid listing every problem.
+
+        Service names are checked against the process's cache (`cached`, the request path), the
+        database (`cached=False`), or `answers`: names already asked of the database in this
+        batch of rows, to which new answers are added (the worker: one query per batch).
+        """
         problems = Problems()
         drafts, key, dedup_key = self.drafts(
             data=data, integration=integration, received_at=received_at, problems=problems
         )
         problems.raise_if_any()
-        services = self._services(drafts, integration, cached=cached)
+        services = self._services(drafts, integration, cached=cached, answers=answers)
         signals = []
         for draft in drafts:
             service = next((name for name in draft.service_candidates if name in services), None)
@@ -240,10 +247,11 @@ class IntakeParser(ABC):
         return ParsedIntake(signals=tuple(signals), content_key=key, dedup_key=dedup_key)
 
     @staticmethod
-    def _services(drafts: list[SignalDraft], integration: Integration, *, cached: bool) -> set[str]:
+    def _services(drafts: list[SignalDraft], integration: Integration, *, cached: bool,
+                  answers: dict[str, bool] | None = None) -> set[str]:
         default = integration.service.name if integration.service_id else None
         wanted = {name for draft in drafts for name in draft.service_candidates if name and name != default}
-        known = known_services(wanted, cached=cached)
+        known = known_services(wanted, cached=cached, answers=answers)
         if default:
             known.add(default)
         for draft in drafts:
@@ -263,9 +271,15 @@ SERVICE_NAMES_KEPT = 10_000  # names are the senders' labels: bound the memory t
 _known_services: dict[str, tuple[float, bool]] = {}
 
 
-def known_services(names: set[str], *, cached: bool = True) -> set[str]:
+def known_services(names: set[str], *, cached: bool = True, answers: dict[str, bool] | None = None) -> set[str]:
     if not names:
         return set()
+    if answers is not None:
+        asked = names - answers.keys()
+        if asked:
+            found = set(Service.objects.filter(name__in=asked).values_list("name", flat=True))
+            answers.update((name, name in found) for name in asked)
+        return {name for name in names if answers[name]}
     now = time.monotonic()
     hits: set[str] = set()
     missing = set(names)
