@@ -46,9 +46,10 @@ def signal_ingest(*, signal: SignalIn) -> SignalResult:
     return _ingest_clean(signal_normalise(signal))
 
 
-def _ingest_clean(clean: SignalIn) -> SignalResult:
+def _ingest_clean(clean: SignalIn, *, unbumped: bool = False) -> SignalResult:
+    """`unbumped`: the caller just found no unheld firing alert with this fingerprint to count."""
     firing_pg = clean.status == "firing" and connection.vendor == "postgresql"
-    bumped = _bump_fast(clean) if firing_pg else None
+    bumped = _bump_fast(clean) if firing_pg and not unbumped else None
     if bumped is not None and bumped[2] in (AlertHold.NONE, AlertHold.FLAPPING):
         return _repeat(clean, bumped, at=clean.occurred_at)  # type: ignore[arg-type]
     if firing_pg and bumped is None:
@@ -56,7 +57,7 @@ def _ingest_clean(clean: SignalIn) -> SignalResult:
         if joined is not None:
             return joined
     # The fast path already looked for a firing alert; the first attempt need not look again.
-    skip_bump = firing_pg and bumped is None
+    skip_bump = firing_pg and bumped is None and not unbumped
     own_transaction = not connection.in_atomic_block  # never relax a caller's transaction
     for attempt in range(MAX_ATTEMPTS):
         try:
@@ -77,7 +78,8 @@ def signals_ingest(*, signals: Sequence[SignalIn]) -> list[SignalResult]:
 
     Repeats of already-firing alerts in the batch are counted together in one statement
     (PostgreSQL): an alert storm is mostly repeats, and a batch (a webhook, a queue drain)
-    holds many of them. Everything else goes through `signal_ingest` one by one, in order.
+    holds many of them. Everything else goes through `signal_ingest` one by one, in order;
+    the first signal of a fault that statement found not firing skips looking for it again.
     """
     clean = []
     for index, signal in enumerate(signals):
@@ -86,18 +88,23 @@ def signals_ingest(*, signals: Sequence[SignalIn]) -> list[SignalResult]:
         except InvalidSignal as exc:
             raise InvalidSignal(f"Signal {index}: {exc.message}", field=exc.field) from exc
     results: list[SignalResult | None] = [None] * len(clean)
-    for index, result in _bump_batch(clean).items():
+    bumped, unbumped = _bump_batch(clean)
+    for index, result in bumped.items():
         results[index] = result
     for index, signal in enumerate(clean):
         if results[index] is None:
-            results[index] = _ingest_clean(signal)
+            results[index] = _ingest_clean(signal, unbumped=signal.fingerprint in unbumped)
+            unbumped.discard(signal.fingerprint)  # it may fire now: its next signal is a repeat
     return results  # type: ignore[return-value]
 
 
-def _bump_batch(signals: list[SignalIn]) -> dict[int, SignalResult]:
-    """Count repeats of firing, unheld alerts for a whole batch at once; {index: result} for those."""
+def _bump_batch(signals: list[SignalIn]) -> tuple[dict[int, SignalResult], set[str]]:
+    """Count repeats of firing, unheld alerts for a whole batch at once.
+
+    Returns {index: result} for those, and the fingerprints it looked for and did not count.
+    """
     if connection.vendor != "postgresql" or len(signals) < 2:
-        return {}
+        return {}, set()
     # A fingerprint that also resolves or acknowledges in this batch keeps its order: no shortcut.
     ordered = {s.fingerprint for s in signals if s.status != "firing"}
     groups: dict[str, list[int]] = {}
@@ -105,7 +112,7 @@ def _bump_batch(signals: list[SignalIn]) -> dict[int, SignalResult]:
         if signal.status == "firing" and signal.fingerprint not in ordered:
             groups.setdefault(signal.fingerprint, []).append(index)
     if not groups:
-        return {}
+        return {}, set()
     own = not connection.in_atomic_block  # never relax a caller's transaction
     rows = [(fp, len(ix), max(signals[i].occurred_at for i in ix)) for fp, ix in groups.items()]
     values = ", ".join(["(%s, %s::integer, %s::timestamptz)"] * len(rows))  # placeholders only
@@ -129,13 +136,13 @@ def _bump_batch(signals: list[SignalIn]) -> dict[int, SignalResult]:
             with transaction.atomic():  # a savepoint: a deadlock must not abort the caller's transaction
                 found = fast_join.fetch_all(sql, params)
     except psycopg.errors.DeadlockDetected:
-        return {}  # nothing was applied (one statement); the signals take the one-by-one path
+        return {}, set()  # nothing was applied (one statement); the signals take the one-by-one path
     out: dict[int, SignalResult] = {}
     for fingerprint, alert_id, incident_id, hold in found:
         outcome = "flapping" if hold == AlertHold.FLAPPING else "deduplicated"
-        for index in groups[fingerprint]:
+        for index in groups.pop(fingerprint):
             out[index] = SignalResult(alert_id=alert_id, incident_id=incident_id, outcome=outcome)
-    return out
+    return out, set(groups)
 
 
 def _service(name: str) -> ServiceContext:

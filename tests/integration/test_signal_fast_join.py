@@ -199,3 +199,22 @@ def test_concurrent_joins_count_every_alert_once(make_service):
     assert incident.alert_count == joined + 1 == Alert.objects.filter(incident=incident).count()
     assert incident.severity_features["alerts"] == joined + 1
     assert incident.timeline.filter(kind="alert_joined").count() == joined
+
+
+@pytest.mark.django_db
+def test_a_batch_opens_held_and_new_faults_in_order(make_service):
+    from incidents.services import signals_ingest
+
+    noisy = make_service("fj-b-noisy", tier=Tier.TIER_4)
+    ServiceIncidentSettings.objects.create(service=noisy, min_repeat_count=3)
+    steady = make_service("fj-b-steady", tier=Tier.TIER_4)
+    opened = signal_ingest(signal=sig(steady.name, "Disk", 0))
+    held = sig(noisy.name, "Flaky", 1)
+    results = signals_ingest(signals=[held, sig(steady.name, "CPU", 1), held, sig(steady.name, "CPU", 2), held])
+    assert [r.outcome for r in results] == ["pending", "joined", "pending", "deduplicated", "opened"]
+    assert results[1].incident_id == results[3].incident_id == opened.incident_id
+    assert Alert.objects.get(title="Flaky on fj-b-noisy").count == 3
+    assert Alert.objects.get(title="CPU on fj-b-steady").count == 2
+    # The held alert is firing now: a later batch counts it with the other repeats.
+    again = signals_ingest(signals=[held, sig(steady.name, "CPU", 3)])
+    assert [r.outcome for r in again] == ["deduplicated", "deduplicated"]
