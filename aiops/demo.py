@@ -70,6 +70,8 @@ STEPS: list = []
 STEPS.append(models_registry_demo.run)
 # Telemetry: seasonal history and a checkout fault that opens an incident (before the response step).
 STEPS.append(monitoring_demo.run)
+# Alert intake: an Alertmanager group and a PagerDuty event on their own service, stored and drained.
+STEPS.append(monitoring_demo.run_alert_intake)
 # Incident core: incidents of every level with grouped alerts, a silence and a flapping alert.
 STEPS.append(incidents_demo.run)
 # After the incident demo (if any): playbooks attached, pages in the in-app list and var/mail, a digest.

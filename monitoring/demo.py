@@ -10,10 +10,12 @@ from django.utils import timezone
 
 from core.choices import IntegrationKind
 from core.models import Integration, Service
-from core.services import integration_create
-from monitoring.choices import SeriesKind
-from monitoring.models import Anomaly, MetricSeries, Point
+from core.services import integration_create, service_get_or_create
+from incidents.models import Incident
+from monitoring.choices import AlertIntakeKind, SeriesKind
+from monitoring.models import AlertIntake, Anomaly, MetricSeries, Point
 
+from .services import intake as intake_services
 from .services import telemetry as telemetry_services
 from .services.telemetry_input import MAX_BATCH_POINTS
 
@@ -93,3 +95,88 @@ def run(stdout) -> None:
         f"  telemetry: {len(points):,} points in {len(metrics)} series streamed in {time.perf_counter() - started:.1f} s; "
         f"{anomalies.count()} anomalies, checkout fault → incident(s) {incident_ids or 'none'}"
     )
+
+
+# --- alert intake: what Alertmanager and a PagerDuty client send, through the real intake path ---
+
+INTAKE_SERVICE = "payments-gateway"  # its own service (no dependencies), so its incident stands apart
+AM_INTEGRATION_NAME = "demo-alertmanager"
+PD_INTEGRATION_NAME = "demo-pagerduty"
+
+
+def alertmanager_group(*, now: float) -> dict:
+    """A webhook notification exactly as Alertmanager 0.2x sends it: one group of two firing alerts."""
+    starts = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now - 240))
+    common = {"alertname": "PaymentProviderErrors", "service": INTAKE_SERVICE, "job": "payments-gateway",
+              "provider": "card-acquirer", "severity": "critical"}
+    alerts = [
+        {"status": "firing",
+         "labels": {**common, "instance": f"payments-gw-{n}:9102"},
+         "annotations": {"summary": f"Card acquirer errors at {rate} % on payments-gw-{n}",
+                         "description": "Authorisations to the card acquirer fail (HTTP 502) above the 2 % SLO "
+                                        "for 4 minutes; customers cannot pay.",
+                         "runbook_url": "https://runbooks.example.com/payments/provider-errors"},
+         "startsAt": starts, "endsAt": "0001-01-01T00:00:00Z",
+         "generatorURL": "http://prometheus.example.com:9090/graph?g0.expr=payment_provider_error_ratio+%3E+0.02",
+         "fingerprint": fingerprint}
+        for n, rate, fingerprint in ((1, 12, "9c1f0e6a4b2d7e31"), (2, 9, "9c1f0e6a4b2d7e32"))
+    ]
+    return {
+        "receiver": "aiops", "status": "firing", "alerts": alerts,
+        "groupLabels": {"alertname": "PaymentProviderErrors", "service": INTAKE_SERVICE},
+        "commonLabels": common,
+        "commonAnnotations": {"runbook_url": "https://runbooks.example.com/payments/provider-errors"},
+        "externalURL": "http://alertmanager.example.com:9093", "version": "4",
+        "groupKey": '{}:{alertname="PaymentProviderErrors", service="payments-gateway"}', "truncatedAlerts": 0,
+    }
+
+
+def pagerduty_event(*, routing_key: str, now: float) -> dict:
+    """An Events API v2 trigger as a synthetic-check tool sends it through a PagerDuty client library."""
+    return {
+        "routing_key": routing_key, "event_action": "trigger", "dedup_key": "synthetic-checkout-payment-eu-west-1",
+        "payload": {
+            "summary": "Synthetic checkout payment failing from eu-west-1 (3 of 3 runs)",
+            "source": "synthetics-eu-west-1", "severity": "error",
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(now - 60)),
+            "component": INTAKE_SERVICE, "group": "payments", "class": "synthetic-check",
+            "custom_details": {"step": "3-ds authorisation", "http_status": 502, "runs_failed": 3},
+        },
+        "links": [{"href": "https://synthetics.example.com/checks/checkout-payment", "text": "Check history"}],
+        "client": "Synthetics", "client_url": "https://synthetics.example.com",
+    }
+
+
+def run_alert_intake(stdout) -> None:
+    """Alert intake: an Alertmanager group and a PagerDuty event through the intake endpoints' service path."""
+    owner = Service.objects.filter(name="checkout-api").select_related("team").first()
+    if owner is None:
+        stdout.write("  alert intake: demo services missing, skipped")
+        return
+    done = AlertIntake.objects.filter(integration__name__in=[AM_INTEGRATION_NAME, PD_INTEGRATION_NAME])
+    if done.exists():
+        stdout.write("  alert intake: already loaded, skipped; " + _intake_summary(done))
+        return
+    service = service_get_or_create(name=INTAKE_SERVICE, team=owner.team, tier=owner.tier, downtime_cost_per_minute=900)
+    # Tokens are shown once, so the integrations are made here, each with its own (not printed).
+    Integration.objects.filter(name__in=[AM_INTEGRATION_NAME, PD_INTEGRATION_NAME]).delete()
+    am, _ = integration_create(kind=IntegrationKind.ALERTMANAGER, name=AM_INTEGRATION_NAME, service=service)
+    _, pd_token = integration_create(kind=IntegrationKind.PAGERDUTY, name=PD_INTEGRATION_NAME, service=service)
+    now = time.time()
+    intake_services.alert_intake_receive(integration=am, kind=AlertIntakeKind.ALERTMANAGER,
+                                         raw=orjson.dumps(alertmanager_group(now=now)))
+    intake_services.pagerduty_event_receive(raw=orjson.dumps(pagerduty_event(routing_key=pd_token, now=now)))
+    # With in-process tasks the kick has drained the rows already; with a broker, drain here.
+    intake_services.alert_intakes_drain()
+    stdout.write("  alert intake: " + _intake_summary(done))
+
+
+def _intake_summary(rows) -> str:
+    rows = list(rows.order_by("pk"))
+    incident_ids = sorted({o["incident_id"] for row in rows for o in row.outcomes if o.get("incident_id")})
+    made = [f"incident #{i.pk} (Level {i.severity}, {i.alerts.count()} alerts): {i.title}"
+            for i in Incident.objects.filter(pk__in=incident_ids)]
+    return "; ".join(
+        f"{row.get_kind_display()} intake #{row.pk}, {row.event_count} event{'s' * (row.event_count != 1)} "
+        f"{row.status} ({', '.join(o['outcome'] for o in row.outcomes) or row.error or 'queued'})" for row in rows
+    ) + " → " + ("; ".join(made) or "no incident yet")
