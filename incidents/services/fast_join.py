@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 import psycopg
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from psycopg.types.json import Jsonb
 
 from incidents.choices import OPEN_INCIDENT_STATUSES
@@ -188,8 +188,8 @@ def _insert_sql(model, source: str, *, with_pk: bool) -> tuple[str, list]:
     return f"INSERT INTO {model._meta.db_table} ({columns}) SELECT {values} FROM {source}", fields
 
 
-def _row(obj, fields) -> list:
-    return [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
+def _row(obj, fields, db) -> list:
+    return [f.get_db_prep_save(getattr(obj, f.attname), db) for f in fields]
 
 
 _write_sql: dict[bool, tuple[str, list, list]] = {}
@@ -221,10 +221,11 @@ def join_write(*, incident: IncidentState, alert: Alert, event: TimelineEvent, f
     `reasons` replaces the incident's reasons (None keeps them: a person set the level). False when
     the incident changed since it was read or the fingerprint started firing meanwhile.
     """
-    own = not connection.in_atomic_block  # never relax a caller's transaction
+    db = connections[DEFAULT_DB_ALIAS]  # the thread's connection, looked up once
+    own = not db.in_atomic_block  # never relax a caller's transaction
     sql, alert_fields, event_fields = _join_sql(own)
     params = [alert.last_seen, Jsonb(features), rules_severity, reasons is not None, Jsonb(reasons or []),
-              incident.id, incident.version, _OPEN, *_row(alert, alert_fields), *_row(event, event_fields)]
+              incident.id, incident.version, _OPEN, *_row(alert, alert_fields, db), *_row(event, event_fields, db)]
     try:
         if own:
             return fetch_one(sql, params) is not None
@@ -258,10 +259,11 @@ _cursors: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _cursor() -> psycopg.Cursor:
-    conn = connection.connection
+    db = connections[DEFAULT_DB_ALIAS]
+    conn = db.connection
     if conn is None or conn.closed:
-        connection.ensure_connection()
-        conn = connection.connection
+        db.ensure_connection()
+        conn = db.connection
     cursor = _cursors.get(conn)
     if cursor is None:
         # Prepared once per connection, a statement is neither re-parsed nor re-planned per signal.
