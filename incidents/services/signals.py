@@ -87,6 +87,10 @@ def signals_ingest(*, signals: Sequence[SignalIn]) -> list[SignalResult]:
             clean.append(signal_normalise(signal))
         except InvalidSignal as exc:
             raise InvalidSignal(f"Signal {index}: {exc.message}", field=exc.field) from exc
+    known = set(Service.objects.filter(name__in={s.service for s in clean}).values_list("name", flat=True))
+    for index, signal in enumerate(clean):
+        if signal.service not in known:
+            raise InvalidSignal(f"Signal {index}: No service named {signal.service!r}.", field="service")
     results: list[SignalResult | None] = [None] * len(clean)
     bumped, unbumped = _bump_batch(clean)
     for index, result in bumped.items():

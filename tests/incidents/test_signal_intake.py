@@ -104,3 +104,12 @@ def test_a_batch_with_one_bad_signal_stores_nothing(make_service, signal):
         signals_ingest(signals=batch)
     assert info.value.field == "title" and "Signal 1" in info.value.message
     assert not Alert.objects.exists()
+
+
+def test_a_batch_naming_an_unknown_service_stores_nothing(make_service, signal):
+    service = make_service()
+    batch = [signal(service, labels={"a": "1"}), signal(service, labels={"a": "2"}), signal("no-such-service")]
+    with pytest.raises(InvalidSignal) as info:
+        signals_ingest(signals=batch)
+    assert info.value.field == "service" and "Signal 2" in info.value.message
+    assert not Alert.objects.exists() and not Incident.objects.exists()
