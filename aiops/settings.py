@@ -326,10 +326,13 @@ POINT_RETENTION_DAYS = env_int("POINT_RETENTION_DAYS", 30, minimum=1)
 # Anomalies older than this when detected (a backfill of history) are stored but raise no signal:
 # nobody should be paged for last week.
 ANOMALY_SIGNAL_MAX_AGE_SECONDS = env_int("ANOMALY_SIGNAL_MAX_AGE_SECONDS", 3600, minimum=1)
-# Detection of a series starts this long after its points are stored, so the batches arriving
-# meanwhile are scored in the same run (a series has at most one pending run): fewer, larger runs
-# amortise the per-series cost (state load/save) at the price of this much detection latency.
-DETECT_DELAY_SECONDS = env_float("DETECT_DELAY_SECONDS", 2.0)
+# Points up to this much older (event time) than the newest scored point of their series are
+# still scored in order: the series is rescored from a checkpoint that trails by at least this.
+# Older points are stored but not scored.
+TELEMETRY_ALLOWED_LATENESS_SECONDS = env_float("TELEMETRY_ALLOWED_LATENESS_SECONDS", 3600.0)
+# A detect worker keeps detector states in memory and writes them to the series rows when it
+# hands over, and at least this often: what a worker that dies loses, its successor replays.
+DETECT_STATE_PERSIST_SECONDS = env_float("DETECT_STATE_PERSIST_SECONDS", 30.0)
 CELERY_BEAT_SCHEDULE.update(
     {
         "monitoring-expire-points": {

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from celery import shared_task
+from celery.signals import worker_init
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
@@ -14,20 +15,44 @@ from .services import points as point_services
 from .services import telemetry as telemetry_services
 
 # --- telemetry (ingest and detect queues) ------------------------------------------------------
+@worker_init.connect
+def _warm_detectors(**_kwargs) -> None:
+    """Load the compiled detectors and pyod once in the worker's main process, before it forks its
+    pool (no database work), so no detect task waits a second or two for them."""
+    try:
+        anomaly_services.detectors_warm()
+    except Exception:  # noqa: BLE001  warming is an optimisation; the first task loads what it needs
+        pass
+
+
+
 # Operational database errors are transient (a restart, a deadlock victim, a full pool): retry
 # with backoff; the services claim rows so a retry never stores or scores anything twice.
 # Programming and integrity errors are bugs or bad data and fail at once.
 _RETRY = {"autoretry_for": (OperationalError, InterfaceError), "retry_backoff": 2, "retry_backoff_max": 60, "max_retries": 5}
 
 
-@shared_task(name="monitoring.ingest_batch", **_RETRY)
+# The drains: kicked (debounced) after commits, swept by beat; one of each runs at a time and
+# hands over to a fresh task every few seconds. ignore_result: nobody reads it.
+@shared_task(name="monitoring.ingest_telemetry", ignore_result=True, **_RETRY)
+def ingest_telemetry() -> int:
+    return telemetry_services.telemetry_ingest_drain()
+
+
+@shared_task(name="monitoring.detect_telemetry", ignore_result=True, **_RETRY)
+def detect_telemetry() -> int:
+    return anomaly_services.telemetry_detect_drain()
+
+
+# Messages queued by earlier versions (one per batch / per chunk of series): same work as the drains.
+@shared_task(name="monitoring.ingest_batch", ignore_result=True, **_RETRY)
 def ingest_batch(batch_id: int) -> int:
-    return telemetry_services.telemetry_batch_ingest(batch_id=batch_id).stored
+    return telemetry_services.telemetry_ingest_drain()
 
 
-@shared_task(name="monitoring.detect_series", **_RETRY)
+@shared_task(name="monitoring.detect_series", ignore_result=True, **_RETRY)
 def detect_series(series_ids: list[int]) -> int:
-    return anomaly_services.series_detect(series_ids=list(series_ids)).anomalies
+    return anomaly_services.series_detect(series_ids=list(series_ids))
 
 
 @shared_task(name="monitoring.expire_points", soft_time_limit=1800, time_limit=1900)

@@ -153,6 +153,12 @@ def series_align(
     return names, grid[complete], matrix[complete]
 
 
+def multivariate_warm() -> None:
+    """Import pyod now (a worker starting up) rather than in the first scoring call."""
+    for method in METHODS:
+        _model(method)
+
+
 def _model(method: str):
     # Imported lazily: pyod pulls in numba/scipy machinery the per-series path never needs.
     if method == "copod":

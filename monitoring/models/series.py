@@ -23,17 +23,31 @@ class MetricSeries(models.Model):
     threshold = models.FloatField(
         null=True, blank=True, help_text="Score in [0, 1] above which a point is an anomaly; empty uses the detector's default."
     )
+    # Detector state as of `state_ts` (the event time of the last point it has seen, epoch seconds;
+    # empty: no point yet). Written when a detect drain hands the series over, and at least every
+    # DETECT_STATE_PERSIST_SECONDS; a worker that finds it behind `last_scored_ts` replays the
+    # points in between (scoring is deterministic), so nothing is scored from a wrong state.
     detector_state = models.BinaryField(null=True, blank=True, editable=False)
     state_detector = models.CharField(
         max_length=64, blank=True, editable=False, help_text="Detector that wrote detector_state."
     )
+    state_ts = models.FloatField(null=True, blank=True, editable=False)
+    state_scored = models.PositiveBigIntegerField(default=0, editable=False)  # points_scored at state_ts
     last_scored_ts = models.DateTimeField(null=True, blank=True, editable=False)
-    # Points that went through the detector; stored minus scored = points that arrived behind
-    # the watermark (stored, never scored). bench_ingest checks it.
+    # Random, new at every detection run: a worker's in-memory state is used only while this matches.
+    scored_token = models.BigIntegerField(default=0, editable=False)
+    # Points that went through the detector; stored minus scored = points that arrived later than
+    # the allowed lateness (stored, never scored). bench_ingest reports it.
     points_scored = models.PositiveBigIntegerField(default=0, editable=False)
-    # Set when a detect task is queued for the series, cleared when it starts: at most one
-    # pending task per series however many batches touch it.
-    detect_queued_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Two older states, to rescore from when points arrive late (behind last_scored_ts): A lies at
+    # least TELEMETRY_ALLOWED_LATENESS_SECONDS behind the watermark, B is the next candidate for A.
+    # `*_ts` is the event time the state covers (0: before the first point; NULL: no checkpoint).
+    ckpt_a_state = models.BinaryField(null=True, blank=True, editable=False)
+    ckpt_a_ts = models.FloatField(null=True, blank=True, editable=False)
+    ckpt_a_scored = models.PositiveBigIntegerField(default=0, editable=False)
+    ckpt_b_state = models.BinaryField(null=True, blank=True, editable=False)
+    ckpt_b_ts = models.FloatField(null=True, blank=True, editable=False)
+    ckpt_b_scored = models.PositiveBigIntegerField(default=0, editable=False)
     # Open anomaly episode ("up"/"down"/"") and the run of normal points since, so one
     # episode raises one firing signal and one resolution.
     open_direction = models.CharField(max_length=4, choices=Direction.choices, blank=True, editable=False)
@@ -60,6 +74,21 @@ class MetricSeries(models.Model):
             raise ValidationError({"detector": f"Unknown detector; one of {', '.join(detector_names())}."})
         if self.threshold is not None and not 0.0 < self.threshold <= 1.0:
             raise ValidationError({"threshold": "A score threshold lies in (0, 1]."})
+
+
+class DetectQueue(models.Model):
+    """Points of a series stored and not scored yet: one row per series per ingest step, deleted by
+    the detect drain in the transaction that scores them (so a failed run leaves them queued).
+    `first_ts`/`last_ts` bound the new points' event times (epoch seconds): a `first_ts` behind
+    the series' watermark means late points, rescored from a checkpoint. NULL: unknown (score all)."""
+
+    series = models.ForeignKey(MetricSeries, on_delete=models.CASCADE, related_name="+", db_index=False)
+    first_ts = models.FloatField(null=True)
+    last_ts = models.FloatField(null=True)
+    points = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]
 
 
 class Point(models.Model):

@@ -1,8 +1,26 @@
-"""Streaming detection: score a series' new points with its detector, store anomalies, raise signals."""
+"""Streaming detection: score a series' new points with its detector, store anomalies, raise signals.
+
+The detect drain (one at a time per database) takes the DetectQueue rows the ingest drain wrote
+and scores, per step and in one transaction, every claimed series from its watermark on, in time
+order: one query reads the points of all of them, each series goes through its detector once,
+one statement writes the watermarks back. A worker keeps the states it computed in memory
+(checked against the row's scored_token) and writes them to the row when it hands over, so the
+next worker starts from them; a worker that finds the stored state behind the watermark (its
+predecessor died) replays the points in between, which reproduces the state exactly.
+
+Late points (older than the watermark) are scored in order: the series is rescored from the
+newest stored state older than them (the state itself, or checkpoint B or A, which trails the
+watermark by at least TELEMETRY_ALLOWED_LATENESS_SECONDS). Anomalies the rescore finds that were
+not found before are stored and raised; earlier ones stay. Points older than every checkpoint are
+stored and not scored.
+"""
 from __future__ import annotations
 
 import logging
-import zlib
+import math
+import re
+import secrets
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,28 +41,36 @@ from monitoring.detection.multivariate import (
     MULTIVARIATE_THRESHOLD,
     MultivariateInputError,
     multivariate_score,
+    multivariate_warm,
     series_align,
 )
-from monitoring.detection.registry import UnknownDetector, get_detector
-from monitoring.models import Anomaly, MetricSeries, Point
+from monitoring.detection.registry import UnknownDetector, detector_names, get_detector
+from monitoring.models import Anomaly, DetectQueue, MetricSeries, Point
+
+from . import drains
+from .points import _PG_EPOCH_US
 
 logger = logging.getLogger(__name__)
 
 # An anomaly episode ends (and its signal resolves) after this many normal points in a row:
 # at a 1-minute cadence a quarter of an hour, long enough not to flap on one quiet point.
 RESOLVE_AFTER_NORMAL = 15
-# pg_advisory_xact_lock namespace for "detecting this series" (any constant unique in the project).
-_LOCK_NAMESPACE = zlib.crc32(b"monitoring.series_detect") & 0x7FFFFFFF
 SOURCE_KIND = "anomaly"
+# Queue rows claimed per detect step: all the series' new points are scored in one transaction
+# (one point query, one state update), so a step should hold many series and many points each.
+DETECT_STEP_POINTS = 100_000
+DETECT_STEP_ROWS = 5_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DetectOutcome:
     series: int
-    scored: int
+    scored: int  # points that went through a detector (replayed ones included)
     anomalies: int
     signals: int
     outcomes: tuple[str, ...] = ()
+    claimed: int = 0  # queue rows taken
+    rescored: int = 0  # series rescored from a checkpoint because points arrived late
 
 
 @dataclass(slots=True, kw_only=True)
@@ -59,116 +85,100 @@ class _Found:
     threshold: float = 1.0
 
 
-def series_detect(*, series_ids: list[int]) -> DetectOutcome:
-    """Score the points of `series_ids` newer than each series' last scored time, in time order.
+# --- the detect drain -------------------------------------------------------------------------
+def telemetry_detect_kick(*, force: bool = False) -> None:
+    drains.drain_kick(drains.DETECT, force=force)
 
-    Points that arrive older than the last scored time are stored but not rescored: the
-    detector is causal and its state has moved past them. Safe to run twice (the watermark
-    and the unique (series, ts) of anomalies make a rerun a no-op).
-    """
-    ids = sorted(set(series_ids))
-    # Clear the pending flag before reading, so points committed after this moment queue a
-    # new task, and points committed before it are read by this one.
-    MetricSeries.objects.filter(id__in=ids).update(detect_queued_at=None)
+
+def telemetry_detect_drain(*, idle_seconds: float | None = None, max_seconds: float | None = None) -> int:
+    """Score queued points step by step until none is left; returns the queue rows taken (-1:
+    another worker is detecting). Before it hands over, this worker's states are written."""
+    return drains.drain_run(
+        drains.DETECT, lambda: telemetry_detect_step().claimed,
+        pending=lambda: DetectQueue.objects.exists(), on_finish=series_states_persist,
+        idle_seconds=idle_seconds, max_seconds=max_seconds,
+    )
+
+
+def series_detect(*, series_ids: list[int]) -> int:
+    """Queue the given series for detection (whatever lies past their watermark) and drain."""
+    DetectQueue.objects.bulk_create([DetectQueue(series_id=pk, first_ts=None, last_ts=None) for pk in set(series_ids)])
+    return telemetry_detect_drain()
+
+
+def telemetry_detect_step(*, max_points: int = DETECT_STEP_POINTS) -> DetectOutcome:
+    """Take queued points of many series and score them in one transaction, each series from its
+    watermark in time order (from a checkpoint when points arrived late). Idempotent: the queue
+    rows are deleted by the transaction that scores them, so a failed step leaves them queued."""
+    live: dict[int, _Live] = {}
     with transaction.atomic():
-        _lock_series(ids)
-        series = list(MetricSeries.objects.filter(id__in=ids).select_related("service").order_by("id"))
-        new_points = _unscored_points(series)
-        found: list[_Found] = []
-        scored = 0
-        watermarks = {s.pk: s.last_scored_ts for s in series}  # before this run: history ends there
-        for s in series:
-            ts, values = new_points.get(s.pk, (None, None))
-            if ts is None or ts.shape[0] == 0:
-                continue
-            scored += ts.shape[0]
-            found.append(_score_one(s, ts, values))
-        _series_save_state([f.series for f in found])
-        _multivariate(found, watermarks=watermarks)
-        rows = [row for f in found for row in f.rows]
-        Anomaly.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
-        signals, outcomes = _raise_signals([f for f in found if f.rows], series)
-    return DetectOutcome(series=len(series), scored=scored, anomalies=len(rows), signals=signals,
-                         outcomes=tuple(outcomes))
+        claims = _detect_claim(max_points=max_points)
+        if not claims:
+            return DetectOutcome(series=0, scored=0, anomalies=0, signals=0)
+        outcome = _detect(claims, live)
+    # Only now (committed) may the next step start from these states.
+    if len(_STATE_CACHE) + len(live) > _STATE_CACHE_MAX:
+        series_states_persist()
+        _STATE_CACHE.clear()
+    _STATE_CACHE.update(live)
+    return outcome
 
 
-def _lock_series(ids: list[int]) -> None:
-    if connection.vendor != "postgresql" or not ids:
-        return  # SQLite serialises writers itself
-    with connection.cursor() as cursor:
-        # Advisory locks (in id order, so two tasks never deadlock) serialise detection of a series
-        # without row locks, which would make concurrent ingest of that series wait.
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, (s.id %% 2147483647)::int) FROM unnest(%s::bigint[]) AS s(id) ORDER BY s.id",
-            [_LOCK_NAMESPACE, ids],
-        )
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    first: float | None  # earliest new point (None: unknown, score whatever lies past the watermark)
+    last: float | None  # latest new point (None: no upper bound)
+    rows: int
 
 
-_STATE_FIELDS = ("detector_state", "state_detector", "last_scored_ts", "open_direction", "normal_streak", "points_scored")
-
-
-def _series_save_state(series: list[MetricSeries]) -> None:
-    """Write the scored series' detector state back in one statement."""
-    if not series:
-        return
-    if connection.vendor != "postgresql":
-        MetricSeries.objects.bulk_update(series, list(_STATE_FIELDS), batch_size=500)
-        return
-    # Django's bulk_update builds a CASE per field and row (seconds for a few hundred rows);
-    # an UPDATE ... FROM unnest(arrays) is one short statement whatever the row count.
+def _detect_claim(*, max_points: int) -> dict[int, _Claim]:
+    table = DetectQueue._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {MetricSeries._meta.db_table} AS t SET detector_state = v.state, state_detector = v.detector, "
-            "last_scored_ts = v.scored, open_direction = v.direction, normal_streak = v.streak, points_scored = v.n "
-            "FROM unnest(%s::bigint[], %s::bytea[], %s::text[], %s::timestamptz[], %s::text[], %s::int[], %s::bigint[]) "
-            "AS v(id, state, detector, scored, direction, streak, n) WHERE t.id = v.id",
-            [
-                [s.pk for s in series], [bytes(s.detector_state or b"") for s in series],
-                [s.state_detector for s in series], [s.last_scored_ts for s in series],
-                [s.open_direction for s in series], [s.normal_streak for s in series],
-                [s.points_scored for s in series],
-            ],
+            f"DELETE FROM {table} WHERE id IN (SELECT id FROM (SELECT id, SUM(points) OVER (ORDER BY id) - points AS before "
+            f"FROM {table} ORDER BY id LIMIT %s) AS q WHERE before < %s) RETURNING series_id, first_ts, last_ts",
+            [DETECT_STEP_ROWS, max_points],
         )
+        rows = cursor.fetchall()
+    claims: dict[int, _Claim] = {}
+    for series_id, first, last in rows:
+        old = claims.get(series_id)
+        if old is not None:
+            first = None if first is None or old.first is None else min(first, old.first)
+            last = None if last is None or old.last is None else max(last, old.last)
+        claims[series_id] = _Claim(first=first, last=last, rows=(old.rows if old else 0) + 1)
+    return claims
 
 
-def _unscored_points(series: list[MetricSeries]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    if not series:
-        return {}
-    ids = [s.pk for s in series]
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT p.series_id, EXTRACT(EPOCH FROM p.ts)::float8, p.value FROM {Point._meta.db_table} p "
-                f"JOIN {MetricSeries._meta.db_table} s ON s.id = p.series_id "
-                "WHERE p.series_id = ANY(%s) AND (s.last_scored_ts IS NULL OR p.ts > s.last_scored_ts) "
-                "ORDER BY p.series_id, p.ts",
-                [ids],
-            )
-            rows = cursor.fetchall()
-    else:
-        rows = []
-        for s in series:
-            qs = Point.objects.filter(series_id=s.pk)
-            if s.last_scored_ts is not None:
-                qs = qs.filter(ts__gt=s.last_scored_ts)
-            rows.extend((s.pk, t.timestamp(), v) for t, v in qs.order_by("ts").values_list("ts", "value"))
-    if not rows:
-        return {}
-    arr = np.asarray(rows, dtype=np.float64)
-    sid = arr[:, 0].astype(np.int64)
-    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    # rows are ordered by series then time: split at the series boundaries
-    bounds = np.flatnonzero(np.diff(sid)) + 1
-    for part in np.split(np.arange(sid.shape[0]), bounds):
-        out[int(sid[part[0]])] = (arr[part, 1], arr[part, 2])
-    return out
+# --- in-process state -------------------------------------------------------------------------------
+@dataclass(slots=True, kw_only=True)
+class _Live:
+    """A series' detector state as this process left it: valid while the row's scored_token matches."""
+
+    token: int
+    detector: str
+    state: Any
+    ts: float  # event time the state covers (the watermark)
+    scored: int  # points_scored at ts
+    persisted_at: float  # time.monotonic() of the last write of the state to the row
+    dirty: bool  # newer than the state in the row
 
 
-# series id -> (watermark, detector, state) of the last state this process wrote. Valid only
-# while the stored watermark still equals it (no other worker scored the series since); a
-# rolled-back run leaves a watermark that no longer matches, so a stale entry is never used.
-_STATE_CACHE: dict[int, tuple[datetime | None, str, Any]] = {}
-_STATE_CACHE_MAX = 50_000  # detector states are a few KB: bounded at ~100 MB per worker
+_STATE_CACHE: dict[int, _Live] = {}
+_STATE_CACHE_MAX = 50_000  # detector states are ~10 KB in memory: bounded at ~500 MB per worker
+
+
+def state_cache_clear() -> None:
+    _STATE_CACHE.clear()
+
+
+def detectors_warm() -> None:
+    """Load what the first detection would: each detector's compiled code, and pyod."""
+    ts = 1_000_000.0 + 60.0 * np.arange(3)
+    for name in detector_names():
+        detector = get_detector(name)
+        score_series(detector=detector, state=detector.initial_state(), timestamps=ts, values=np.ones(3))
+    multivariate_warm()
 
 
 def series_detector(series: MetricSeries) -> Detector:
@@ -180,34 +190,344 @@ def series_detector(series: MetricSeries) -> Detector:
         return get_detector(None)
 
 
-def _score_one(series: MetricSeries, ts: np.ndarray, values: np.ndarray) -> _Found:
-    detector = series_detector(series)
-    cached = _STATE_CACHE.get(series.pk)
-    if cached is not None and cached[0] == series.last_scored_ts and cached[1] == detector.name:
-        state = cached[2]  # this process wrote the stored state last: skip decoding it
-    elif series.detector_state and series.state_detector == detector.name:
-        state = detector.load_state(bytes(series.detector_state))
+def _epoch(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def _new_token() -> int:
+    return secrets.randbits(62) + 1
+
+
+@dataclass(slots=True, kw_only=True)
+class _Plan:
+    series: MetricSeries
+    detector: Detector
+    start_from: str  # "live", "s", "a", "b" (a stored state) or "initial"
+    start_ts: float  # points after this are read and scored
+    start_scored: int
+    watermark: float | None  # before this run: points up to here were scored before (replayed now)
+    until: float  # read points up to here
+    late: float | None = None  # earliest late point (rescore), else None
+    reset: bool = False  # the series' detector changed: start afresh, drop the checkpoints
+    state: Any = None
+    drop_a: bool = False
+    drop_b: bool = False
+
+
+def _plan(s: MetricSeries, claim: _Claim) -> _Plan:
+    detector = series_detector(s)
+    watermark = _epoch(s.last_scored_ts)
+    until = math.inf if claim.last is None else claim.last
+    if watermark is not None:
+        until = max(until, watermark)  # a rescore or replay runs at least up to where scoring was
+    live = _STATE_CACHE.get(s.pk)
+    if live is not None and (live.token != s.scored_token or live.detector != detector.name):
+        live = None
+    if s.state_detector and s.state_detector != detector.name:
+        # The series was given another detector: it learns afresh from the new points on.
+        return _Plan(series=s, detector=detector, start_from="initial", start_ts=watermark or 0.0,
+                     start_scored=s.points_scored, watermark=watermark, until=until, reset=True)
+    late = claim.first is not None and watermark is not None and claim.first <= watermark
+    if not late:
+        if live is not None:
+            return _Plan(series=s, detector=detector, start_from="live", start_ts=live.ts, start_scored=live.scored,
+                         watermark=watermark, until=until, state=live.state)
+        # The stored state (at state_ts), then a replay of the points scored since.
+        return _Plan(series=s, detector=detector, start_from="s", start_ts=s.state_ts or 0.0,
+                     start_scored=s.state_scored, watermark=watermark, until=until)
+    # Late points: rescore from the newest checkpoint older than them (or the oldest one there is:
+    # points older than every checkpoint are too late and stay unscored).
+    candidates = [("s", s.state_ts or 0.0, s.state_scored)]
+    if s.ckpt_b_ts is not None:
+        candidates.append(("b", s.ckpt_b_ts, s.ckpt_b_scored))
+    if s.ckpt_a_ts is not None:
+        candidates.append(("a", s.ckpt_a_ts, s.ckpt_a_scored))
+    candidates.sort(key=lambda c: -c[1])
+    chosen = next((c for c in candidates if c[1] < claim.first), candidates[-1])
+    plan = _Plan(series=s, detector=detector, start_from=chosen[0], start_ts=chosen[1], start_scored=chosen[2],
+                 watermark=watermark, until=until, late=claim.first)
+    # A checkpoint at or after the late points did not see them: it is no longer a valid start.
+    plan.drop_a = chosen[0] != "a" and s.ckpt_a_ts is not None and s.ckpt_a_ts >= claim.first
+    plan.drop_b = chosen[0] != "b" and s.ckpt_b_ts is not None and s.ckpt_b_ts >= claim.first
+    return plan
+
+
+_STATE_COLUMNS = {"s": "detector_state", "a": "ckpt_a_state", "b": "ckpt_b_state"}
+
+
+def _load_states(plans: list[_Plan]) -> None:
+    for source, column in _STATE_COLUMNS.items():
+        wanted = {p.series.pk: p for p in plans if p.start_from == source}
+        if not wanted:
+            continue
+        for pk, data in MetricSeries.objects.filter(pk__in=list(wanted)).values_list("pk", column):
+            plan = wanted[pk]
+            plan.state = plan.detector.load_state(bytes(data)) if data else plan.detector.initial_state()
+    for plan in plans:
+        if plan.start_from == "initial":
+            plan.state = plan.detector.initial_state()
+
+
+# --- one step -------------------------------------------------------------------------------------
+def _detect(claims: dict[int, _Claim], live: dict[int, _Live]) -> DetectOutcome:
+    series = list(
+        MetricSeries.objects.filter(id__in=list(claims)).select_related("service")
+        .defer(*_STATE_COLUMNS.values()).order_by("id")
+    )
+    plans = [_plan(s, claims[s.pk]) for s in series]
+    _load_states(plans)
+    points = _points_between([(p.series.pk, p.start_ts, p.until) for p in plans])
+    found: list[_Found] = []
+    late_rows: list[tuple[_Plan, list[Anomaly]]] = []
+    updates: list[dict] = []
+    scored = rescored = 0
+    watermarks = {p.series.pk: p.series.last_scored_ts for p in plans}  # before this run: history ends there
+    now = time.monotonic()
+    for plan in plans:
+        s, detector = plan.series, plan.detector
+        ts, values = points.get(s.pk, (_EMPTY, _EMPTY))
+        if ts.shape[0]:
+            result, state = score_series(detector=detector, state=plan.state, timestamps=ts, values=values)
+        else:
+            result, state = DetectionResult.empty(), plan.state
+        scored += int(ts.shape[0])
+        rescored += plan.late is not None
+        old = plan.watermark if plan.watermark is not None else -math.inf
+        new = ts > old  # points never scored before; the others are replayed
+        threshold = s.threshold if s.threshold is not None else detector.default_threshold
+        hits = np.flatnonzero(result.scores > threshold)
+        f = _Found(series=s, threshold=threshold)
+        if new.any():
+            first_new = int(np.argmax(new))
+            f.ts, f.values = ts[first_new:], values[first_new:]
+            f.result = DetectionResult(scores=result.scores[first_new:], expected=result.expected[first_new:],
+                                       lower=result.lower[first_new:], upper=result.upper[first_new:])
+        for i in hits.tolist():
+            if new[i]:
+                f.rows.append(_anomaly(s, detector, result, i, float(ts[i]), float(values[i]), threshold))
+        if plan.late is not None:
+            replayed = [_anomaly(s, detector, result, i, float(ts[i]), float(values[i]), threshold)
+                        for i in hits.tolist() if not new[i]]
+            if replayed:
+                late_rows.append((plan, replayed))
+        if f.ts is not None:
+            found.append(f)
+        watermark = max(old, float(ts[-1])) if ts.shape[0] else plan.watermark
+        s.last_scored_ts = None if watermark is None else datetime.fromtimestamp(watermark, tz=UTC)
+        s.points_scored = plan.start_scored + int(ts.shape[0])
+        s.scored_token = _new_token()
+        if f.rows:
+            s.open_direction = f.rows[-1].direction
+            s.normal_streak = int(ts.shape[0] - 1 - hits[-1])
+        else:
+            s.normal_streak += int(new.sum())
+        entry = _Live(token=s.scored_token, detector=detector.name, state=state,
+                      ts=watermark if watermark is not None else 0.0, scored=s.points_scored,
+                      persisted_at=now, dirty=True)
+        previous = _STATE_CACHE.get(s.pk)
+        if plan.start_from == "live" and previous is not None:
+            entry.persisted_at = previous.persisted_at
+        # Written at once when other workers could not reproduce it from the row: after a rescore
+        # or a detector change; otherwise when handing over, or every DETECT_STATE_PERSIST_SECONDS.
+        persist = (plan.late is not None or plan.reset or not s.state_detector
+                   or now - entry.persisted_at >= settings.DETECT_STATE_PERSIST_SECONDS)
+        update = _row_update(plan, entry, persist=persist)
+        update.update(direction=s.open_direction, streak=s.normal_streak)
+        updates.append(update)
+        live[s.pk] = entry
+    _series_write(updates)
+    _add_late_anomalies(found, late_rows)
+    _multivariate(found, watermarks=watermarks)
+    rows = [row for f in found for row in f.rows]
+    Anomaly.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+    signals, outcomes = _raise_signals([f for f in found if f.rows], series)
+    return DetectOutcome(series=len(series), scored=scored, anomalies=len(rows), signals=signals,
+                         outcomes=tuple(outcomes), claimed=sum(c.rows for c in claims.values()), rescored=rescored)
+
+
+_EMPTY = np.empty(0, dtype=np.float64)
+
+
+def _add_late_anomalies(found: list[_Found], late_rows: list[tuple[_Plan, list[Anomaly]]]) -> None:
+    """Anomalies among rescored points that were not anomalies before (a late point changed them)."""
+    if not late_rows:
+        return
+    existing = set(
+        Anomaly.objects.filter(series_id__in=[p.series.pk for p, _ in late_rows])
+        .values_list("series_id", "ts")
+    )
+    by_series = {f.series.pk: f for f in found}
+    for plan, rows in late_rows:
+        fresh = [r for r in rows if (plan.series.pk, r.ts) not in existing]
+        if not fresh:
+            continue
+        f = by_series.get(plan.series.pk)
+        if f is None:
+            f = _Found(series=plan.series)
+            found.append(f)
+        f.rows = sorted(fresh + f.rows, key=lambda r: r.ts)
+        if not plan.series.open_direction or f.rows[-1].ts == fresh[-1].ts:
+            plan.series.open_direction = f.rows[-1].direction
+
+
+def _row_update(plan: _Plan, entry: _Live, *, persist: bool) -> dict:
+    """Values for _series_write. Checkpoints: A stays at least TELEMETRY_ALLOWED_LATENESS_SECONDS
+    behind the watermark; B is the stored state that becomes A once it is that old."""
+    s = plan.series
+    a = b = _KEEP
+    if plan.reset:
+        a = b = _DROP
+    elif plan.late is not None:
+        a = _DROP if plan.drop_a else _KEEP
+        b = _DROP if plan.drop_b else _KEEP
+    elif persist:
+        if s.ckpt_b_ts is None:
+            b = _FROM_STATE
+        elif s.ckpt_b_ts <= entry.ts - settings.TELEMETRY_ALLOWED_LATENESS_SECONDS:
+            a, b = _FROM_B, _FROM_STATE
+    if persist:
+        entry.persisted_at = time.monotonic()
+        entry.dirty = False
+        s.state_detector = entry.detector
+    return {
+        "id": s.pk, "scored_ts": s.last_scored_ts, "token": s.scored_token, "n": s.points_scored,
+        "a": a, "b": b, "persist": persist,
+        "state": plan.detector.dump_state(entry.state) if persist else None,
+        "detector": entry.detector, "state_ts": entry.ts,
+    }
+
+
+_KEEP, _FROM_B, _FROM_STATE, _DROP = 0, 1, 2, 3
+
+# `:name` is a value of the row being written (v.name on PostgreSQL, a parameter on SQLite); the
+# right-hand sides see the row as it was, so "A := B, B := the state being replaced" is one statement.
+_SET_STATE = """
+    ckpt_a_state = CASE :a WHEN 1 THEN {t}ckpt_b_state WHEN 3 THEN NULL ELSE {t}ckpt_a_state END,
+    ckpt_a_ts = CASE :a WHEN 1 THEN {t}ckpt_b_ts WHEN 3 THEN NULL ELSE {t}ckpt_a_ts END,
+    ckpt_a_scored = CASE :a WHEN 1 THEN {t}ckpt_b_scored WHEN 3 THEN 0 ELSE {t}ckpt_a_scored END,
+    ckpt_b_state = CASE :b WHEN 2 THEN {t}detector_state WHEN 3 THEN NULL ELSE {t}ckpt_b_state END,
+    ckpt_b_ts = CASE :b WHEN 2 THEN COALESCE({t}state_ts, 0) WHEN 3 THEN NULL ELSE {t}ckpt_b_ts END,
+    ckpt_b_scored = CASE :b WHEN 2 THEN {t}state_scored WHEN 3 THEN 0 ELSE {t}ckpt_b_scored END,
+    detector_state = CASE WHEN :persist THEN :state ELSE {t}detector_state END,
+    state_detector = CASE WHEN :persist THEN :detector ELSE {t}state_detector END,
+    state_ts = CASE WHEN :persist THEN :state_ts ELSE {t}state_ts END,
+    state_scored = CASE WHEN :persist THEN :n ELSE {t}state_scored END"""
+_SET_SCORED = """
+    last_scored_ts = :scored_ts, scored_token = :token, points_scored = :n, open_direction = :direction,
+    normal_streak = :streak,"""
+_PG_TYPES = {
+    "id": "bigint", "scored_ts": "timestamptz", "token": "bigint", "n": "bigint", "direction": "text",
+    "streak": "int", "a": "int", "b": "int", "persist": "boolean", "state": "bytea", "detector": "text",
+    "state_ts": "float8",
+}
+
+
+def _series_write(updates: list[dict], *, only_if_token: bool = False) -> None:
+    """Write the runs' results (or, `only_if_token`, just the states) in one statement."""
+    if not updates:
+        return
+    table = MetricSeries._meta.db_table
+    body = _SET_STATE if only_if_token else _SET_SCORED + _SET_STATE
+    guard = " AND t.scored_token = v.token" if only_if_token else ""
+    names = list(dict.fromkeys(re.findall(r":(\w+)", body)))
+    if "token" not in names:
+        names.append("token")
+    if connection.vendor == "postgresql":
+        # Django's bulk_update builds a CASE per field and row; UPDATE ... FROM unnest(arrays) is one
+        # short statement whatever the row count.
+        sql = re.sub(r":(\w+)", r"v.\1", body.replace("{t}", "t."))
+        columns = ["id", *names]
+        unnest = ", ".join(f"%s::{_PG_TYPES[c]}[]" for c in columns)
+        params = [[u[c] for u in updates] for c in columns]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS t SET {sql} FROM unnest({unnest}) AS v({', '.join(columns)}) WHERE t.id = v.id{guard}",
+                params,
+            )
+        return
+    order = re.findall(r":(\w+)", body)
+    sql = re.sub(r":\w+", "%s", body.replace("{t}", ""))
+    where = "id = %s" + (" AND scored_token = %s" if only_if_token else "")
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET {sql} WHERE {where}",
+            [[u[c] for c in order] + [u["id"]] + ([u["token"]] if only_if_token else []) for u in updates],
+        )
+
+
+def series_states_persist() -> int:
+    """Write the states this process holds newer than the rows' (before handing series over)."""
+    dirty = [(pk, e) for pk, e in _STATE_CACHE.items() if e.dirty]
+    if not dirty:
+        return 0
+    rows = dict(
+        MetricSeries.objects.filter(pk__in=[pk for pk, _ in dirty]).values_list("pk", "ckpt_b_ts")
+    )
+    updates = []
+    detectors: dict[str, Detector] = {}
+    for pk, entry in dirty:
+        if pk not in rows:
+            continue
+        detector = detectors.get(entry.detector) or detectors.setdefault(entry.detector, get_detector(entry.detector))
+        b_ts = rows[pk]
+        a = b = _KEEP
+        if b_ts is None:
+            b = _FROM_STATE
+        elif b_ts <= entry.ts - settings.TELEMETRY_ALLOWED_LATENESS_SECONDS:
+            a, b = _FROM_B, _FROM_STATE
+        updates.append({"id": pk, "token": entry.token, "n": entry.scored, "a": a, "b": b, "persist": True,
+                        "state": detector.dump_state(entry.state), "detector": entry.detector,
+                        "state_ts": entry.ts})
+    with transaction.atomic():
+        _series_write(updates, only_if_token=True)
+    now = time.monotonic()
+    for _, entry in dirty:
+        entry.dirty = False
+        entry.persisted_at = now
+    return len(updates)
+
+
+def _points_between(ranges: list[tuple[int, float, float]]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Points of each series with start < ts <= end, in time order (one query on PostgreSQL)."""
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    if not ranges:
+        return out
+    if connection.vendor == "postgresql":
+        ids, starts, ends = (list(x) for x in zip(*ranges))
+        with connection.cursor() as cursor:
+            # One row per series with its times and values packed as raw big-endian bytes (the
+            # aggregates see the rows in the same order): parsed by numpy without a per-point loop.
+            cursor.execute(
+                "SELECT v.id, string_agg(timestamptz_send(p.ts), ''::bytea), string_agg(float8send(p.value), ''::bytea) "
+                f"FROM unnest(%s::bigint[], %s::float8[], %s::float8[]) AS v(id, lo, hi) JOIN {Point._meta.db_table} p "
+                "ON p.series_id = v.id AND p.ts > to_timestamp(v.lo) AND p.ts <= to_timestamp(v.hi) GROUP BY v.id",
+                [ids, starts, ends],
+            )
+            for series_id, ts_bytes, value_bytes in cursor.fetchall():
+                us = np.frombuffer(ts_bytes, dtype=">i8").astype(np.int64)
+                order = np.argsort(us, kind="stable")
+                out[int(series_id)] = ((us[order] + _PG_EPOCH_US) / 1e6,
+                                       np.frombuffer(value_bytes, dtype=">f8").astype(np.float64)[order])
+        return out
     else:
-        state = detector.initial_state()  # new series, or its detector was changed
-    result, state = score_series(detector=detector, state=state, timestamps=ts, values=values)
-    series.detector_state = detector.dump_state(state)
-    series.state_detector = detector.name
-    series.last_scored_ts = datetime.fromtimestamp(float(ts[-1]), tz=UTC)
-    series.points_scored += int(ts.shape[0])
-    if len(_STATE_CACHE) >= _STATE_CACHE_MAX:
-        _STATE_CACHE.clear()
-    _STATE_CACHE[series.pk] = (series.last_scored_ts, detector.name, state)
-    threshold = series.threshold if series.threshold is not None else detector.default_threshold
-    hits = np.flatnonzero(result.scores > threshold)
-    found = _Found(series=series, ts=ts, values=values, result=result, threshold=threshold)
-    for i in hits.tolist():
-        found.rows.append(_anomaly(series, detector, result, i, float(ts[i]), float(values[i]), threshold))
-    if found.rows:
-        series.open_direction = found.rows[-1].direction
-        series.normal_streak = int(ts.shape[0] - 1 - hits[-1])
-    else:
-        series.normal_streak += int(ts.shape[0])
-    return found
+        parts = []
+        for series_id, start, end in ranges:
+            qs = Point.objects.filter(series_id=series_id, ts__gt=datetime.fromtimestamp(start, tz=UTC))
+            if math.isfinite(end):
+                qs = qs.filter(ts__lte=datetime.fromtimestamp(end, tz=UTC))
+            parts.extend((series_id, t.timestamp(), v) for t, v in qs.order_by("ts").values_list("ts", "value"))
+        if not parts:
+            return out
+        arr = np.asarray(parts, dtype=np.float64)
+        sid, ts, values = arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2]
+    if sid.shape[0] == 0:
+        return out
+    bounds = np.flatnonzero(np.diff(sid)) + 1
+    starts_at = np.concatenate([[0], bounds])
+    ends_at = np.concatenate([bounds, [sid.shape[0]]])
+    for a, b in zip(starts_at.tolist(), ends_at.tolist()):
+        out[int(sid[a])] = (ts[a:b], values[a:b])
+    return out
 
 
 def _anomaly(series, detector, result: DetectionResult, i: int, ts: float, value: float, threshold: float) -> Anomaly:

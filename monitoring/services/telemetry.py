@@ -1,26 +1,34 @@
-"""Telemetry intake: store a validated batch durably (the outbox), then write its points in bulk."""
+"""Telemetry intake: store a validated batch durably (the outbox), then write its points in bulk.
+
+The request path validates, stores the batch row and answers; it only asks for a drain (a
+debounced "kick"). The ingest drain, one at a time per database so batches are written in the
+order they were accepted, claims queued batches in steps of up to INGEST_STEP_POINTS points,
+writes their points in one COPY and queues the new points for the detect drain
+(services.anomalies), all in one transaction per step.
+"""
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
+import orjson
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from core.exceptions import DomainError
 from core.models import Integration, Service
-from core.services import integration_record_receipt
-from monitoring import tasks
 from monitoring.choices import BatchSource, BatchStatus
-from monitoring.models import MetricSeries, TelemetryBatch
+from monitoring.models import DetectQueue, TelemetryBatch
 
+from . import drains
 from . import points as points_service
 from .telemetry_input import (
     NormalisedBatch,
@@ -32,11 +40,12 @@ from .telemetry_input import (
 
 logger = logging.getLogger(__name__)
 
-# A batch claimed this long ago whose worker never finished is taken over by the next delivery
-# (acks_late redelivers it); longer than the task's hard time limit so two never overlap.
+# Batches left PROCESSING by an earlier version whose worker died are queued again after this.
 STALE_CLAIM = timedelta(minutes=5)
-MAX_ATTEMPTS = 5  # a batch failing this often is marked FAILED with its error, not retried forever
-DETECT_CHUNK = 200  # series per detect task: enough to amortise a task, small enough to spread
+# Points written per ingest step (one transaction, one COPY): large enough to amortise the
+# per-step statements and commit, small enough that a step takes well under a second.
+INGEST_STEP_POINTS = 50_000
+INGEST_STEP_BATCHES = 200
 
 
 class IdempotencyKeyReused(DomainError):
@@ -61,6 +70,8 @@ class BatchIngested:
 
 
 def services_by_name(names: Iterable[str]) -> Mapping[str, int]:
+    # Not cached: a service deleted and created again under its name would leave a cached id that
+    # fails the accepted batch later; one indexed query per request is cheap.
     return dict(Service.objects.filter(name__in=list(names)).values_list("name", "id"))
 
 
@@ -107,7 +118,7 @@ def telemetry_batch_create(
                 point_count=len(batch), series_count=len(batch.series),
                 series_keys=[key.as_list() for key in batch.series], data=pack_points(batch),
             )
-            transaction.on_commit(lambda: tasks.ingest_batch.delay(row.pk))
+            transaction.on_commit(telemetry_ingest_kick)
     except IntegrityError:
         # Two retries of one batch raced; the loser answers like a replay.
         if idempotency_key and integration is not None:
@@ -115,90 +126,175 @@ def telemetry_batch_create(
             if replay is not None:
                 return replay
         raise
-    if integration is not None:
-        integration_record_receipt(integration_id=integration.pk)
+    # The integration's received_count is counted by the ingest drain (one update per step).
     return BatchAccepted(batch_id=row.pk, accepted=len(batch))
 
 
-def telemetry_batch_ingest(*, batch_id: int) -> BatchIngested:
-    """Write a batch's points (idempotent: claims the row; duplicates are ignored by the key)."""
-    now = timezone.now()
-    claimed = TelemetryBatch.objects.filter(
-        Q(status=BatchStatus.QUEUED) | Q(status=BatchStatus.PROCESSING, claimed_at__lt=now - STALE_CLAIM),
-        pk=batch_id,
-    ).update(status=BatchStatus.PROCESSING, claimed_at=now, attempts=F("attempts") + 1)
-    if not claimed:
-        return BatchIngested(batch_id=batch_id, stored=0, series=0, detect_tasks=0, skipped=True)
-    row = TelemetryBatch.objects.get(pk=batch_id)
+def telemetry_ingest_kick(*, force: bool = False) -> None:
+    """Ask for an ingest drain (after a batch row is committed)."""
+    drains.drain_kick(drains.INGEST, force=force)
+
+
+def telemetry_ingest_drain(*, idle_seconds: float | None = None, max_seconds: float | None = None) -> int:
+    """Write queued batches step by step until none is left; returns the points taken (-1: another
+    worker is draining)."""
+    return drains.drain_run(
+        drains.INGEST, lambda: telemetry_ingest_step().points,
+        pending=lambda: TelemetryBatch.objects.filter(status=BatchStatus.QUEUED).exists(),
+        idle_seconds=idle_seconds, max_seconds=max_seconds,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IngestStep:
+    batches: int = 0
+    points: int = 0  # points in the claimed batches
+    stored: int = 0  # new points (duplicates are not counted)
+    series: int = 0
+    failed: int = 0
+
+
+def telemetry_ingest_step(*, max_points: int = INGEST_STEP_POINTS, batch_ids: list[int] | None = None) -> IngestStep:
+    """Claim the oldest queued batches (up to `max_points` points) and write them in one transaction.
+
+    A step that fails for a reason other than the database being unavailable is redone one batch
+    at a time, so one bad batch is marked FAILED with its error and the others are written.
+    """
     try:
-        result = _ingest(row)
+        with transaction.atomic():
+            claimed = _claim(max_points=max_points, batch_ids=batch_ids)
+            if not claimed:
+                return IngestStep()
+            return _write(claimed)
+    except (OperationalError, InterfaceError):
+        raise  # transient: everything rolled back; the task retries with backoff
     except Exception as exc:
         points_service.series_cache_clear()  # a deleted series is the likely cause of an FK error
-        failed = row.attempts >= MAX_ATTEMPTS
-        TelemetryBatch.objects.filter(pk=batch_id).update(
-            status=BatchStatus.FAILED if failed else BatchStatus.QUEUED, error=f"{type(exc).__name__}: {exc}"[:2000],
-        )
-        raise
-    return result
-
-
-def _ingest(row: TelemetryBatch) -> BatchIngested:
-    keys = [SeriesKey.from_list(k) for k in row.series_keys]
-    index, ts, values = unpack_points(row.data)
-    with transaction.atomic():
-        series_of_key = np.asarray(points_service.series_resolve(keys=keys), dtype=np.int64)
-        series_ids = series_of_key[index]
-        stored = points_service.points_store(series_ids=series_ids, ts=ts, values=values)
-        queued = series_mark_detect_queued(series_ids=sorted(set(series_of_key.tolist())))
-        TelemetryBatch.objects.filter(pk=row.pk).update(
-            status=BatchStatus.STORED, stored_count=stored, processed_at=timezone.now(), error="",
-        )
-        chunks = detect_chunks(queued)
-        for chunk in chunks:
-            transaction.on_commit(
-                lambda chunk=chunk: tasks.detect_series.apply_async((chunk,), countdown=settings.DETECT_DELAY_SECONDS)
+        points_service.stored_max_clear()
+        if batch_ids is not None and len(batch_ids) == 1:
+            TelemetryBatch.objects.filter(pk=batch_ids[0], status=BatchStatus.QUEUED).update(
+                status=BatchStatus.FAILED, attempts=F("attempts") + 1, error=f"{type(exc).__name__}: {exc}"[:2000],
             )
-    return BatchIngested(batch_id=row.pk, stored=stored, series=len(keys), detect_tasks=len(chunks))
+            logger.exception("telemetry batch %s failed", batch_ids[0])
+            return IngestStep(batches=1, failed=1)
+    ids = list(
+        TelemetryBatch.objects.filter(status=BatchStatus.QUEUED, **({"pk__in": batch_ids} if batch_ids else {}))
+        .order_by("pk").values_list("pk", flat=True)[:INGEST_STEP_BATCHES]
+    )
+    totals = Counter()
+    for batch_id in ids:  # one at a time, in order
+        one = telemetry_ingest_step(batch_ids=[batch_id])
+        totals.update(batches=one.batches, points=one.points, stored=one.stored, series=one.series, failed=one.failed)
+    return IngestStep(**totals)
 
 
-def series_mark_detect_queued(*, series_ids: list[int]) -> list[tuple[int, int]]:
-    """Flag series as having a detect task pending; returns (service_id, series_id) of those that
-    were not flagged yet, so each series has at most one pending task however many batches arrive."""
-    if not series_ids:
+def _claim(*, max_points: int, batch_ids: list[int] | None) -> list[TelemetryBatch]:
+    rows = TelemetryBatch.objects.select_for_update(skip_locked=True).filter(status=BatchStatus.QUEUED)
+    if batch_ids is not None:
+        rows = rows.filter(pk__in=batch_ids)
+    head = list(rows.order_by("pk").values_list("pk", "point_count")[:INGEST_STEP_BATCHES])
+    ids, total = [], 0
+    for pk, count in head:
+        if ids and total + count > max_points:
+            break
+        ids.append(pk)
+        total += count
+    if not ids:
         return []
-    table = MetricSeries._meta.db_table
-    placeholders = ",".join(["%s"] * len(series_ids))
+    return list(
+        TelemetryBatch.objects.filter(pk__in=ids).order_by("pk")
+        .only("pk", "integration_id", "series_keys", "data", "attempts", "received_at")
+    )
+
+
+def _write(claimed: list[TelemetryBatch]) -> IngestStep:
+    now = timezone.now()
+    keys: list[SeriesKey] = []
+    key_pos: dict[tuple, int] = {}
+    parts_index, parts_ts, parts_values, parts_batch = [], [], [], []
+    for position, row in enumerate(claimed):
+        local = np.empty(len(row.series_keys), dtype=np.int64)
+        for j, raw in enumerate(row.series_keys):
+            ident = (raw[0], raw[1], orjson.dumps(raw[2], option=orjson.OPT_SORT_KEYS))
+            at = key_pos.get(ident)
+            if at is None:
+                at = key_pos[ident] = len(keys)
+                keys.append(SeriesKey.from_list(raw))
+            local[j] = at
+        index, ts, values = unpack_points(row.data)
+        parts_index.append(local[index])
+        parts_ts.append(ts)
+        parts_values.append(values)
+        parts_batch.append(np.full(ts.shape[0], position, dtype=np.int64))
+    series_of_key = np.asarray(points_service.series_resolve(keys=keys), dtype=np.int64)
+    series_ids = series_of_key[np.concatenate(parts_index)]
+    ts = np.concatenate(parts_ts)
+    values = np.concatenate(parts_values)
+    batch = np.concatenate(parts_batch)
+    stored = points_service.points_insert(series_ids=series_ids, ts=ts, values=values)
+    per_batch = np.bincount(batch[stored], minlength=len(claimed))
+    _batches_mark_stored(claimed, per_batch, now)
+    queued = _detect_enqueue(series_ids[stored], points_service.stored_epoch(ts[stored]))
+    _count_receipts(claimed)
+    if queued:
+        transaction.on_commit(lambda: drains.drain_kick(drains.DETECT))
+    return IngestStep(batches=len(claimed), points=int(ts.shape[0]), stored=int(stored.sum()), series=len(keys))
+
+
+def _batches_mark_stored(claimed: list[TelemetryBatch], per_batch: np.ndarray, now: datetime) -> None:
+    table = TelemetryBatch._meta.db_table
+    ids = [row.pk for row in claimed]
+    counts = per_batch.tolist()
     with connection.cursor() as cursor:
-        # One statement that both flips and reports which rows it flipped (RETURNING works on
-        # PostgreSQL and SQLite >= 3.35); a read-then-write would race another ingest worker.
-        cursor.execute(
-            f"UPDATE {table} SET detect_queued_at = %s WHERE id IN ({placeholders}) AND detect_queued_at IS NULL "
-            "RETURNING service_id, id",
-            [timezone.now(), *series_ids],
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} AS t SET status = %s, stored_count = v.n, processed_at = %s, error = '' "
+                "FROM unnest(%s::bigint[], %s::int[]) AS v(id, n) WHERE t.id = v.id",
+                [BatchStatus.STORED, now, ids, counts],
+            )
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET status = %s, stored_count = %s, processed_at = %s, error = '' WHERE id = %s",
+                [(BatchStatus.STORED, n, now, pk) for pk, n in zip(ids, counts)],
+            )
+
+
+def _detect_enqueue(series_ids: np.ndarray, ts: np.ndarray) -> int:
+    """One DetectQueue row per series with new points: their first and last event time and count."""
+    if series_ids.shape[0] == 0:
+        return 0
+    order = np.lexsort((ts, series_ids))
+    s, t = series_ids[order], ts[order]
+    head = np.ones(s.shape[0], dtype=bool)
+    head[1:] = s[1:] != s[:-1]
+    starts = np.flatnonzero(head)
+    ends = np.append(starts[1:], s.shape[0]) - 1
+    ids, first, last, counts = s[starts].tolist(), t[starts].tolist(), t[ends].tolist(), (ends - starts + 1).tolist()
+    table = DetectQueue._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"INSERT INTO {table} (series_id, first_ts, last_ts, points) "
+                "SELECT * FROM unnest(%s::bigint[], %s::float8[], %s::float8[], %s::int[])",
+                [ids, first, last, counts],
+            )
+        else:
+            cursor.executemany(
+                f"INSERT INTO {table} (series_id, first_ts, last_ts, points) VALUES (%s, %s, %s, %s)",
+                list(zip(ids, first, last, counts)),
+            )
+    return len(ids)
+
+
+def _count_receipts(claimed: list[TelemetryBatch]) -> None:
+    """A batch counts as a received request of its integration when it is first written."""
+    first = [row for row in claimed if row.integration_id is not None]
+    for integration_id, count in Counter(row.integration_id for row in first).items():
+        latest = max(row.received_at for row in first if row.integration_id == integration_id)
+        Integration.objects.filter(pk=integration_id).update(
+            received_count=F("received_count") + count,
+            last_received_at=Greatest(Coalesce(F("last_received_at"), latest), latest),
         )
-        return [(int(s), int(i)) for s, i in cursor.fetchall()]
-
-
-def detect_chunks(queued: list[tuple[int, int]]) -> list[list[int]]:
-    """Series ids grouped by service (a service's series are scored together, so anomalies across
-    them become one signal), cut into chunks of DETECT_CHUNK."""
-    by_service: dict[int, list[int]] = defaultdict(list)
-    for service_id, series_id in queued:
-        by_service[service_id].append(series_id)
-    chunks: list[list[int]] = []
-    current: list[int] = []
-    for service_id in sorted(by_service):
-        ids = sorted(by_service[service_id])
-        if current and len(current) + len(ids) > DETECT_CHUNK:
-            chunks.append(current)
-            current = []
-        while len(ids) > DETECT_CHUNK:
-            chunks.append(ids[:DETECT_CHUNK])
-            ids = ids[DETECT_CHUNK:]
-        current.extend(ids)
-    if current:
-        chunks.append(current)
-    return chunks
 
 
 # A queued batch older than this has lost its message (the broker was down at commit time).
@@ -206,17 +302,18 @@ REQUEUE_AFTER = timedelta(minutes=2)
 
 
 def telemetry_batches_requeue() -> int:
-    """Queue again the batches whose ingest message was lost or whose worker died."""
+    """Ask for a drain when batches wait longer than they should (a lost kick, a dead worker)."""
     now = timezone.now()
-    ids = list(
-        TelemetryBatch.objects.filter(
-            Q(status=BatchStatus.QUEUED, received_at__lt=now - REQUEUE_AFTER)
-            | Q(status=BatchStatus.PROCESSING, claimed_at__lt=now - STALE_CLAIM)
-        ).values_list("pk", flat=True)[:1000]
+    # Left PROCESSING by an earlier version's worker: the drain takes queued rows only.
+    TelemetryBatch.objects.filter(status=BatchStatus.PROCESSING, claimed_at__lt=now - STALE_CLAIM).update(
+        status=BatchStatus.QUEUED
     )
-    for batch_id in ids:
-        tasks.ingest_batch.delay(batch_id)
-    return len(ids)
+    waiting = TelemetryBatch.objects.filter(status=BatchStatus.QUEUED, received_at__lt=now - REQUEUE_AFTER).count()
+    if waiting:
+        telemetry_ingest_kick(force=True)
+    if DetectQueue.objects.exists():
+        drains.drain_kick(drains.DETECT, force=True)
+    return waiting
 
 
 # Stored batches are only needed to answer a retried request with the same Idempotency-Key:

@@ -75,7 +75,7 @@ def test_a_fault_in_posted_telemetry_becomes_an_anomaly_and_an_incident(
     assert alert.incident_id == incident.pk
     assert series.last_scored_ts is not None and series.detector_state
     log = celery_worker_process.log_path.read_text()
-    assert "monitoring.ingest_batch[" in log and "monitoring.detect_series[" in log
+    assert "monitoring.ingest_telemetry[" in log and "monitoring.detect_telemetry[" in log
 
 
 def _dt(epoch: float):

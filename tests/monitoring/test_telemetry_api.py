@@ -176,12 +176,15 @@ def test_out_of_order_points_are_stored_and_scored_in_time_order(agent, django_c
     series = MetricSeries.objects.get()
     assert Point.objects.filter(series=series).count() == 40
     assert series.last_scored_ts.timestamp() == pytest.approx(start + 39 * 60, abs=1e-3)
-    # A point older than the last scored one is stored but not rescored: the watermark stays.
+    assert series.points_scored == 40
+    # A point older than the last scored one is scored in order too: the series is rescored from a
+    # checkpoint before it (the watermark stays where it was).
     with django_capture_on_commit_callbacks(execute=True):
         assert post(agent, {"points": [dict(body[0], timestamp=start - 60)]}).status_code == 202
     series.refresh_from_db()
     assert Point.objects.filter(series=series).count() == 41
     assert series.last_scored_ts.timestamp() == pytest.approx(start + 39 * 60, abs=1e-3)
+    assert series.points_scored == 41
 
 
 def test_people_cannot_post_telemetry_and_agents_cannot_read_series(client_as, agent):
