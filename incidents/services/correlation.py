@@ -106,9 +106,11 @@ def alert_place(*, alert: Alert, tier: int, team_id: int | None, window: timedel
         key = rule_key(rule, alert.labels)
         incident = _open(Incident.objects).filter(grouping_key=key).first()
         alert.grouping_rule = rule
-        if incident is not None and incident.last_alert_at >= now - timedelta(minutes=rule.window_minutes):
+        rule_window = timedelta(minutes=rule.window_minutes)
+        if incident is not None and incident.last_alert_at >= now - rule_window:
             return _join(incident, alert, CorrelationRule.LABELS, tier=tier, now=now, detail=f"rule {rule.name}")
-        return _create(alert, key=key, tier=tier, team_id=team_id, now=now)
+        return _create(alert, key=key, tier=tier, team_id=team_id, now=now,
+                       joinable=lambda last_alert_at, opened_at, since=now - rule_window: last_alert_at >= since)
     # 3./4. Same service, else a service it depends on (or that depends on it), within the window:
     # one query for both, the same service preferred.
     nearby = {alert.service_id, *related_service_ids(alert.service_id)}
@@ -121,7 +123,8 @@ def alert_place(*, alert: Alert, tier: int, team_id: int | None, window: timedel
     if candidates:
         return _join(candidates[0], alert, CorrelationRule.DEPENDENCY, tier=tier, now=now,
                      detail=f"dependency of {candidates[0].service.name}")
-    return _create(alert, key=service_key(alert.service_id), tier=tier, team_id=team_id, now=now)
+    return _create(alert, key=service_key(alert.service_id), tier=tier, team_id=team_id, now=now,
+                   joinable=lambda last_alert_at, opened_at: last_alert_at >= cutoff and opened_at <= now + window)
 
 
 def join_choice(*, alert: Alert, read: PlacementRead, now: datetime,
@@ -187,13 +190,20 @@ def _reopen(incident: Incident, alert: Alert, *, tier: int, now: datetime) -> Pl
     return _join(incident, alert, CorrelationRule.REOPENED, tier=tier, now=now)
 
 
-def _create(alert: Alert, *, key: str, tier: int, team_id: int | None, now: datetime) -> Placement:
+def _create(alert: Alert, *, key: str, tier: int, team_id: int | None, now: datetime,
+            joinable: Callable[[datetime, datetime], bool]) -> Placement:
+    """Open an incident under `key`; `joinable(last_alert_at, opened_at)` says whether one holding it
+    would have been joined, had the caller seen it."""
     commit_durable()  # a new incident pages people: it must survive a crash
-    # An open incident may still hold the key but be past its window: it stops collecting
-    # alerts under that key (renamed), so the new incident can take it.
-    stale = _open(Incident.objects.filter(grouping_key=key)).values_list("pk", flat=True).first()
-    if stale is not None:
-        Incident.objects.filter(pk=stale).update(grouping_key=f"{key}#{stale}")
+    holder = _open(Incident.objects.filter(grouping_key=key)).values_list("pk", "last_alert_at", "opened_at").first()
+    if holder is not None:
+        pk, last_alert_at, opened_at = holder
+        if joinable(last_alert_at, opened_at):
+            # Another worker opened it after this one looked for incidents to join: join it instead.
+            raise PlacementRace(f"incident {pk} took {key} meanwhile")
+        # Past its window, it stops collecting alerts under that key (renamed), so the new
+        # incident can take it.
+        Incident.objects.filter(pk=pk).update(grouping_key=f"{key}#{pk}")
     features = features_for_alert(alert, tier=tier)
     assessment = severity_assess(features=features)
     with transaction.atomic():  # savepoint: a lost race rolls back only this insert

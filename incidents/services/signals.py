@@ -432,15 +432,18 @@ def pending_alerts_promote(*, now: datetime | None = None, limit: int = 500) -> 
     ids = list(Alert.objects.filter(status=AlertStatus.FIRING, hold=AlertHold.PENDING)
                .order_by("first_seen").values_list("pk", flat=True)[:limit])
     for pk in ids:
-        with transaction.atomic():
-            alert = Alert.objects.select_for_update().select_related("service").filter(
-                pk=pk, status=AlertStatus.FIRING, hold=AlertHold.PENDING).first()
-            if alert is None:
-                continue
-            svc = _service(alert.service.name)
-            if _persisted(alert, svc, at=now):
-                alert.hold = AlertHold.NONE
-                alert.save(update_fields=["hold"])
-                _place(alert, svc, at=now)
-                promoted += 1
+        try:
+            with transaction.atomic():
+                alert = Alert.objects.select_for_update().select_related("service").filter(
+                    pk=pk, status=AlertStatus.FIRING, hold=AlertHold.PENDING).first()
+                if alert is None:
+                    continue
+                svc = _service(alert.service.name)
+                if _persisted(alert, svc, at=now):
+                    alert.hold = AlertHold.NONE
+                    alert.save(update_fields=["hold"])
+                    _place(alert, svc, at=now)
+                    promoted += 1
+        except (IntegrityError, PlacementRace):
+            continue  # another worker opened its incident meanwhile; the next pass joins it
     return promoted

@@ -137,3 +137,22 @@ def test_an_old_replayed_signal_does_not_join_a_later_incident(make_service, ing
     later = ingest(service, labels={"alertname": "A"}, at=now - timedelta(minutes=5))
     replayed = ingest(service, labels={"alertname": "B"}, at=now - timedelta(hours=3))
     assert replayed.incident_id != later.incident_id
+
+
+def test_an_incident_another_worker_opened_meanwhile_is_joined_not_renamed(make_service, ingest, monkeypatch):
+    from incidents.services import correlation
+
+    service = make_service()
+    now = timezone.now()
+    racer = Incident.objects.create(title="racer", service=service, grouping_key=f"service:{service.pk}",
+                                    opened_at=now, last_alert_at=now, alert_count=1)
+    real_open, looks = correlation._open, []
+
+    def committed_after_the_first_look(queryset):
+        looks.append(queryset)
+        return real_open(queryset).exclude(pk=racer.pk) if len(looks) == 1 else real_open(queryset)
+
+    monkeypatch.setattr(correlation, "_open", committed_after_the_first_look)
+    result = ingest(service, labels={"alertname": "Errors"}, at=now)
+    assert result.outcome == "joined" and result.incident_id == racer.pk
+    assert Incident.objects.get().grouping_key == f"service:{service.pk}"
