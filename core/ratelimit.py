@@ -129,7 +129,7 @@ def rate_limit_hit(*, key: str, limit: int, window_seconds: int = WINDOW_SECONDS
     size = lease_size(limit)
     try:
         count = counter_incr(f"ratelimit:{key}:{window}", timeout=window_seconds + 5, amount=size)
-    except Exception:  # noqa: BLE001  the cache is down: keep the limit per process
+    except Exception:
         logger.warning("rate limit counter unreachable; limiting %s per process", key, exc_info=True)
         with _leases_lock:
             allowed = lease.local < limit

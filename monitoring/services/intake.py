@@ -133,7 +133,7 @@ def _count_duplicate(*, integration_id: int) -> None:
         counter_incr(key, timeout=None)
         if cache_add(f"{key}:flushed", 1, timeout=RECEIPT_FLUSH_SECONDS):
             integration_receipts_flush(integration_ids=[integration_id])
-    except Exception:  # noqa: BLE001
+    except Exception:
         logger.warning("could not count a duplicate alert request of integration %s", integration_id, exc_info=True)
 
 
@@ -248,7 +248,7 @@ def _kick_now(*, force: bool) -> None:
     try:
         if force or cache_add(DRAIN_FLAG_KEY, 1, timeout=DRAIN_FLAG_SECONDS):
             tasks.process_alert_intakes.delay()
-    except Exception:  # noqa: BLE001
+    except Exception:
         logger.exception("could not ask for an alert intake drain; the sweep task drains the rows later")
 
 
@@ -317,7 +317,7 @@ def alert_intakes_drain_started() -> None:
     """A drain task is running: the next kick may queue another."""
     try:
         cache.delete(DRAIN_FLAG_KEY)
-    except Exception:  # noqa: BLE001  the flag expires by itself
+    except Exception:
         logger.warning("could not clear the alert intake drain flag", exc_info=True)
 
 

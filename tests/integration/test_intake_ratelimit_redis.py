@@ -8,10 +8,10 @@ import pytest
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 
-from core.choices import IntegrationKind
-from core.models import Integration
 from core import ratelimit
 from core.authentication import integration_cache_forget
+from core.choices import IntegrationKind
+from core.models import Integration
 from core.ratelimit import counter_incr
 from monitoring.models import AlertIntake
 from monitoring.services import intake as intake_services

@@ -30,14 +30,19 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from core.bench import LOG_DIR, BenchProcessError, celery_worker_start, gunicorn_start, processes_stop
+from core.bench import (
+    LOG_DIR,
+    BenchProcessError,
+    celery_worker_start,
+    gunicorn_start,
+    processes_stop,
+)
 from core.choices import IntegrationKind
 from core.models import Integration
 from core.services import integration_create, service_get_or_create, team_get_or_create
 from incidents.models import Alert
 from monitoring.choices import AlertIntakeStatus
 from monitoring.models import AlertIntake
-
 
 
 class Command(BaseCommand):
