@@ -91,7 +91,7 @@ def process_alert_intakes(self) -> int:
         result = intake_services.alert_intakes_drain(
             min_seconds=0.0 if eager else intake_services.KICK_DEBOUNCE_SECONDS, fan_out=not eager
         )
-    except (OperationalError, InterfaceError) as exc:
+    except intake_services.TRANSIENT_DB_ERRORS as exc:
         raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1))) from exc
     return result.claimed
 

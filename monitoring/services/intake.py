@@ -425,12 +425,12 @@ def alert_intakes_process_batch(*, intakes: list[AlertIntake]) -> DrainResult:
     outcomes: dict[int, list[dict]] = {}
     try:
         _ingest(parsed, outcomes=outcomes, errors=errors)
-    except _TRANSIENT as exc:
+    except TRANSIENT_DB_ERRORS as exc:
         unfinished = [intake for intake in intakes if intake.pk not in outcomes and intake.pk not in errors]
         _release(intakes=unfinished, error=f"{type(exc).__name__}: {exc}")
         try:
             _finish(intakes=intakes, outcomes=outcomes, errors=errors)
-        except _TRANSIENT:  # still unreachable: those rows' claims go stale and the sweep re-queues them
+        except TRANSIENT_DB_ERRORS:  # still unreachable: those rows' claims go stale and the sweep re-queues them
             logger.warning("could not record finished alert intake rows", exc_info=True)
         raise
     _finish(intakes=intakes, outcomes=outcomes, errors=errors)
@@ -442,7 +442,7 @@ def alert_intakes_process_batch(*, intakes: list[AlertIntake]) -> DrainResult:
 
 # Database trouble worth another try (a restart, a deadlock victim); the core runs some statements
 # on psycopg cursors directly, so psycopg's own classes too.
-_TRANSIENT = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
 
 
 def _ingest(parsed: list[tuple[AlertIntake, list]], *, outcomes: dict, errors: dict) -> None:
@@ -455,7 +455,7 @@ def _ingest(parsed: list[tuple[AlertIntake, list]], *, outcomes: dict, errors: d
         return
     try:
         results = incident_services.signals_ingest(signals=[s for _, signals in parsed for s in signals])
-    except _TRANSIENT:
+    except TRANSIENT_DB_ERRORS:
         raise
     except Exception as exc:
         if len(parsed) > 1:
@@ -520,7 +520,7 @@ def _release(*, intakes: list[AlertIntake], error: str) -> None:
             status=AlertIntakeStatus.FAILED, processed_at=timezone.now(), error=error[:2000]
         )
         rows.update(status=AlertIntakeStatus.QUEUED, claimed_at=None, error=error[:2000])
-    except _TRANSIENT:  # the database is away: the claims go stale and the sweep re-queues them
+    except TRANSIENT_DB_ERRORS:  # the database is away: the claims go stale and the sweep re-queues them
         logger.warning("could not release claimed alert intake rows %s", ids, exc_info=True)
 
 

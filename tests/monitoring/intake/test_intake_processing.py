@@ -7,6 +7,7 @@ import threading
 from datetime import timedelta
 from types import SimpleNamespace
 
+import psycopg
 import pytest
 from django.db import OperationalError
 from django.utils import timezone
@@ -111,13 +112,15 @@ def test_database_trouble_puts_the_batch_back_in_the_queue(am_client, monkeypatc
     assert intake_services.alert_intakes_drain().processed == 2
 
 
-def test_the_drain_task_retries_database_trouble_and_the_row_fails_after_its_attempts(am_client, monkeypatch):
+# Django's error, and psycopg's own from the statements the core runs on psycopg cursors.
+@pytest.mark.parametrize("error", [OperationalError, psycopg.errors.DeadlockDetected])
+def test_the_drain_task_retries_database_trouble_and_the_row_fails_after_its_attempts(am_client, monkeypatch, error):
     intake = store(am_client)
     calls = []
 
     def down(*, signals):
         calls.append(1)
-        raise OperationalError("server closed the connection unexpectedly")
+        raise error("server closed the connection unexpectedly")
 
     monkeypatch.setattr(intake_services.incident_services, "signals_ingest", down)
     retries = []
