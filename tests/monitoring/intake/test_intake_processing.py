@@ -12,6 +12,7 @@ import pytest
 from django.db import OperationalError
 from django.utils import timezone
 
+from core import ratelimit
 from incidents.models import Alert, Incident
 from incidents.services import signals as core_signals
 from incidents.signals import InvalidSignal
@@ -251,3 +252,18 @@ def test_a_full_batch_asks_for_a_helper(am_client, broker, settings):
     intake_services.alert_intakes_drain(batch_size=2, fan_out=True)
     assert len(broker) == 1  # one full batch of 2, then a partial one
     assert AlertIntake.objects.filter(status="processed").count() == 3
+
+
+def test_with_redis_down_requests_are_still_accepted_and_stored(am_client, broker, monkeypatch):
+    def down(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(ratelimit, "counter_incr", down)  # the rate limit's counter
+    monkeypatch.setattr(intake_services, "cache_add", down)  # the drain flag
+    monkeypatch.setattr(intake_services, "counter_incr", down)  # the duplicates' count
+    payload = am_payload()
+    for _ in range(2):  # the second is a retry: counted as a duplicate in the (unreachable) cache
+        response = am_client.post(URL, data=json.dumps(payload), content_type="application/json")
+        assert response.status_code == 202
+    intake_services.alert_intakes_kick()
+    assert AlertIntake.objects.get().status == "queued" and broker == []  # the sweep will drain it
