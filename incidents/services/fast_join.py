@@ -64,11 +64,9 @@ class PlacementRead:
     tier: int
     team_id: int | None
     settings: ServiceIncidentSettings
-    prior_id: int | None  # the fingerprint's last alert (no firing one exists)
-    prior_status: str | None
+    prior_status: str | None  # of the fingerprint's last alert (the caller found none firing)
     prior_resolved_at: datetime | None
-    prior_incident: IncidentState | None
-    prior_incident_id: int | None
+    prior_incident: IncidentState | None  # that alert's incident
     nearest: IncidentState | None  # the incident rule 3/4 would pick (own service first)
     rules: list[tuple[int, str, list[str], int]]  # enabled rules that apply: id, name, labels, window
     silences: list[tuple[int, list[dict[str, str]]]]  # active silences: id, matchers
@@ -90,7 +88,7 @@ WITH svc AS (
     FROM core_service s LEFT JOIN incidents_serviceincidentsettings st ON st.service_id = s.id
     WHERE s.name = %(service)s
 ), prior AS (
-    SELECT a.id, a.status, a.resolved_at, a.incident_id FROM incidents_alert a
+    SELECT a.status, a.resolved_at, a.incident_id FROM incidents_alert a
     WHERE a.fingerprint = %(fingerprint)s ORDER BY a.last_seen DESC, a.id DESC LIMIT 1
 ), up1 AS (
     SELECT d.to_service_id AS id FROM core_service_depends_on d JOIN svc ON d.from_service_id = svc.id
@@ -114,7 +112,7 @@ WITH svc AS (
 SELECT svc.id, svc.name, svc.tier, svc.team_id, svc.min_persistence_seconds, svc.min_repeat_count,
        svc.flap_threshold, svc.flap_window_minutes, svc.correlation_window_minutes, svc.auto_resolve,
        svc.reopen_window_minutes,
-       prior.id, prior.status, prior.resolved_at, prior.incident_id,
+       prior.status, prior.resolved_at,
        {_incident_select("fi")},
        {", ".join(f"nearest.{c}" for c in _INCIDENT_COLUMNS)}, nearest.version::text, ns.name,
        (SELECT json_agg(json_build_array(r.id, r.name, r.labels, r.window_minutes) ORDER BY r.priority, r.name)
@@ -155,15 +153,14 @@ def placement_read(*, service: str, fingerprint: str, at: datetime, now: datetim
         "service": service, "fingerprint": fingerprint, "at": at, "now": now, "open": _OPEN,
         "window": _DEFAULTS.correlation_window_minutes,
     })
-    svc, prior, rest = row[:11], row[11:15], row[15:]
+    svc, prior, rest = row[:11], row[11:13], row[13:]
     fi, nearest, (nearest_service, rules, silences, alert_id) = rest[:n], rest[n:2 * n], rest[2 * n:]
     settings = _DEFAULTS
     if svc[4] is not None:
         settings = ServiceIncidentSettings(service_id=svc[0], **dict(zip(_SETTINGS_FIELDS, svc[4:11], strict=True)))
     return PlacementRead(
         service_id=svc[0], service_name=svc[1] or "", tier=svc[2] or 0, team_id=svc[3], settings=settings,
-        prior_id=prior[0], prior_status=prior[1], prior_resolved_at=prior[2], prior_incident_id=prior[3],
-        prior_incident=_incident(fi), nearest=_incident(nearest, nearest_service or ""),
+        prior_status=prior[0], prior_resolved_at=prior[1], prior_incident=_incident(fi), nearest=_incident(nearest, nearest_service or ""),
         rules=[tuple(r) for r in _json(rules) or ()], silences=[tuple(s) for s in _json(silences) or ()],
         alert_id=alert_id,
     )
