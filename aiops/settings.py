@@ -113,6 +113,12 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "aiops"),
+            # An unreachable Redis (not merely refusing) must not stall a request: rate-limit
+            # leases and caches give up after this and fall back per process.
+            "OPTIONS": {
+                "socket_connect_timeout": env_float("REDIS_SOCKET_TIMEOUT", 1.0),
+                "socket_timeout": env_float("REDIS_SOCKET_TIMEOUT", 1.0),
+            },
         }
     }
 else:

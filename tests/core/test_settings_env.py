@@ -61,3 +61,29 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     result = subprocess.run([sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True)
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_a_redis_that_never_answers_does_not_stall_the_rate_limiter(tmp_path):
+    """A Redis host that accepts connections but never replies (a hung box, a black-holed route):
+    the cache gives up after REDIS_SOCKET_TIMEOUT and the limiter falls back per process."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel completes the handshake; nothing ever reads or writes
+        port = silent.getsockname()[1]
+        script = (
+            "import django; django.setup()\n"
+            "from core.ratelimit import rate_limit_hit\n"
+            "print(rate_limit_hit(key='silent', limit=1000).allowed)\n"
+        )
+        env = {"DJANGO_SETTINGS_MODULE": "aiops.settings", "REDIS_URL": f"redis://127.0.0.1:{port}/0",
+               "REDIS_SOCKET_TIMEOUT": "0.3", "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+               "PATH": "/usr/bin:/bin"}
+        # The timeout only guards the suite against a hang; the assertion is on the outcome.
+        result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
+    assert "rate limit counter unreachable" in result.stderr
