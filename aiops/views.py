@@ -26,6 +26,9 @@ def readyz(request):
     body = {"status": "ok" if result.ok else "unavailable", "checks": result.checks}
     if not result.ok:
         body["failing"] = result.failing
+        # Driver errors name hosts and ports: only staff see them here; everyone else has the log.
+        if request.user.is_staff:
+            body["details"] = result.details
     return JsonResponse(body, status=200 if result.ok else 503)
 
 

@@ -74,3 +74,26 @@ def test_the_api_docs_page_loads_its_assets_locally(client):
     html = client.get("/api/docs/").content.decode()
     assert "swagger-ui" in html
     assert "cdn.jsdelivr" not in html
+
+
+def test_readyz_tells_anonymous_callers_only_which_component_failed(settings, caplog):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    response = Client().get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["broker"] == "error"
+    assert "127.0.0.1" not in response.content.decode()
+    assert "details" not in body
+    # The operator still finds the driver's words in the log.
+    assert any("127.0.0.1" in r.getMessage() or "Error" in r.getMessage() for r in caplog.records)
+
+
+def test_readyz_shows_staff_the_driver_error(settings, make_user):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    staff = make_user(Role.OPERATOR)
+    staff.is_staff = True
+    staff.save()
+    client = Client()
+    client.force_login(staff)
+    body = client.get("/readyz").json()
+    assert body["details"]["broker"].startswith("error: ")
