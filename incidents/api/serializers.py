@@ -106,13 +106,14 @@ class SilenceSerializer(serializers.ModelSerializer):
     matchers = MatcherSerializer(many=True)
     created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
     muted_alerts = serializers.IntegerField(read_only=True, default=0)
-    starts_at = serializers.DateTimeField(required=False, allow_null=True)
+    starts_at = serializers.DateTimeField(required=False, allow_null=True, help_text="Defaults to now.")
 
     class Meta:
         model = Silence
         fields = ["id", "comment", "matchers", "starts_at", "ends_at", "created_by", "created_at",
                   "expired_early_at", "muted_alerts"]
         read_only_fields = ["created_at", "expired_early_at"]
+        extra_kwargs = {"ends_at": {"help_text": "Must be in the future and after `starts_at`."}}
 
 
 class LinkSerializer(serializers.Serializer):
@@ -177,5 +178,5 @@ class NoiseReportSerializer(serializers.Serializer):
 
 
 class NoiseQuerySerializer(serializers.Serializer):
-    days = serializers.IntegerField(min_value=1, max_value=365, default=7)
-    service = serializers.CharField(required=False)
+    days = serializers.IntegerField(min_value=1, max_value=365, default=7, help_text="Period in days, 1 to 365.")
+    service = serializers.CharField(required=False, help_text="Service name.")

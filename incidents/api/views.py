@@ -79,8 +79,7 @@ class IncidentViewSet(viewsets.ReadOnlyModelViewSet):
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(parameters=[OpenApiParameter("days", OpenApiTypes.INT, description="period (default 7)"),
-                               OpenApiParameter("service", OpenApiTypes.STR)],
+    @extend_schema(parameters=[NoiseQuerySerializer],
                    responses=NoiseReportSerializer)
     @action(detail=False, methods=["get"])
     def noise(self, request):
