@@ -5,6 +5,7 @@ import os
 
 from celery import Celery
 from kombu import Queue
+from kombu.transport import redis as kombu_redis
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aiops.settings")
 
@@ -30,6 +31,8 @@ app.conf.task_routes = {
     "incidents.notify_*": {"queue": "notify"},
     "incidents.deliver_*": {"queue": "notify"},
     "incidents.escalate_*": {"queue": "notify"},
+    # The sweep that runs due escalations and re-sends lost deliveries must not depend on the
+    # notify worker it stands in for (issue #15): `incidents.*` puts it on `default`.
     "incidents.*": {"queue": "default"},
     "models_registry.train_*": {"queue": "training"},
     "models_registry.*": {"queue": "default"},
@@ -57,5 +60,32 @@ app.conf.task_serializer = "json"
 app.conf.result_serializer = "json"
 app.conf.accept_content = ["json"]
 app.conf.broker_connection_retry_on_startup = True
+# Keep retrying the broker for good (the default gives up after 100 tries, about 5 min of outage):
+# a worker that exits because Redis was down for a while pages nobody.
+app.conf.broker_connection_max_retries = None
+
+
+def _restore_unacked_tolerating_a_closed_transport(qos, client=None):
+    """Skip the client-side restore when the connection's transport was already torn down.
+
+    celery 5.7.0's consumer, on losing the broker, calls `connection.collect()` (which detaches the
+    transport from its connection) and then `connection.close()`, which closes the default channel
+    again; a channel that still holds unacknowledged messages (our acks_late tasks, countdowns) then
+    tries to build a Redis pool from the detached transport and raises AttributeError("'NoneType'
+    object has no attribute 'hostname'"), which the worker treats as unrecoverable and exits
+    (issue #15, item 2; celery 5.6 never closed twice). Nothing can be restored through a dead
+    connection anyway: the messages stay in Redis' unacked index and come back after the visibility
+    timeout, or were lost with a non-persistent Redis, which the database sweep covers
+    (incidents.sweep_response).
+    """
+    transport = getattr(qos.channel, "connection", None)
+    if transport is None or getattr(transport, "client", None) is None:
+        qos._delivered.clear()
+        return None
+    return _kombu_restore_unacked(qos, client)
+
+
+_kombu_restore_unacked = kombu_redis.QoS.restore_unacked
+kombu_redis.QoS.restore_unacked = _restore_unacked_tolerating_a_closed_transport
 
 app.autodiscover_tasks()

@@ -397,14 +397,24 @@ CELERY_BEAT_SCHEDULE.update(
 )
 
 # --- Notifications, escalation and digests -------------------------------------------------
+# Escalation timers live in the database (Escalation.next_at) and this sweep runs them, so a
+# broker restart that loses every message loses no timer; it also re-sends deliveries whose
+# worker died. Seconds, so a page waits at most this long behind a lost message.
+NOTIFY_SWEEP_SECONDS = env_float("NOTIFY_SWEEP_SECONDS", 5.0)
+# A claimed ("sending") delivery holds a lease of its channel's timeout plus this margin; past
+# it the worker is presumed dead and the sweep sends again (the claim still lets one sender win).
+NOTIFY_LEASE_MARGIN_SECONDS = env_float("NOTIFY_LEASE_MARGIN_SECONDS", 5.0)
+# A pending delivery no worker took within this (lost message, notify worker down) is sent by
+# the sweep itself.
+NOTIFY_PENDING_GRACE_SECONDS = env_float("NOTIFY_PENDING_GRACE_SECONDS", 15.0)
 CELERY_BEAT_SCHEDULE.update(
     {
-        # Re-arms escalation timers and re-sends deliveries whose task message was lost; every
-        # minute because the shortest acknowledgement target (Level 1) is five minutes.
-        "incidents-escalate-audit": {
-            "task": "incidents.escalate_audit",
-            "schedule": timedelta(minutes=1),
-            "options": {"expires": 50},
+        # Runs due escalations and re-sends lost deliveries itself, on the `default` queue: it must
+        # not depend on the notify worker it stands in for.
+        "incidents-response-sweep": {
+            "task": "incidents.sweep_response",
+            "schedule": timedelta(seconds=NOTIFY_SWEEP_SECONDS),
+            "options": {"expires": max(NOTIFY_SWEEP_SECONDS - 1, 1)},
         },
         # Daily digest (Level 4 + summary of all levels) for the day before, early morning.
         "incidents-daily-digest": {

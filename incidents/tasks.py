@@ -45,13 +45,20 @@ def deliver_notification(self, delivery_id: int) -> str:
 
 @shared_task(name="incidents.escalate_incident", acks_late=True)
 def escalate_incident(incident_id: int, token: str) -> str:
+    """Legacy countdown timer (messages queued before timers moved to the database); token-checked."""
     return escalation_services.escalation_run(incident_id=incident_id, token=token).outcome
+
+
+@shared_task(name="incidents.sweep_response", acks_late=True)
+def sweep_response() -> int:
+    """Beat, every few seconds on `default`: run due escalations, send deliveries no worker is sending."""
+    return escalation_services.escalations_sweep() + notification_services.deliveries_sweep()
 
 
 @shared_task(name="incidents.escalate_audit", acks_late=True)
 def escalate_audit() -> int:
-    """Beat: re-arm escalation timers whose task was lost and re-send deliveries whose task was lost."""
-    return escalation_services.escalations_audit() + notification_services.deliveries_repair()
+    """Former name of sweep_response, kept so messages queued before an upgrade still run."""
+    return sweep_response()
 
 
 @shared_task(name="incidents.notify_digest", acks_late=True)

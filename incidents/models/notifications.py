@@ -120,6 +120,10 @@ class Delivery(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     claimed_at = models.DateTimeField(null=True, blank=True, help_text="Last hand-over to the channel began.")
+    lease_until = models.DateTimeField(
+        null=True, blank=True,
+        help_text="A SENDING row past this lost its worker: the sweep hands it over again.",
+    )
     first_claimed_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -128,7 +132,10 @@ class Delivery(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "deliveries"
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_status_next")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_status_next"),
+            models.Index(fields=["status", "lease_until"], name="delivery_status_lease"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} via {self.get_channel_display()} to {self.address or self.recipient_id}"

@@ -1,4 +1,8 @@
-"""Escalation: an unacknowledged incident notifies the next tier when its level's target passes, up to a limit."""
+"""Escalation: an unacknowledged incident notifies the next tier when its level's target passes, up to a limit.
+
+The timer is the row (`Escalation.next_at`), not a broker message: the beat sweep runs due rows,
+so a Redis restart that loses every message loses no escalation (issue #15).
+"""
 from __future__ import annotations
 
 import uuid
@@ -8,14 +12,14 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from incidents import events, tasks
+from incidents import events
 from incidents.choices import DeliveryKind, EscalationStatus, IncidentStatus, Severity
 from incidents.models import Escalation, Incident, NotificationPolicy
 
 from . import notifications
 
-AUDIT_GRACE = timedelta(seconds=90)  # a timer this late lost its task (beat runs the audit every minute)
-EARLY_TOLERANCE = timedelta(seconds=2)  # countdown tasks may fire a little early across hosts' clocks
+EARLY_TOLERANCE = timedelta(seconds=2)  # a legacy countdown task may fire a little early across hosts' clocks
+SWEEP_BATCH = 200  # due escalations per sweep; the rest wait a few seconds for the next one
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,18 +46,10 @@ def _is_unacknowledged(incident: Incident) -> bool:
 
 
 def _schedule(escalation: Escalation, *, now: datetime, delay: timedelta) -> None:
+    # A new token retires whatever held the old one (a queued legacy countdown task, a sweep that
+    # read the row before this change); the sweep runs the row when next_at passes.
     escalation.active_token = uuid.uuid4().hex
     escalation.next_at = now + delay
-    token, incident_id = escalation.active_token, escalation.incident_id
-    transaction.on_commit(lambda: _enqueue(incident_id, token, countdown=delay.total_seconds()))
-
-
-def _enqueue(incident_id: int, token: str, *, countdown: float) -> None:
-    if tasks.escalate_incident.app.conf.task_always_eager:
-        # In-process mode cannot wait for a countdown (it would run at once): the timer stays in
-        # the row and the periodic audit runs it when due.
-        return
-    tasks.escalate_incident.apply_async((incident_id, token), countdown=max(countdown, 0))
 
 
 @transaction.atomic
@@ -103,9 +99,7 @@ def escalation_run(*, incident_id: int, token: str, now: datetime | None = None,
         escalation_stop(incident_id=incident_id, reason=f"incident {incident.status}", now=now)
         return EscalationOutcome(outcome="stopped", step=escalation.step)
     if not force and escalation.next_at and now < escalation.next_at - EARLY_TOLERANCE:
-        remaining = (escalation.next_at - now).total_seconds()
-        transaction.on_commit(lambda: _enqueue(incident_id, token, countdown=remaining))
-        return EscalationOutcome(outcome="early", step=escalation.step)
+        return EscalationOutcome(outcome="early", step=escalation.step)  # the sweep runs it when due
     policy = notifications.policy_get(level=escalation.level)
     steps = list(policy.escalation_steps.all()) if policy else []
     if policy is None or not steps or escalation.step >= policy.escalation_limit:
@@ -160,17 +154,28 @@ def escalation_escalate_now(*, incident_id: int, now: datetime | None = None) ->
     return escalation_run(incident_id=incident_id, token=escalation.active_token, now=now, force=True)
 
 
-def escalations_audit(*, now: datetime | None = None) -> int:
-    """Find active timers whose task never ran (lost message, broker flush) and re-enqueue them; stop finished ones."""
+def escalations_sweep(*, now: datetime | None = None) -> int:
+    """Beat: run every active escalation whose time has come; returns how many escalated."""
     now = now or timezone.now()
-    repaired = 0
-    overdue = Escalation.objects.filter(status=EscalationStatus.ACTIVE, next_at__lt=now - AUDIT_GRACE).select_related("incident")
-    for escalation in overdue[:500]:
-        if not _is_unacknowledged(escalation.incident):
-            escalation_stop(incident_id=escalation.incident_id, reason=f"incident {escalation.incident.status}", now=now)
-            continue
-        # Same token: if the original task was only late, whichever runs second finds the token changed.
-        Escalation.objects.filter(pk=escalation.pk).update(repairs=escalation.repairs + 1)
-        tasks.escalate_incident.delay(escalation.incident_id, escalation.active_token)
-        repaired += 1
-    return repaired
+    due = list(
+        Escalation.objects.filter(status=EscalationStatus.ACTIVE, next_at__lte=now)
+        .order_by("next_at").values_list("incident_id", flat=True)[:SWEEP_BATCH]
+    )
+    return sum(escalation_run_due(incident_id=incident_id, now=now).outcome == "escalated" for incident_id in due)
+
+
+@transaction.atomic
+def escalation_run_due(*, incident_id: int, now: datetime | None = None) -> EscalationOutcome:
+    """Run one due timer if nobody else holds it.
+
+    skip_locked: a concurrent sweep (or a legacy countdown task) working on the row makes this one
+    pass; when it commits, next_at and the token have moved on, so the row is not due twice.
+    """
+    now = now or timezone.now()
+    escalation = (
+        Escalation.objects.select_for_update(skip_locked=True)
+        .filter(incident_id=incident_id, status=EscalationStatus.ACTIVE, next_at__lte=now).first()
+    )
+    if escalation is None:
+        return EscalationOutcome(outcome="stale")
+    return escalation_run(incident_id=incident_id, token=escalation.active_token, now=now)

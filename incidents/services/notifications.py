@@ -34,8 +34,8 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5  # 1 try + 4 retries over ~30 s of backoff: rides out a receiver restart, still timely for a page
 RETRY_BASE_SECONDS = 2.0  # doubled per attempt (2, 4, 8, 16 s) with jitter so retries of a storm spread out
 RETRY_MAX_SECONDS = 60.0
-STALE_SENDING = timedelta(minutes=5)  # > task_time_limit (180 s): a row still SENDING after this was lost with its worker
-STALE_PENDING = timedelta(minutes=2)  # a pending row not picked up by then lost its task message
+STALE_SENDING = timedelta(minutes=5)  # rows claimed before leases existed (lease_until NULL): > task_time_limit
+SWEEP_SEND_LIMIT = 50  # deliveries the sweep sends itself per run, so one sweep cannot run for minutes
 DEFAULT_CHANNELS = (ChannelKind.EMAIL, ChannelKind.INAPP)  # a person without preferences
 
 
@@ -270,11 +270,28 @@ def retry_delay(attempts: int) -> float:
     return round(base * random.uniform(0.8, 1.2), 2)
 
 
-def delivery_claim(*, delivery_id: int, now: datetime | None = None) -> bool:
+def delivery_lease(delivery: Delivery) -> timedelta:
+    """How long a claim lasts: the channel's own timeout (its send cannot take longer) plus a margin.
+
+    Past it the sender is presumed dead and the sweep sends again; the margin keeps a slow but
+    living sender from being overtaken (which would page twice).
+    """
+    if delivery.endpoint_id is not None and delivery.endpoint is not None:
+        timeout = delivery.endpoint.timeout_seconds
+    elif delivery.channel == ChannelKind.EMAIL:
+        timeout = settings.EMAIL_TIMEOUT
+    else:
+        timeout = 0.0  # in-app: a row insert
+    return timedelta(seconds=timeout + settings.NOTIFY_LEASE_MARGIN_SECONDS)
+
+
+def delivery_claim(*, delivery_id: int, now: datetime | None = None, lease: timedelta | None = None) -> bool:
     """The conditional update that makes one worker the sender: 1 row updated for the winner, 0 for the rest."""
     now = now or timezone.now()
+    lease = lease if lease is not None else timedelta(seconds=settings.NOTIFY_LEASE_MARGIN_SECONDS)
     claimed = Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING).update(
-        status=DeliveryStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1, next_attempt_at=None,
+        status=DeliveryStatus.SENDING, claimed_at=now, lease_until=now + lease, attempts=F("attempts") + 1,
+        next_attempt_at=None,
     )
     if claimed:
         Delivery.objects.filter(pk=delivery_id, first_claimed_at__isnull=True).update(first_claimed_at=now)
@@ -283,9 +300,10 @@ def delivery_claim(*, delivery_id: int, now: datetime | None = None) -> bool:
 
 def delivery_send(*, delivery_id: int) -> DeliveryOutcome:
     """Claim, hand to the channel, record: sent; pending again with a retry time; or failed."""
-    if not delivery_claim(delivery_id=delivery_id):
+    delivery = Delivery.objects.select_related("endpoint", "recipient").filter(pk=delivery_id).first()
+    if delivery is None or not delivery_claim(delivery_id=delivery_id, lease=delivery_lease(delivery)):
         return DeliveryOutcome(status="skipped")
-    delivery = Delivery.objects.select_related("endpoint", "recipient").get(pk=delivery_id)
+    delivery.refresh_from_db(fields=["status", "attempts", "claimed_at", "lease_until"])
     if delivery.endpoint is not None and not delivery.endpoint.enabled:
         return _delivery_fail(delivery, "endpoint disabled", permanent=False)
     try:
@@ -295,7 +313,7 @@ def delivery_send(*, delivery_id: int) -> DeliveryOutcome:
             return _delivery_fail(delivery, exc.message, permanent=exc.permanent)
         delay = retry_delay(delivery.attempts)
         Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
-            status=DeliveryStatus.PENDING, last_error=exc.message[:2000],
+            status=DeliveryStatus.PENDING, last_error=exc.message[:2000], lease_until=None,
             next_attempt_at=timezone.now() + timedelta(seconds=delay),
         )
         return DeliveryOutcome(status="retry", retry_in=delay, error=exc.message)
@@ -331,17 +349,30 @@ def _delivery_fail(delivery: Delivery, error: str, *, permanent: bool) -> Delive
     return DeliveryOutcome(status="failed", error=error)
 
 
-def deliveries_repair(*, now: datetime | None = None) -> int:
-    """Requeue deliveries whose task was lost: SENDING past any task time limit, PENDING never picked up."""
+def deliveries_reclaim(*, now: datetime | None = None) -> int:
+    """SENDING rows whose lease ran out lost their worker: make them PENDING again (the claim resends once)."""
     now = now or timezone.now()
-    Delivery.objects.filter(status=DeliveryStatus.SENDING, claimed_at__lt=now - STALE_SENDING).update(
-        status=DeliveryStatus.PENDING, last_error="worker lost during hand-over; requeued"
+    expired = Q(lease_until__lt=now) | Q(lease_until__isnull=True, claimed_at__lt=now - STALE_SENDING)
+    return Delivery.objects.filter(expired, status=DeliveryStatus.SENDING).update(
+        status=DeliveryStatus.PENDING, lease_until=None, next_attempt_at=None,
+        last_error="worker lost during hand-over (lease expired); sent again",
     )
-    stale = Q(next_attempt_at__lt=now - STALE_PENDING) | Q(next_attempt_at__isnull=True, created_at__lt=now - STALE_PENDING)
-    ids = list(Delivery.objects.filter(stale, status=DeliveryStatus.PENDING).values_list("pk", flat=True)[:1000])
-    for delivery_id in ids:
-        tasks.deliver_notification.delay(delivery_id)
-    return len(ids)
+
+
+def deliveries_sweep(*, now: datetime | None = None) -> int:
+    """Beat: send deliveries no worker is sending (lease expired, message lost, notify worker down).
+
+    The sweep sends them itself rather than re-enqueueing on `notify`, so pages go out even while
+    the notify worker is down; delivery_send's claim keeps it from racing a worker into a second page.
+    """
+    now = now or timezone.now()
+    deliveries_reclaim(now=now)
+    grace = now - timedelta(seconds=settings.NOTIFY_PENDING_GRACE_SECONDS)
+    stale = Q(next_attempt_at__lt=grace) | Q(next_attempt_at__isnull=True, created_at__lt=grace)
+    stale |= Q(next_attempt_at__isnull=True, claimed_at__isnull=False)  # reclaimed: was due long ago
+    ids = list(Delivery.objects.filter(stale, status=DeliveryStatus.PENDING).order_by("pk")
+               .values_list("pk", flat=True)[:SWEEP_SEND_LIMIT])
+    return sum(delivery_send(delivery_id=delivery_id).status == "sent" for delivery_id in ids)
 
 
 def deliveries_requeue_failed(*, ids: Sequence[int]) -> int:

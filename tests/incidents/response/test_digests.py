@@ -69,4 +69,4 @@ def test_weekly_report_goes_to_managers_with_counts_mtta_mttr_and_noisy_services
 def test_digests_are_on_the_beat_schedule(settings):
     tasks = {entry["task"]: entry for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert tasks["incidents.notify_digest"]["options"]["expires"] > 0
-    assert "incidents.escalate_audit" in tasks
+    assert "incidents.sweep_response" in tasks

@@ -124,18 +124,21 @@ def test_duplicate_escalation_tasks_send_one_notification(org, make_incident):
     assert escalation_mails(incident, org["executive"]).count() == 1
 
 
-def test_auditor_repairs_a_timer_whose_task_was_lost(org, make_incident):
+def test_the_sweep_runs_a_due_timer_from_the_database_once(org, make_incident):
+    """No broker message is needed: the row is the timer (a Redis restart loses no escalation)."""
     with freeze_time(START):
         incident = make_incident(severity=1, service=org["service"])
         escalation.escalation_start(incident_id=incident.pk)
 
-    with freeze_time("2026-03-02 09:05:30+00:00"):
-        assert escalation.escalations_audit() == 0  # not overdue beyond the grace yet
-    with freeze_time("2026-03-02 09:08:00+00:00"):
-        assert escalation.escalations_audit() == 1  # eager here: the re-enqueued task runs at once
+    with freeze_time("2026-03-02 09:04:55+00:00"), _capture(execute=True):
+        assert escalation.escalations_sweep() == 0  # not due yet
+    with freeze_time("2026-03-02 09:05:03+00:00"), _capture(execute=True):
+        assert escalation.escalations_sweep() == 1
+    with freeze_time("2026-03-02 09:05:08+00:00"), _capture(execute=True):
+        assert escalation.escalations_sweep() == 0  # the next step is due at 09:10:03, not now
 
     state = Escalation.objects.get()
-    assert state.step == 1 and state.repairs == 1
+    assert state.step == 1
     assert escalation_mails(incident, org["executive"]).count() == 1
 
 

@@ -83,7 +83,7 @@ def test_downgrade_sends_nothing(team_service, make_incident, django_capture_on_
     assert mailoutbox == []
 
 
-def test_lost_deliveries_are_requeued_by_the_repair(team_service, make_incident, mailoutbox):
+def test_lost_deliveries_are_sent_by_the_sweep(team_service, make_incident, mailoutbox):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -93,6 +93,6 @@ def test_lost_deliveries_are_requeued_by_the_repair(team_service, make_incident,
     result = notifications.incident_notify(incident_id=incident.pk)  # tasks never enqueued: "lost"
     Delivery.objects.filter(pk__in=result.delivery_ids).update(created_at=timezone.now() - timedelta(minutes=10))
 
-    assert notifications.deliveries_repair() == 2
+    assert notifications.deliveries_sweep() == 2
     assert set(Delivery.objects.filter(incident=incident).values_list("status", flat=True)) == {DeliveryStatus.SENT}
     assert len(mailoutbox) == 1
