@@ -66,6 +66,8 @@ MIDDLEWARE = [
     "core.middleware.PagesLoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A database outage answers 503 + Retry-After, not a 500 page (see core.unavailable).
+    "core.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "aiops.urls"
