@@ -68,6 +68,8 @@ MIDDLEWARE = [
     "core.middleware.PagesLoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A database outage answers 503 + Retry-After, not a 500 page (see core.unavailable).
+    "core.middleware.DatabaseUnavailableMiddleware",
     "csp.middleware.CSPMiddleware",
 ]
 
@@ -384,14 +386,19 @@ CELERY_BEAT_SCHEDULE.update(
 )
 
 # --- Alert intake (Alertmanager, Grafana, PagerDuty Events v2) ---------------------------
+# A drain's claim on intake rows lasts this long unless the drain holds them (a row lock, freed
+# when its worker dies); past it, another worker takes them over. Level 1's target is 5 minutes.
+ALERT_INTAKE_LEASE_SECONDS = env_float("ALERT_INTAKE_LEASE_SECONDS", 10.0)
+# The sweep takes over dead claims and drains rows whose drain request was lost.
+ALERT_INTAKE_SWEEP_SECONDS = env_float("ALERT_INTAKE_SWEEP_SECONDS", 5.0)
 CELERY_BEAT_SCHEDULE.update(
     {
         # Alert requests stored while the broker was down, or whose worker died, are queued again;
-        # every minute because these are pages waiting to happen.
+        # every few seconds because these are pages waiting to happen.
         "monitoring-requeue-alert-intakes": {
             "task": "monitoring.requeue_alert_intakes",
-            "schedule": timedelta(minutes=1),
-            "options": {"expires": 50},
+            "schedule": timedelta(seconds=ALERT_INTAKE_SWEEP_SECONDS),
+            "options": {"expires": ALERT_INTAKE_SWEEP_SECONDS},
         },
     }
 )

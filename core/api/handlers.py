@@ -9,9 +9,12 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.exceptions import DomainError
 from core.http import body_too_large
+from core.unavailable import database_unavailable_response, is_database_unavailable
 
 
 def exception_handler(exc, context):
+    if is_database_unavailable(exc):  # 503 + Retry-After in the endpoint's format, not a 500 page
+        return database_unavailable_response(context["request"])
     if isinstance(exc, DomainError):
         body = {"detail": exc.message, "code": exc.code}
         if exc.field:

@@ -24,6 +24,10 @@ class AlertIntake(models.Model):
     status = models.CharField(max_length=12, choices=AlertIntakeStatus.choices, default=AlertIntakeStatus.QUEUED)
     received_at = models.DateTimeField(default=timezone.now)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The claim's holder (host:pid:nonce, the nonce fences a claim taken over from a dead worker)
+    # and its lease: a PROCESSING row past its lease that no transaction holds lost its worker.
+    claimed_by = models.CharField(max_length=200, blank=True, db_default="")
+    lease_until = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)

@@ -8,11 +8,18 @@ Processing is a drain: a worker claims queued rows in batches (`FOR UPDATE SKIP 
 the same bytes and hands each batch's signals to the incident core in one call. The request path
 only asks for a drain (a debounced "kick", at most one drain waiting in the queue); a row whose
 kick was lost (broker down) is in the database, and the beat sweep drains it.
+
+Exactly once: a claim (committed, with its worker and a short lease) only says who works on a
+row; the batch's signals and the rows' PROCESSED mark commit in one transaction that holds the
+rows locked, so a worker that dies or loses the database mid-batch leaves nothing applied, and
+the rows are taken over (lease expired, nobody holding them) and processed once.
 """
 from __future__ import annotations
 
 import logging
 import os
+import secrets
+import socket
 import threading
 import time
 from collections import Counter
@@ -61,9 +68,13 @@ KICK_DEBOUNCE_SECONDS = 0.1
 DRAIN_FLAG_KEY = "alert-intake:drain-queued"
 DRAIN_FLAG_SECONDS = 10.0
 # A queued row older than this lost its kick (broker down at commit time): the sweep drains it.
-REQUEUE_AFTER = timedelta(seconds=30)
-# A row claimed longer ago than this lost its worker (above Celery's hard time limit of 180 s).
+# A drain takes a row within milliseconds; a backlog only costs the sweep a redundant kick.
+REQUEUE_AFTER = timedelta(seconds=5)
+# Rows claimed before claims carried a lease (no lease_until): their worker died after this long.
 STALE_CLAIM_AFTER = timedelta(minutes=5)
+# A batch that lost a lock conflict (deadlock with another drain) is run again at once this often
+# before its rows go back to the queue: the conflict is between two live workers, not an outage.
+LOCK_CONFLICT_ATTEMPTS = 3
 # Claims of a row before it is recorded FAILED (database trouble each time).
 MAX_ATTEMPTS = 6
 # Duplicate requests counted in the cache reach the integration row at most this often.
@@ -361,24 +372,27 @@ def alert_intakes_claim(*, limit: int = DRAIN_BATCH, intake_id: int | None = Non
                         now: datetime | None = None) -> list[AlertIntake]:
     """Take up to `limit` queued rows, oldest first, skipping rows another worker is claiming.
 
-    `intake_id` claims that one row, also when its claim is stale (its worker died). A row
-    claimed for the first time counts as a received request of its integration.
+    The claim commits with its worker and a lease (ALERT_INTAKE_LEASE_SECONDS); the rows are
+    processed under a row lock (see alert_intakes_process_batch), so the lease only has to cover
+    the moment between the two. `intake_id` claims that one row, also when its claim is dead.
+    A row claimed for the first time counts as a received request of its integration.
     """
     now = now or timezone.now()
+    token = _claim_token()
     with transaction.atomic():
         rows = AlertIntake.objects.select_for_update(skip_locked=True)
         if intake_id is None:
             rows = rows.filter(status=AlertIntakeStatus.QUEUED).order_by("received_at", "id")
         else:
             rows = rows.filter(pk=intake_id).filter(
-                Q(status=AlertIntakeStatus.QUEUED)
-                | Q(status=AlertIntakeStatus.PROCESSING, claimed_at__lt=now - STALE_CLAIM_AFTER)
+                Q(status=AlertIntakeStatus.QUEUED) | (_dead_claims(now) & Q(attempts__lt=MAX_ATTEMPTS))
             )
         ids = list(rows.values_list("pk", flat=True)[:limit])
         if not ids:
             return []
         AlertIntake.objects.filter(pk__in=ids).update(
-            status=AlertIntakeStatus.PROCESSING, claimed_at=now, attempts=F("attempts") + 1
+            status=AlertIntakeStatus.PROCESSING, claimed_at=now, claimed_by=token,
+            lease_until=now + _lease(), attempts=F("attempts") + 1,
         )
         intakes = list(
             AlertIntake.objects.filter(pk__in=ids).select_related("integration__service").order_by("received_at", "id")
@@ -393,6 +407,23 @@ def alert_intakes_claim(*, limit: int = DRAIN_BATCH, intake_id: int | None = Non
     return intakes
 
 
+def _claim_token() -> str:
+    """Who holds a claim (host and process) and which claim it is (a nonce: a claim taken over
+    from a worker that was only slow is not the slow worker's any more)."""
+    return f"{socket.gethostname()[:120]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=settings.ALERT_INTAKE_LEASE_SECONDS)
+
+
+def _dead_claims(now: datetime) -> Q:
+    """PROCESSING rows whose lease ran out (their worker died, or lost the database)."""
+    return Q(status=AlertIntakeStatus.PROCESSING) & (
+        Q(lease_until__lt=now) | Q(lease_until__isnull=True, claimed_at__lt=now - STALE_CLAIM_AFTER)
+    )
+
+
 def alert_intake_claim(*, intake_id: int, now: datetime | None = None) -> bool:
     """Take one row for processing; False when another worker has it or it is done."""
     return bool(alert_intakes_claim(limit=1, intake_id=intake_id, now=now))
@@ -405,9 +436,11 @@ def alert_intakes_process_batch(*, intakes: list[AlertIntake]) -> DrainResult:
     since), is marked FAILED with the reason; the others are processed. Database trouble puts
     every row of the batch back in the queue (FAILED after MAX_ATTEMPTS claims) and propagates.
 
-    The core commits each signal itself (that is what lets it absorb a storm), so a worker that
-    dies mid-batch leaves rows whose signals are partly stored: they are processed again once
-    their claim is stale, and the core counts the repeated alerts as repeats.
+    Exactly once: the signals and the rows' PROCESSED mark commit in one transaction, which first
+    locks the rows still claimed by this claim (the lock keeps the sweep off them however long the
+    batch takes). A worker that dies or loses the database mid-batch leaves nothing of it applied,
+    so taking its rows over never counts a repeat twice; it also costs one commit per batch
+    instead of one per new alert.
     """
     errors: dict[int, str] = {}
     parsed: list[tuple[AlertIntake, list]] = []
@@ -422,22 +455,45 @@ def alert_intakes_process_batch(*, intakes: list[AlertIntake]) -> DrainResult:
             errors[intake.pk] = str(exc)
             continue
         parsed.append((intake, list(signals)))
-    outcomes: dict[int, list[dict]] = {}
-    try:
-        _ingest(parsed, outcomes=outcomes, errors=errors)
-    except TRANSIENT_DB_ERRORS as exc:
-        unfinished = [intake for intake in intakes if intake.pk not in outcomes and intake.pk not in errors]
-        _release(intakes=unfinished, error=f"{type(exc).__name__}: {exc}")
+    for attempt in range(LOCK_CONFLICT_ATTEMPTS):
+        outcomes: dict[int, list[dict]] = {}
+        failed = dict(errors)
         try:
-            _finish(intakes=intakes, outcomes=outcomes, errors=errors)
-        except TRANSIENT_DB_ERRORS:  # still unreachable: those rows' claims go stale and the sweep re-queues them
-            logger.warning("could not record finished alert intake rows", exc_info=True)
-        raise
-    _finish(intakes=intakes, outcomes=outcomes, errors=errors)
+            with transaction.atomic():
+                held = _hold(intakes)
+                mine = [(intake, signals) for intake, signals in parsed if intake.pk in held]
+                failed = {pk: error for pk, error in failed.items() if pk in held}
+                _ingest(mine, outcomes=outcomes, errors=failed)
+                _finish(intakes=[intake for intake in intakes if intake.pk in held],
+                        outcomes=outcomes, errors=failed)
+        except TRANSIENT_DB_ERRORS as exc:
+            if _lock_conflict(exc) and attempt < LOCK_CONFLICT_ATTEMPTS - 1:
+                continue  # rolled back whole: run the batch again while the claim is ours
+            # Rolled back whole (or the connection is gone and the server rolls it back).
+            _release(intakes=intakes, error=f"{type(exc).__name__}: {exc}")
+            raise
+        break
     return DrainResult(
-        claimed=len(intakes), processed=len(outcomes), failed=len(errors),
+        claimed=len(intakes), processed=len(outcomes), failed=len(failed),
         events=sum(len(signals) for intake, signals in parsed if intake.pk in outcomes),
     )
+
+
+def _hold(intakes: list[AlertIntake]) -> set[int]:
+    """Lock the rows this claim still holds (a row taken over after our lease ran out is not)."""
+    if not intakes:
+        return set()
+    return set(
+        AlertIntake.objects.select_for_update()
+        .filter(pk__in=[intake.pk for intake in intakes], status=AlertIntakeStatus.PROCESSING,
+                claimed_by__in={intake.claimed_by for intake in intakes})
+        .values_list("pk", flat=True)
+    )
+
+
+def _lock_conflict(exc: BaseException) -> bool:
+    cause = exc if isinstance(exc, psycopg.Error) else exc.__cause__
+    return isinstance(cause, (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure))
 
 
 # Database trouble worth another try (a restart, a deadlock victim); the core runs some statements
@@ -448,13 +504,14 @@ TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError, psycopg.OperationalErro
 def _ingest(parsed: list[tuple[AlertIntake, list]], *, outcomes: dict, errors: dict) -> None:
     """All rows' signals in one core call; if the core refuses it, row by row to find the culprit.
 
-    Going row by row repeats the signals the refused call had already stored; the core counts
-    them as repeats of their alerts.
+    Each call runs in a savepoint: what a refused call had stored is undone before the rows are
+    tried one by one, so nothing is counted twice.
     """
     if not parsed:
         return
     try:
-        results = incident_services.signals_ingest(signals=[s for _, signals in parsed for s in signals])
+        with transaction.atomic():
+            results = incident_services.signals_ingest(signals=[s for _, signals in parsed for s in signals])
     except TRANSIENT_DB_ERRORS:
         raise
     except Exception as exc:
@@ -514,13 +571,15 @@ def _release(*, intakes: list[AlertIntake], error: str) -> None:
     if not intakes:
         return
     ids = [intake.pk for intake in intakes]
-    rows = AlertIntake.objects.filter(pk__in=ids, status=AlertIntakeStatus.PROCESSING)
+    rows = AlertIntake.objects.filter(pk__in=ids, status=AlertIntakeStatus.PROCESSING,
+                                      claimed_by__in={intake.claimed_by for intake in intakes})
     try:
         rows.filter(attempts__gte=MAX_ATTEMPTS).update(
             status=AlertIntakeStatus.FAILED, processed_at=timezone.now(), error=error[:2000]
         )
-        rows.update(status=AlertIntakeStatus.QUEUED, claimed_at=None, error=error[:2000])
-    except TRANSIENT_DB_ERRORS:  # the database is away: the claims go stale and the sweep re-queues them
+        rows.update(status=AlertIntakeStatus.QUEUED, claimed_at=None, claimed_by="", lease_until=None,
+                    error=error[:2000])
+    except TRANSIENT_DB_ERRORS:  # the database is away: the leases run out and the sweep re-queues them
         logger.warning("could not release claimed alert intake rows %s", ids, exc_info=True)
 
 
@@ -543,17 +602,26 @@ def alert_intake_fail(*, intake_id: int, error: str) -> None:
 
 
 def alert_intakes_requeue_stale(*, now: datetime | None = None) -> int:
-    """The sweep (beat, every minute): re-queue rows whose worker died and drain rows whose kick
-    was lost; returns how many rows were waiting."""
+    """The sweep (beat, every ALERT_INTAKE_SWEEP_SECONDS): re-queue rows whose worker died (lease
+    run out, rows not held by a live drain) and drain rows whose kick was lost; returns how many
+    rows were waiting."""
     now = now or timezone.now()
-    stale = AlertIntake.objects.filter(status=AlertIntakeStatus.PROCESSING, claimed_at__lt=now - STALE_CLAIM_AFTER)
-    stale.filter(attempts__gte=MAX_ATTEMPTS).update(
-        status=AlertIntakeStatus.FAILED, processed_at=now, error="claimed too often without finishing"
-    )
-    waiting = stale.update(status=AlertIntakeStatus.QUEUED, claimed_at=None)
+    with transaction.atomic():
+        # SKIP LOCKED: a row a live drain holds is being processed, whatever its lease says.
+        dead = list(AlertIntake.objects.select_for_update(skip_locked=True).filter(_dead_claims(now))
+                    .values_list("pk", "attempts"))
+        AlertIntake.objects.filter(pk__in=[pk for pk, attempts in dead if attempts >= MAX_ATTEMPTS]).update(
+            status=AlertIntakeStatus.FAILED, processed_at=now, error="claimed too often without finishing"
+        )
+        back = [pk for pk, attempts in dead if attempts < MAX_ATTEMPTS]
+        waiting = AlertIntake.objects.filter(pk__in=back).update(
+            status=AlertIntakeStatus.QUEUED, claimed_at=None, claimed_by="", lease_until=None
+        )
+    if waiting:
+        logger.warning("took over %s alert intake rows whose worker died", waiting)
     waiting += AlertIntake.objects.filter(
         status=AlertIntakeStatus.QUEUED, received_at__lt=now - REQUEUE_AFTER
-    ).count()
+    ).exclude(pk__in=back).count()
     if waiting:
         alert_intakes_kick(force=True)
     integration_receipts_flush()
@@ -567,7 +635,8 @@ def alert_intakes_replay(*, intake_ids: list[int]) -> int:
         .exclude(status=AlertIntakeStatus.PROCESSING)
         .values_list("pk", flat=True)
     )
-    AlertIntake.objects.filter(pk__in=ids).update(status=AlertIntakeStatus.QUEUED, claimed_at=None, error="")
+    AlertIntake.objects.filter(pk__in=ids).update(status=AlertIntakeStatus.QUEUED, claimed_at=None, claimed_by="",
+                                                  lease_until=None, error="")
     if ids:
         transaction.on_commit(lambda: alert_intakes_kick(force=True))
     return len(ids)

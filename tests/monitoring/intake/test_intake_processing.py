@@ -129,10 +129,12 @@ def test_the_drain_task_retries_database_trouble_and_the_row_fails_after_its_att
     for _ in range(intake_services.MAX_ATTEMPTS):
         tasks.process_alert_intakes.apply()
     intake.refresh_from_db()
-    assert len(calls) == intake_services.MAX_ATTEMPTS and len(retries) == intake_services.MAX_ATTEMPTS
+    # A deadlock is a conflict between two live drains: the batch runs again at once first.
+    runs = intake_services.LOCK_CONFLICT_ATTEMPTS if error is psycopg.errors.DeadlockDetected else 1
+    assert len(calls) == intake_services.MAX_ATTEMPTS * runs and len(retries) == intake_services.MAX_ATTEMPTS
     assert intake.status == "failed" and "server closed" in intake.error
     tasks.process_alert_intakes.apply()
-    assert len(calls) == intake_services.MAX_ATTEMPTS  # a failed row is not taken again
+    assert len(calls) == intake_services.MAX_ATTEMPTS * runs  # a failed row is not taken again
 
 
 def test_the_answer_does_not_depend_on_the_broker_and_the_sweep_drains_later(
@@ -160,7 +162,7 @@ def test_a_row_claimed_by_a_worker_that_died_is_taken_over(am_client):
     assert intake_services.alert_intake_claim(intake_id=intake.pk)
     assert intake_services.alert_intake_process(intake_id=intake.pk) is None  # claimed, fresh
     assert intake_services.alert_intakes_drain().claimed == 0
-    AlertIntake.objects.update(claimed_at=timezone.now() - timedelta(minutes=10))
+    AlertIntake.objects.update(lease_until=timezone.now() - timedelta(seconds=1))
     assert intake_services.alert_intakes_requeue_stale() == 1  # back in the queue, and drained
     intake.refresh_from_db()
     assert intake.status == "processed" and intake.attempts == 2
