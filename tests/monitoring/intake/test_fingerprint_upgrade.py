@@ -44,8 +44,10 @@ def test_the_upgrade_scopes_stored_keys_to_the_integration_that_sent_them(
     assert stored.fingerprint == owner.scoped_fingerprint("disk-db-1")
     assert very_long.fingerprint == owner.scoped_fingerprint("k" * 255) and len(very_long.fingerprint) <= 255
     assert Alert.objects.get(pk=unrelated.pk).fingerprint == "cron-1"  # not an integration's
+    def post(event):
+        return client.post(PD_URL, data=json.dumps(event), content_type="application/json")
+
     with django_capture_on_commit_callbacks(execute=True):
-        post = lambda event: client.post(PD_URL, data=json.dumps(event), content_type="application/json")  # noqa: E731
         post(pd_event("resolve", routing_key=other_token, dedup_key="disk-db-1"))
         assert Alert.objects.get(pk=stored.pk).status == "firing"
         post(pd_event("resolve", routing_key=owner_token, dedup_key="disk-db-1"))

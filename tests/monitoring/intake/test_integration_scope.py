@@ -10,6 +10,7 @@ import json
 import pytest
 
 from incidents.models import Alert, Incident
+
 from .conftest import am_alert, am_payload, grafana_payload, pd_event
 
 REQUESTED_SERVICE_LABEL = "aiops_requested_service"  # monitoring.intake.base
