@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 
 from .models import Integration, Service, Team
+from .permissions import integration_scope_forget
 from .services import integration_create, integration_revoke
 
 
@@ -29,7 +30,8 @@ class IntegrationAdmin(admin.ModelAdmin):
     list_filter = ["kind", "revoked_at"]
     search_fields = ["name"]
     readonly_fields = ["token_prefix", "created_at", "created_by", "revoked_at", "last_received_at", "received_count"]
-    fields = ["name", "kind", "service", "secret", "rate_limit_per_minute", *readonly_fields]
+    fields = ["name", "kind", "service", "extra_services", "secret", "rate_limit_per_minute", *readonly_fields]
+    filter_horizontal = ["extra_services"]
     actions = ["revoke"]
 
     @admin.display(boolean=True)
@@ -49,6 +51,11 @@ class IntegrationAdmin(admin.ModelAdmin):
         obj.pk = created.pk
         obj.refresh_from_db()
         messages.warning(request, f"Token for {created.name} (shown only once): {token}")
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # This process files by the new services at once; the others within a few seconds.
+        integration_scope_forget(integration=form.instance)
 
     @admin.action(description="Revoke selected integrations")
     def revoke(self, request, queryset):

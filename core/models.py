@@ -1,6 +1,7 @@
 """Teams, services (with their dependency graph) and integration tokens."""
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 
 from django.conf import settings
@@ -8,6 +9,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 
 from .choices import IntegrationKind, Tier
+
+FINGERPRINT_MAX_CHARS = 255  # incidents.Alert.fingerprint
 
 
 class Team(models.Model):
@@ -58,6 +61,10 @@ class Integration(models.Model):
         Service, on_delete=models.CASCADE, related_name="integrations", null=True, blank=True,
         help_text="Default service for signals that do not name one.",
     )
+    extra_services = models.ManyToManyField(
+        Service, related_name="extra_integrations", blank=True,
+        help_text="Services this integration may also file under (besides its default service).",
+    )
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     token_prefix = models.CharField(max_length=16, editable=False, help_text="First characters, for recognising a token.")
     secret = models.CharField(
@@ -87,6 +94,20 @@ class Integration(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    def scoped_fingerprint(self, fingerprint: str) -> str:
+        """The sender's dedup key made private to this integration.
+
+        The incident core matches fingerprints across all sources; an agent's keys (PagerDuty
+        dedup_key, Alertmanager and Grafana fingerprints) only mean something to the integration
+        that sent them, so another token must never resolve or acknowledge by them. The prefix
+        ends at the first colon, so no integration's key can spell another's; a key too long for
+        the 255-character column keeps its prefix and becomes a hash.
+        """
+        scoped = f"i{self.pk}:{fingerprint}"
+        if len(scoped) <= FINGERPRINT_MAX_CHARS:
+            return scoped
+        return f"i{self.pk}:sha256:{hashlib.sha256(fingerprint.encode()).hexdigest()}"
 
 
 class ConnectionTest(models.Model):

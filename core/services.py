@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -49,8 +50,12 @@ def integration_create(
     service: Service | None = None,
     created_by: AbstractBaseUser | None = None,
     secret: str = "",
+    extra_services: Iterable[Service] = (),
 ) -> tuple[Integration, str]:
-    """Create an integration and return it with its token, which is never stored or shown again."""
+    """Create an integration and return it with its token, which is never stored or shown again.
+
+    It files under `service` (its default) and `extra_services`, nothing else.
+    """
     if kind not in IntegrationKind.values:
         raise ValueError(f"unknown integration kind {kind!r}; expected one of {IntegrationKind.values}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -63,6 +68,8 @@ def integration_create(
         token_hash=token_hash(token),
         token_prefix=token[: len(TOKEN_PREFIX) + 6],
     )
+    if extra_services:
+        integration.extra_services.set(extra_services)
     return integration, token
 
 

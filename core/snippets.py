@@ -45,8 +45,9 @@ def pagerduty_receiver(*, base: str, token: str, name: str = "aiops-pagerduty") 
 
 def _alertmanager(*, base: str, token: str, service: str, integration: Integration) -> str:
     return (
-        "# alertmanager.yml: send alerts to AIOps. Alerts without a `service` label are filed under\n"
-        f"# {service!r}. Merge into your existing route/receivers; keep send_resolved so incidents resolve.\n"
+        f"# alertmanager.yml: send alerts to AIOps. Alerts are filed under {service!r} unless their\n"
+        "# `service` label names one of this integration's extra services (set in the admin).\n"
+        "# Merge into your existing route/receivers; keep send_resolved so incidents resolve.\n"
         "route:\n"
         "  receiver: aiops\n"
         "  group_by: [alertname, service]\n"
@@ -94,7 +95,8 @@ def _grafana(*, base: str, token: str, service: str, integration: Integration) -
         "    Scheme:            Bearer\n"
         f"    Credentials:       {token}\n"
         + hmac
-        + f"Then route alerts to it in a notification policy. Alerts without a `service` label go to {service!r}."
+        + "Then route alerts to it in a notification policy. Alerts go to "
+        + f"{service!r} unless their `service` label names one of the integration's extra services."
     )
 
 

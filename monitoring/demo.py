@@ -81,6 +81,8 @@ def run(stdout) -> None:
     if integration is None:
         integration, _ = integration_create(kind=IntegrationKind.GENERIC, name=INTEGRATION_NAME,
                                             service=Service.objects.get(name=metrics[0].service))
+    # One agent streams all five services: each must be on its integration's list to be accepted.
+    integration.extra_services.set(Service.objects.filter(name__in=services))
     started = time.perf_counter()
     points = [p for p in generate(end=time.time() - 60) if p["service"] in services]
     points.sort(key=lambda p: p["timestamp"])  # streamed in time order, as agents would send it

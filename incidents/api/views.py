@@ -1,6 +1,7 @@
 """Views of the incidents API: the queue and its actions, silences, and a generic signal endpoint."""
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 from django.http import QueryDict
@@ -15,11 +16,11 @@ from rest_framework.views import APIView
 
 from core.authentication import IntegrationPrincipal
 from core.choices import IntegrationKind
-from core.permissions import IsIntegrationOrOperator
+from core.permissions import IsIntegrationOrOperator, integration_check_services
 from incidents import selectors, services
 from incidents.choices import SourceKind
 from incidents.services.severity import incident_override_severity
-from incidents.signals import InvalidSignal, SignalIn
+from incidents.signals import InvalidSignal, SignalIn, signal_normalise
 
 from .serializers import (
     AssignSerializer,
@@ -202,9 +203,14 @@ SOURCE_KIND_FOR_INTEGRATION = {
 
 @extend_schema(tags=["signals"])
 class SignalView(APIView):
-    """`POST /api/v1/signals/`: one generic signal from an integration token (or an operator)."""
+    """`POST /api/v1/signals/`: one generic signal from an integration token (or an operator).
+
+    Tokens of the kinds made for it (generic, model) file under their integration's services
+    only, and their fingerprints are theirs alone (another token cannot resolve by them).
+    """
 
     permission_classes = [IsIntegrationOrOperator]
+    integration_kinds = {IntegrationKind.GENERIC, IntegrationKind.MODEL}
 
     @extend_schema(request=SignalSerializer, responses={202: SignalResultSerializer})
     def post(self, request):
@@ -229,6 +235,11 @@ class SignalView(APIView):
             payload=data["payload"], links=[dict(link) for link in data["links"]], kpis=data["kpis"],
         )
         try:
+            if isinstance(request.user, IntegrationPrincipal):
+                integration_check_services(integration=request.auth, services=[service])
+                # The core derives a missing fingerprint; either way it is scoped to the token.
+                fingerprint = signal_normalise(signal).fingerprint
+                signal = dataclasses.replace(signal, fingerprint=request.auth.scoped_fingerprint(fingerprint))
             result = services.signal_ingest(signal=signal)
         except InvalidSignal as exc:
             raise ValidationError({exc.field or "non_field_errors": [exc.message]}) from exc

@@ -5,10 +5,12 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.choices import IntegrationKind
 from core.permissions import IsIntegration
 from core.ratelimit import integration_rate_limit_check
 from monitoring.services import otlp as otlp_services
@@ -45,6 +47,8 @@ class TelemetryView(APIView):
     """`POST /api/v1/telemetry`: a batch of up to 10,000 points, stored before it is answered."""
 
     permission_classes = [IsIntegration]
+    # Agents that send metrics; alert-format tokens (alertmanager, grafana, pagerduty) do not.
+    integration_kinds = {IntegrationKind.GENERIC, IntegrationKind.OTLP, IntegrationKind.MODEL}
     parser_classes = [_RawBody]
 
     @extend_schema(
@@ -53,8 +57,9 @@ class TelemetryView(APIView):
             f'Body `{{"points": [{{"service", "metric", "labels", "timestamp", "value"}}, ...]}}`, at most '
             f"{MAX_BATCH_POINTS} points; `timestamp` is RFC 3339 with an offset or epoch seconds/milliseconds; "
             "optional per point: `kind` (system/model/business), `unit`. Any bad point rejects the whole batch "
-            "with 400 naming its index and field. A retried request with the same `Idempotency-Key` is answered "
-            "like the first and stored once."
+            "with 400 naming its index and field; a point naming a service the token may not write to (its "
+            "integration's default and extra services) rejects it with 403. A retried request with the same "
+            "`Idempotency-Key` is answered like the first and stored once."
         ),
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
         request={"application/json": inline_serializer("TelemetryBatchIn", {"points": serializers.ListField(child=serializers.DictField())})},
@@ -85,6 +90,16 @@ class OtlpMetricsView(APIView):
     """`POST /otlp/v1/metrics`: OTLP/HTTP metrics export (protobuf or JSON) from SDKs and the Collector."""
 
     permission_classes = [IsIntegration]
+    integration_kinds = {IntegrationKind.OTLP, IntegrationKind.GENERIC}
+
+    def handle_exception(self, exc):
+        # A refused token kind or service is answered as OTLP/HTTP answers errors: a
+        # google.rpc.Status (7, PERMISSION_DENIED) in the request's encoding.
+        if isinstance(exc, PermissionDenied):
+            media = self.request.content_type.split(";")[0].strip().lower()
+            body, content_type = otlp_services.otlp_error_body(message=str(exc.detail), media_type=media, code=7)
+            return HttpResponse(body, status=403, content_type=content_type)
+        return super().handle_exception(exc)
     parser_classes = [_RawBody]
 
     @extend_schema(
@@ -93,7 +108,8 @@ class OtlpMetricsView(APIView):
             "`application/x-protobuf` (an ExportMetricsServiceRequest) or `application/json` (its protobuf JSON "
             "mapping). Gauges and sums become series (cumulative monotonic sums as per-second rates), histograms "
             "`<name>.count`, `<name>.sum` and `<name>.mean`. The resource attribute `service.name` names the "
-            "service; without it the integration's default service is used; an unknown name is a 400."
+            "service; without it the integration's default service is used; an unknown name is a 400, a "
+            "service the token may not write to (not its default or extra services) a 403, nothing stored."
         ),
         request={"application/x-protobuf": bytes, "application/json": dict},
         responses={200: bytes},

@@ -7,6 +7,7 @@ the signals it stands for or raises `IntakeInvalid` listing every problem, so th
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from abc import ABC, abstractmethod
@@ -18,6 +19,7 @@ import orjson
 
 from core.exceptions import InvalidInput
 from core.models import Integration, Service
+from core.permissions import SERVICE_SCOPE_SECONDS, ServiceScope, integration_service_scope
 from incidents.signals import InvalidSignal, SignalIn, signal_normalise
 
 # The issue's limit on one request; Alertmanager truncates groups long before this.
@@ -222,42 +224,70 @@ class IntakeParser(ABC):
             data=data, integration=integration, received_at=received_at, problems=problems
         )
         problems.raise_if_any()
-        services = self._services(drafts, integration, cached=cached, answers=answers)
+        # The worker re-reads the scope often, so it files by the admin's settings of the moment.
+        fresh = answers is not None or not cached
+        scope = integration_service_scope(
+            integration=integration, max_age=WORKER_SCOPE_SECONDS if fresh else SERVICE_SCOPE_SECONDS
+        )
+        refused = self._refused_services(drafts, scope, cached=cached, answers=answers)
         signals = []
         for draft in drafts:
-            service = next((name for name in draft.service_candidates if name in services), None)
+            service, requested = file_under(draft.service_candidates, scope=scope, refused=refused)
             if service is None:
-                problems.add(draft.path, "no service: send a `service` label naming a known service, "
-                             "or give the integration a default service")
+                problems.add(draft.path, (
+                    f"service {requested!r} is not one integration {integration.name!r} may file under, "
+                    "and it has no default service" if requested else
+                    "no service: send a `service` label naming a known service, "
+                    "or give the integration a default service"
+                ))
                 continue
-            payload = draft.fields.get("payload") or {}
+            fields = draft.fields
+            if requested:
+                # Filed under the integration's own service; the name asked for stays visible.
+                fields = {**fields, "labels": {**fields.get("labels", {}), REQUESTED_SERVICE_LABEL: requested}}
+            payload = fields.get("payload") or {}
             size = len(orjson.dumps(payload, default=str))
             if size > MAX_SIGNAL_PAYLOAD_BYTES:
                 problems.add(draft.path, f"is larger than 512 KB ({size} bytes)")
                 continue
-            signal = SignalIn(source_kind=self.source_kind, source_name=integration.name, service=service, **draft.fields)
+            signal = SignalIn(source_kind=self.source_kind, source_name=integration.name, service=service, **fields)
             try:
                 # The core's own checks (time range, labels, title), now rather than in the worker.
-                signal_normalise(signal)
+                normal = signal_normalise(signal)
             except InvalidSignal as exc:
                 problems.add(f"{draft.path}", f"{exc.field}: {exc.message}" if exc.field else exc.message)
                 continue
-            signals.append(signal)
+            # The sender's key (or the one the core derives) only dedups within this integration.
+            signals.append(dataclasses.replace(signal, fingerprint=integration.scoped_fingerprint(normal.fingerprint)))
         problems.raise_if_any()
         return ParsedIntake(signals=tuple(signals), content_key=key, dedup_key=dedup_key)
 
     @staticmethod
-    def _services(drafts: list[SignalDraft], integration: Integration, *, cached: bool,
-                  answers: dict[str, bool] | None = None) -> set[str]:
-        default = integration.service.name if integration.service_id else None
-        wanted = {name for draft in drafts for name in draft.service_candidates if name and name != default}
-        known = known_services(wanted, cached=cached, answers=answers)
-        if default:
-            known.add(default)
-        for draft in drafts:
-            # Candidates are tried in order; the integration's default service comes last.
-            draft.service_candidates = (*draft.service_candidates, *([default] if default else []))
-        return known
+    def _refused_services(drafts: list[SignalDraft], scope: ServiceScope, *, cached: bool,
+                          answers: dict[str, bool] | None = None) -> set[str]:
+        """Named services that exist but are outside the integration's scope (usually none)."""
+        outside = {name for draft in drafts for name in draft.service_candidates if name and name not in scope.ids}
+        return known_services(outside, cached=cached, answers=answers)
+
+
+# How old an integration's service scope the worker files by: one read per integration per batch.
+WORKER_SCOPE_SECONDS = 1.0
+# Label recording the service an alert named when it was filed under its integration's own.
+REQUESTED_SERVICE_LABEL = "aiops_requested_service"
+
+
+def file_under(candidates: tuple[str, ...], *, scope: ServiceScope, refused: set[str]) -> tuple[str | None, str]:
+    """(service to file under, service asked for but refused or "").
+
+    The first candidate the integration may write to wins; else its default service, noting the
+    first candidate that names a service it may not write to. A candidate naming no service at
+    all (a PagerDuty `source` host name) is ignored, as before.
+    """
+    allowed = next((name for name in candidates if name in scope.ids), None)
+    if allowed is not None:
+        return allowed, ""
+    requested = next((name for name in candidates if name in refused), "")
+    return scope.default, requested
 
 
 # Service names looked up, with whether they exist and until when that answer holds (monotonic

@@ -30,6 +30,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from core.models import Integration, Service
+from core.permissions import integration_check_services
 from monitoring.choices import BatchSource
 from monitoring.models import MetricSeries
 
@@ -131,14 +132,15 @@ def _response(media_type: str) -> bytes:
     return json_format.MessageToJson(response).encode()
 
 
-def otlp_error_body(*, message: str, media_type: str) -> tuple[bytes, str]:
-    """A google.rpc.Status (code 3, INVALID_ARGUMENT) in the request's encoding, as OTLP/HTTP asks."""
+def otlp_error_body(*, message: str, media_type: str, code: int = 3) -> tuple[bytes, str]:
+    """A google.rpc.Status in the request's encoding, as OTLP/HTTP asks (code 3 INVALID_ARGUMENT,
+    7 PERMISSION_DENIED)."""
     if media_type == PROTOBUF:
         # google.rpc.Status{code=1: varint, message=2: string}, encoded by hand: its generated
         # module ships with googleapis-common-protos, which the service does not otherwise need.
         text = message.encode()
-        return b"\x08\x03\x12" + _varint(len(text)) + text, PROTOBUF
-    return orjson.dumps({"code": 3, "message": message}), JSON
+        return b"\x08" + _varint(code) + b"\x12" + _varint(len(text)) + text, PROTOBUF
+    return orjson.dumps({"code": code, "message": message}), JSON
 
 
 def _varint(n: int) -> bytes:
@@ -180,6 +182,8 @@ def _services(request: ExportMetricsServiceRequest, integration: Integration) ->
         attrs = _attributes(rm.resource.attributes)
         names.append(attrs.get("service.name") or None)
     known = dict(Service.objects.filter(name__in={n for n in names if n}).values_list("name", "id"))
+    # 403 before anything is stored when a resource names a service the token may not write to.
+    integration_check_services(integration=integration, services=known)
     ids: list[int] = []
     for i, name in enumerate(names):
         where = f"resourceMetrics[{i}].resource.attributes"

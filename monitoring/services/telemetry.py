@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from core.exceptions import DomainError
 from core.models import Integration, Service
+from core.permissions import integration_check_services
 from monitoring.choices import BatchSource, BatchStatus
 from monitoring.models import DetectQueue, TelemetryBatch
 
@@ -84,8 +85,14 @@ def telemetry_receive(
         replay = _replay(integration=integration, idempotency_key=idempotency_key, digest=digest)
         if replay is not None:
             return replay
+    def resolve_services(names: Iterable[str]) -> Mapping[str, int]:
+        known = services_by_name(names)
+        # 403 before anything is stored when a point names a service the token may not write to.
+        integration_check_services(integration=integration, services=known)
+        return known
+
     batch = parse_telemetry_json(
-        body=body, resolve_services=services_by_name, now=now or timezone.now(),
+        body=body, resolve_services=resolve_services, now=now or timezone.now(),
         max_future_skew_seconds=settings.MAX_FUTURE_SKEW_SECONDS,
     )
     return telemetry_batch_create(

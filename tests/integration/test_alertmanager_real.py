@@ -97,7 +97,7 @@ def test_alertmanager_webhook_and_pagerduty_delivery_open_and_resolve_incidents(
     celery_worker_process, live_server, alertmanager, make_service, make_integration
 ):
     checkout, postgres = make_service("checkout-api"), make_service("postgres-main")
-    _, am_token = make_integration(IntegrationKind.ALERTMANAGER, service=checkout)
+    am, am_token = make_integration(IntegrationKind.ALERTMANAGER, service=checkout)
     _, pd_token = make_integration(IntegrationKind.PAGERDUTY, service=postgres)
     ours = live_server.url.replace("localhost", "127.0.0.1")
     # One receiver with both integrations, exactly as the snippets print them.
@@ -123,7 +123,9 @@ def test_alertmanager_webhook_and_pagerduty_delivery_open_and_resolve_incidents(
     assert {a.labels["instance"] for a in alerts} == {"web-1", "web-2"}
     assert incident.alerts.count() == 2 and incident.is_open
     assert {a.severity_hint for a in alerts} == {"critical"}
-    assert all(len(a.fingerprint) == 16 for a in alerts)  # Alertmanager's own fingerprints
+    # Alertmanager's own fingerprints, scoped to its integration.
+    prefix = am.scoped_fingerprint("")
+    assert all(a.fingerprint.startswith(prefix) and len(a.fingerprint) == len(prefix) + 16 for a in alerts)
 
     pd_alert = wait_for(lambda: Alert.objects.filter(source_kind="pagerduty").exclude(incident=None).first(),
                         timeout=60, message="the PagerDuty trigger to open an incident")

@@ -15,14 +15,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 def test_pdpyras_trigger_acknowledge_resolve(celery_worker_process, live_server, make_service, make_integration):
     service = make_service("postgres-main")
-    _, token = make_integration(IntegrationKind.PAGERDUTY, service=service)
+    integration, token = make_integration(IntegrationKind.PAGERDUTY, service=service)
     session = pdpyras.EventsAPISession(token)
     session.url = live_server.url + "/api/v1/integrations/pagerduty"  # as the snippet says
 
     dedup_key = session.trigger("Replication lag above 30 s", "db-2", severity="critical",
                                 custom_details={"lag_seconds": 42}, links=[{"href": "https://grafana.example.com/d/repl", "text": "Lag"}])
     assert len(dedup_key) == 32
-    incident = wait_for(lambda: Incident.objects.filter(alerts__fingerprint=dedup_key).first(),
+    fingerprint = integration.scoped_fingerprint(dedup_key)  # the routing key's own key
+    incident = wait_for(lambda: Incident.objects.filter(alerts__fingerprint=fingerprint).first(),
                         message="the trigger to open an incident")
     assert incident.service_id == service.pk and incident.status == "triggered"
 
@@ -30,12 +31,12 @@ def test_pdpyras_trigger_acknowledge_resolve(celery_worker_process, live_server,
     wait_for(lambda: Incident.objects.get(pk=incident.pk).status == "acknowledged", message="the acknowledgement")
 
     session.resolve(dedup_key)
-    wait_for(lambda: Alert.objects.get(fingerprint=dedup_key).status == "resolved", message="the resolve")
+    wait_for(lambda: Alert.objects.get(fingerprint=fingerprint).status == "resolved", message="the resolve")
     wait_for(lambda: Incident.objects.get(pk=incident.pk).status == "resolved", message="the incident to resolve")
 
 
 def test_pdpyras_with_its_own_dedup_key_and_a_bad_event(celery_worker_process, live_server, make_integration):
-    _, token = make_integration(IntegrationKind.PAGERDUTY)
+    integration, token = make_integration(IntegrationKind.PAGERDUTY)
     session = pdpyras.EventsAPISession(token)
     session.url = live_server.url + "/api/v1/integrations/pagerduty"
     assert session.trigger("Queue backlog", "worker-1", dedup_key="backlog-1", severity="warning") == "backlog-1"
@@ -44,5 +45,5 @@ def test_pdpyras_with_its_own_dedup_key_and_a_bad_event(celery_worker_process, l
     assert raised.value.response.status_code == 400
     assert raised.value.response.json()["status"] == "invalid event"
     # Let the worker finish before the test database is flushed under it.
-    wait_for(lambda: Alert.objects.filter(fingerprint="backlog-1").exists(), message="the trigger to be processed")
+    wait_for(lambda: Alert.objects.filter(fingerprint=integration.scoped_fingerprint("backlog-1")).exists(), message="the trigger to be processed")
     assert AlertIntake.objects.count() == 1  # the invalid event stored nothing

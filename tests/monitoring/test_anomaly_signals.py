@@ -50,6 +50,7 @@ def send(make_integration, django_capture_on_commit_callbacks):
 
     def send(service, metric, values=None, *, start=None, step=60.0, labels=None, kind=None):
         """`metric` and `values`, or a dict metric -> values for one batch of several series."""
+        integration.extra_services.add(service)  # one agent for every service of these tests
         by_metric = metric if isinstance(metric, dict) else {metric: values}
         longest = max(len(v) for v in by_metric.values())
         start = start if start is not None else time.time() - step * longest

@@ -147,6 +147,7 @@ def test_a_batch_that_cannot_be_written_fails_alone(make_integration, make_servi
     integration, _ = make_integration()
     good = [{"service": integration.service.name, "metric": "m", "timestamp": time.time() - 60, "value": 1.0}]
     doomed = make_service()
+    integration.extra_services.add(doomed)
     bad = [{"service": doomed.name, "metric": "m", "timestamp": time.time() - 60, "value": 1.0}]
     first = telemetry_services.telemetry_receive(integration=integration, body=orjson.dumps({"points": good}))
     second = telemetry_services.telemetry_receive(integration=integration, body=orjson.dumps({"points": bad}))

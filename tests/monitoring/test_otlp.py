@@ -33,7 +33,7 @@ def test_the_opentelemetry_sdk_exports_gauges_counters_and_histograms(live_serve
     from opentelemetry.sdk.resources import Resource
 
     service = make_service("checkout-api")
-    _, token = make_integration(IntegrationKind.OTLP, service=make_service())
+    _, token = make_integration(IntegrationKind.OTLP, service=service)
     # Configured the way an operator would: through the standard environment variables.
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"{live_server.url}/otlp")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", f"Authorization=Bearer {token}")
@@ -93,8 +93,7 @@ def otlp_post(client, body: bytes, content_type: str, **headers):
 
 @pytest.fixture
 def agent(integration_client, make_service):
-    make_service("checkout-api")
-    return integration_client(IntegrationKind.OTLP)
+    return integration_client(IntegrationKind.OTLP, service=make_service("checkout-api"))
 
 
 def test_the_json_encoding_is_accepted_and_answered_in_json(agent, django_capture_on_commit_callbacks):

@@ -61,7 +61,8 @@ class Command(BaseCommand):
         per_series = max(1, opts["points"] // n_series)
         total = per_series * n_series
         services = self._services(run, opts["services"])
-        integration, token = integration_create(kind=IntegrationKind.GENERIC, name=run, service=services[0])
+        integration, token = integration_create(kind=IntegrationKind.GENERIC, name=run, service=services[0],
+                                                extra_services=services[1:])
         token = opts["token"] or token
         opts["_rounds"] = -(-per_series // max(1, min(opts["steps_per_request"], per_series, opts["batch"])))
         bodies, ts, values, keys = self._bodies(services, opts["series_per_service"], per_series, opts["batch"],

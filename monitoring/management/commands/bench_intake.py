@@ -76,7 +76,7 @@ class Command(BaseCommand):
             tokens = (opts["am_token"], opts["pd_token"])
             integrations = []
         else:
-            integrations, tokens = self._integrations(run, services[0])
+            integrations, tokens = self._integrations(run, services)
         self._tokens = tokens
         bodies = self._bodies(run, services, tokens, opts)
         events = sum(n for _, _, n in bodies)
@@ -103,9 +103,12 @@ class Command(BaseCommand):
         team = team_get_or_create(name="Benchmarks")
         return [service_get_or_create(name=f"{run}-svc-{i}", team=team) for i in range(count)]
 
-    def _integrations(self, run: str, service) -> tuple[list[Integration], tuple[str, str]]:
-        am, am_token = integration_create(kind=IntegrationKind.ALERTMANAGER, name=f"{run}-am", service=service)
-        pd, pd_token = integration_create(kind=IntegrationKind.PAGERDUTY, name=f"{run}-pd", service=service)
+    def _integrations(self, run: str, services) -> tuple[list[Integration], tuple[str, str]]:
+        # One agent per format files under all the bench services (its default and extra ones).
+        am, am_token = integration_create(kind=IntegrationKind.ALERTMANAGER, name=f"{run}-am", service=services[0],
+                                          extra_services=services[1:])
+        pd, pd_token = integration_create(kind=IntegrationKind.PAGERDUTY, name=f"{run}-pd", service=services[0],
+                                          extra_services=services[1:])
         # The bench measures throughput, not the flood guard.
         Integration.objects.filter(pk__in=[am.pk, pd.pk]).update(rate_limit_per_minute=10_000_000)
         return [am, pd], (am_token, pd_token)

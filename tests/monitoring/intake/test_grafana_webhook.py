@@ -32,7 +32,7 @@ def test_grafanas_documented_payload_becomes_two_alerts_with_values_and_links(in
     with django_capture_on_commit_callbacks(execute=True):
         response = post(client, json.dumps(grafana_payload()).encode())
     assert response.status_code == 202, response.content
-    alert = Alert.objects.get(fingerprint="c6eadffa33fcdf37")
+    alert = Alert.objects.get(fingerprint=client.integration.scoped_fingerprint("c6eadffa33fcdf37"))
     assert alert.source_kind == "grafana"
     assert alert.title == "This alert was triggered for zone us-1"
     assert "Values: B=44.23943737541908, C=1" in alert.description

@@ -64,7 +64,8 @@ def test_rows_are_drained_oldest_first_in_batches(am_client, monkeypatch):
     rows = [store(am_client, am_payload(am_alert(instance=str(i)))) for i in range(5)]
     calls = core_calls(monkeypatch)
     assert intake_services.alert_intakes_drain(batch_size=2).processed == 5
-    expected = [json.loads(row.body)["alerts"][0]["fingerprint"] for row in rows]
+    expected = [am_client.integration.scoped_fingerprint(json.loads(row.body)["alerts"][0]["fingerprint"])
+                for row in rows]
     assert [len(c) for c in calls] == [2, 2, 1]
     assert [fp for call in calls for fp in call] == expected
 
@@ -74,7 +75,7 @@ def test_a_row_the_core_refuses_is_failed_with_the_reason_and_the_others_are_pro
     bad_alert = am_alert(instance="bad")
     bad = store(am_client, am_payload(bad_alert))
     also_good = store(am_client, am_payload(am_alert(instance="also-good")))
-    calls = core_calls(monkeypatch, refuse=frozenset({bad_alert["fingerprint"]}))
+    calls = core_calls(monkeypatch, refuse=frozenset({am_client.integration.scoped_fingerprint(bad_alert["fingerprint"])}))
     result = intake_services.alert_intakes_drain()
     assert (result.processed, result.failed) == (2, 1)
     assert len(calls) == 4  # the batch, then row by row to find the culprit
@@ -182,7 +183,7 @@ def test_a_pagerduty_trigger_and_its_resolve_in_one_batch_keep_their_order(clien
                                data=json.dumps(pd_event(action, routing_key=token, dedup_key="disk-db-1")))
         assert response.status_code == 202
     assert intake_services.alert_intakes_drain().processed == 2
-    assert Alert.objects.get(fingerprint="disk-db-1").status == "resolved"
+    assert Alert.objects.get(fingerprint=pd_integration[0].scoped_fingerprint("disk-db-1")).status == "resolved"
 
 
 # --- asking for a drain -------------------------------------------------------------------------

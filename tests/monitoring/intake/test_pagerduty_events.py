@@ -29,7 +29,7 @@ def test_a_trigger_is_answered_like_pagerduty_and_opens_an_incident(client, pd_i
         response = post(client, pd_event(routing_key=token, dedup_key="disk-db-1"))
     assert response.status_code == 202
     assert response.json() == {"status": "success", "message": "Event processed", "dedup_key": "disk-db-1"}
-    alert = Alert.objects.get(fingerprint="disk-db-1")
+    alert = Alert.objects.get(fingerprint=pd_integration[0].scoped_fingerprint("disk-db-1"))
     assert alert.title == "Disk almost full on db-1"
     assert alert.severity_hint == "high"  # PagerDuty "error"
     assert alert.labels == {"source": "db-1", "component": "postgres", "group": "prod-db", "class": "disk", "severity": "error"}
@@ -71,7 +71,7 @@ def test_a_trigger_after_a_resolve_fires_again(client, pd_integration, django_ca
     with later, django_capture_on_commit_callbacks(execute=True):
         response = post(client, pd_event(routing_key=token, dedup_key="k2"))
     assert response.status_code == 202 and AlertIntake.objects.count() == 3
-    assert Alert.objects.filter(fingerprint="k2", status="firing").count() == 1
+    assert Alert.objects.filter(fingerprint=pd_integration[0].scoped_fingerprint("k2"), status="firing").count() == 1
 
 
 @pytest.mark.parametrize("url", [
