@@ -14,7 +14,7 @@ from incidents.models import Alert
 from .conftest import pd_event
 
 PD_URL = "/api/v1/integrations/pagerduty/v2/enqueue"
-migration = importlib.import_module("monitoring.migrations.0005_scope_alert_fingerprints")
+migration = importlib.import_module("monitoring.migrations.0006_scope_alert_fingerprints")
 pytestmark = pytest.mark.django_db
 
 

@@ -65,7 +65,7 @@ def unscope_fingerprints(apps, schema_editor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("monitoring", "0004_detect_queue_and_checkpoints"),
+        ("monitoring", "0005_alert_intake_lease"),
         ("incidents", "0005_incident_hot_updates"),
         ("core", "0004_integration_extra_services"),
     ]
