@@ -1,7 +1,12 @@
-"""Pages require a login; API paths answer 401/403 through DRF instead of redirecting."""
+"""Pages require a login and a role; API paths answer 401/403 through DRF instead of redirecting."""
 from __future__ import annotations
 
 from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.http import HttpResponseForbidden
+from django.utils.html import escape
+
+from core.choices import Role
+from core.selectors import user_has_role
 
 # Machine-facing paths: DRF authenticates them (token or session) and answers 401 as JSON.
 API_PREFIXES = ("/api/", "/otlp/", "/static/")
@@ -12,3 +17,49 @@ class PagesLoginRequiredMiddleware(LoginRequiredMiddleware):
         if request.path_info.startswith(API_PREFIXES):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+# Every role may read the pages; finer checks (who may act) stay in the views.
+PAGE_ROLES = tuple(Role.values)
+# Signing in and out must work for anyone, whatever their roles.
+OPEN_PAGES = frozenset({"login", "logout"})
+# The admin checks staff status and model permissions itself.
+OWN_CHECK_PREFIXES = ("/admin/",)
+
+
+class PagesRoleRequiredMiddleware:
+    """A signed-in person without a role gets 403 on every page, as the API answers them.
+
+    Runs after PagesLoginRequiredMiddleware (anonymous people are sent to the login page there);
+    API paths are left to DRF's permissions, views marked `login_not_required` (health) are open.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        path = request.path_info
+        if path.startswith(API_PREFIXES) or path.startswith(OWN_CHECK_PREFIXES):
+            return None
+        if not getattr(view_func, "login_required", True):
+            return None
+        match = request.resolver_match
+        if match is not None and match.url_name in OPEN_PAGES:
+            return None
+        if not request.user.is_authenticated or user_has_role(request.user, *PAGE_ROLES):
+            return None
+        return role_required_response(PAGE_ROLES)
+
+
+def role_required_response(roles: tuple[str, ...]) -> HttpResponseForbidden:
+    names = ", ".join(Role(role).label.lower() for role in roles)
+    body = (
+        "<!doctype html><title>403 Forbidden</title>"
+        "<h1>403 Forbidden</h1>"
+        f"<p>This page needs one of these roles: {escape(names)} (or superuser status). "
+        "Ask an admin to give you one.</p>"
+    )
+    return HttpResponseForbidden(body)
