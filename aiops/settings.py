@@ -66,6 +66,8 @@ MIDDLEWARE = [
     "core.middleware.PagesLoginRequiredMiddleware",
     # ...and a role: a signed-in person without one gets 403, as from the API.
     "core.middleware.PagesRoleRequiredMiddleware",
+    # A NUL in a form field or query string is a 400, not PostgreSQL's 500.
+    "core.middleware.NulInFormMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -158,6 +160,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["core.permissions.RolePermission"],
+    # JSON with a nesting limit (400, not a RecursionError 500); forms as DRF's defaults.
+    "DEFAULT_PARSER_CLASSES": [
+        "core.api.parsers.DepthLimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.middleware import LoginRequiredMiddleware
-from django.http import HttpResponseForbidden
+from django.http import HttpResponseBadRequest, HttpResponseForbidden, JsonResponse
 from django.utils.html import escape
 
 from core.choices import Role
@@ -63,3 +63,26 @@ def role_required_response(roles: tuple[str, ...]) -> HttpResponseForbidden:
         "Ask an admin to give you one.</p>"
     )
     return HttpResponseForbidden(body)
+
+
+class NulInFormMiddleware:
+    """A NUL character in a query string or a page's form field is a 400 naming the field.
+
+    PostgreSQL text cannot hold NUL: such a value reaching a filter or a save is a 500 otherwise.
+    API bodies are left to DRF (its fields refuse NUL); their query strings are checked here.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        api = request.path_info.startswith(API_PREFIXES)
+        sources = [request.GET] if api or request.method != "POST" else [request.GET, request.POST]
+        for data in sources:
+            for name, values in data.lists():
+                if "\x00" in name or any("\x00" in value for value in values):
+                    message = f"The field {name.replace(chr(0), '')!r} contains a NUL character (\\u0000)."
+                    if api:
+                        return JsonResponse({"detail": message, "field": name.replace("\x00", "")}, status=400)
+                    return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
