@@ -93,3 +93,12 @@ def test_json_deeper_than_the_limit_but_parseable_is_a_400_too(integration_clien
                                                                 content_type="application/json")
     assert response.status_code == 400
     assert "nested more than 64 levels" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(("kind", "path"), [(IntegrationKind.ALERTMANAGER, "/api/v1/integrations/alertmanager"),
+                                            (IntegrationKind.GENERIC, "/api/v1/telemetry")])
+def test_raw_body_intake_refuses_json_deeper_than_the_limit(integration_client, kind, path):
+    body = b'{"version": "4", "alerts": [], "points": [], "x": ' + b"[" * 70 + b"]" * 70 + b"}"
+    response = integration_client(kind).post(path, body, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested more than 64 levels" in response.content.decode()
