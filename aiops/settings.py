@@ -66,6 +66,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Pages need a login; the API answers 401 itself (see core.middleware).
     "core.middleware.PagesLoginRequiredMiddleware",
+    # ...and a role: a signed-in person without one gets 403, as from the API.
+    "core.middleware.PagesRoleRequiredMiddleware",
+    # A NUL in a form field or query string is a 400, not PostgreSQL's 500.
+    "core.middleware.NulInFormMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # A database outage answers 503 + Retry-After, not a 500 page (see core.unavailable).
@@ -161,7 +165,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["core.permissions.RolePermission"],
-    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
+    # JSON with a nesting limit (400, not a RecursionError 500); forms as DRF's defaults.
+    "DEFAULT_PARSER_CLASSES": [
+        "core.api.parsers.DepthLimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+        "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -174,7 +184,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # People with a role, as every page; integration tokens (agents) read nothing.
+    "SERVE_PERMISSIONS": ["core.permissions.RolePermission"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -1,11 +1,15 @@
-"""Pages require a login; API paths answer 401/403 through DRF instead of redirecting. A database
-outage answers 503 with Retry-After instead of a 500 page."""
+"""Pages require a login and a role; API paths answer 401/403 through DRF instead of redirecting.
+A database outage answers 503 with Retry-After instead of a 500 page."""
 from __future__ import annotations
 
 import logging
 
 from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.http import HttpResponseBadRequest, HttpResponseForbidden, JsonResponse
+from django.utils.html import escape
 
+from core.choices import Role
+from core.selectors import user_has_role
 from core.unavailable import database_unavailable_response, is_database_unavailable
 
 logger = logging.getLogger(__name__)
@@ -42,3 +46,72 @@ class DatabaseUnavailableMiddleware:
             logger.warning("database unavailable: %s", exception)
             return database_unavailable_response(request)
         return None
+
+
+# Every role may read the pages; finer checks (who may act) stay in the views.
+PAGE_ROLES = tuple(Role.values)
+# Signing in and out must work for anyone, whatever their roles.
+OPEN_PAGES = frozenset({"login", "logout"})
+# The admin checks staff status and model permissions itself.
+OWN_CHECK_PREFIXES = ("/admin/",)
+
+
+class PagesRoleRequiredMiddleware:
+    """A signed-in person without a role gets 403 on every page, as the API answers them.
+
+    Runs after PagesLoginRequiredMiddleware (anonymous people are sent to the login page there);
+    API paths are left to DRF's permissions, views marked `login_not_required` (health) are open.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        path = request.path_info
+        if path.startswith(API_PREFIXES) or path.startswith(OWN_CHECK_PREFIXES):
+            return None
+        if not getattr(view_func, "login_required", True):
+            return None
+        match = request.resolver_match
+        if match is not None and match.url_name in OPEN_PAGES:
+            return None
+        if not request.user.is_authenticated or user_has_role(request.user, *PAGE_ROLES):
+            return None
+        return role_required_response(PAGE_ROLES)
+
+
+def role_required_response(roles: tuple[str, ...]) -> HttpResponseForbidden:
+    names = ", ".join(Role(role).label.lower() for role in roles)
+    body = (
+        "<!doctype html><title>403 Forbidden</title>"
+        "<h1>403 Forbidden</h1>"
+        f"<p>This page needs one of these roles: {escape(names)} (or superuser status). "
+        "Ask an admin to give you one.</p>"
+    )
+    return HttpResponseForbidden(body)
+
+
+class NulInFormMiddleware:
+    """A NUL character in a query string or a page's form field is a 400 naming the field.
+
+    PostgreSQL text cannot hold NUL: such a value reaching a filter or a save is a 500 otherwise.
+    API bodies are left to DRF (its fields refuse NUL); their query strings are checked here.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        api = request.path_info.startswith(API_PREFIXES)
+        sources = [request.GET] if api or request.method != "POST" else [request.GET, request.POST]
+        for data in sources:
+            for name, values in data.lists():
+                if "\x00" in name or any("\x00" in value for value in values):
+                    message = f"The field {name.replace(chr(0), '')!r} contains a NUL character (\\u0000)."
+                    if api:
+                        return JsonResponse({"detail": message, "field": name.replace("\x00", "")}, status=400)
+                    return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)

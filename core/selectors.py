@@ -28,10 +28,12 @@ def user_roles(user: AbstractBaseUser | AnonymousUser | None) -> frozenset[str]:
         return frozenset()
     if getattr(user, "is_superuser", False):
         return frozenset(Role.values)
+    groups = getattr(user, "groups", None)
+    if groups is None:
+        return frozenset()  # not a person (an integration token's principal): no roles, nothing cached
     cached = getattr(user, "_aiops_roles", None)
     if cached is None:
-        groups = getattr(user, "groups", None)
-        cached = frozenset(groups.values_list("name", flat=True)) if groups is not None else frozenset()
+        cached = frozenset(groups.values_list("name", flat=True))
         user._aiops_roles = cached
     return cached
 

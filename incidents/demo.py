@@ -16,10 +16,13 @@ DEMO_LABEL = {"demo": "incident-core"}  # marks the demo's alerts so a second ru
 
 
 def _signal(service: str, title: str, *, minutes_ago: float, labels: dict, **kwargs) -> SignalIn:
+    # The demo plays history back in one go: each signal "arrives" when it is stamped, so the
+    # correlation windows (which run on arrival) group it as they would have live.
+    at = timezone.now() - timedelta(minutes=minutes_ago)
     return SignalIn(source_kind=kwargs.pop("source_kind", "alertmanager"),
                     source_name=kwargs.pop("source_name", "prometheus-prod"), service=service, title=title,
                     labels={**labels, **DEMO_LABEL},
-                    occurred_at=timezone.now() - timedelta(minutes=minutes_ago), **kwargs)
+                    occurred_at=at, received_at=at, **kwargs)
 
 
 def _storm(now_minutes: float) -> list[SignalIn]:

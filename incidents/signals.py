@@ -52,6 +52,9 @@ class SignalIn:
     severity_hint: str = ""  # critical | high | warning | info | "" (aliases: error->high, low->info)
     status: str = "firing"  # firing | resolved | acknowledged
     occurred_at: datetime | None = None  # aware datetime; default now
+    # When it reached us (aware; default now): correlation windows run on it, not on occurred_at,
+    # which sources stamp as they like (Alertmanager's startsAt may be hours old).
+    received_at: datetime | None = None
     payload: Mapping[str, Any] = field(default_factory=dict)  # raw source data (<= 512 KB JSON)
     links: Sequence[Mapping[str, str]] = ()  # [{"href": ..., "text": ...}]
     kpis: Sequence[str] = ()  # business/model KPIs affected (feeds severity "business impact")
@@ -98,6 +101,9 @@ def signal_normalise(signal: SignalIn, *, now: datetime | None = None) -> Signal
     if status not in _STATUSES:
         raise InvalidSignal(f"Unknown status {signal.status!r}.", field="status")
     occurred_at = _check_time(signal.occurred_at, now=now)
+    received_at = signal.received_at or now
+    if timezone.is_naive(received_at):
+        raise InvalidSignal("received_at needs a time zone.", field="received_at")
     labels = _check_labels(signal.labels)
     payload = dict(signal.payload or {})
     try:
@@ -125,6 +131,7 @@ def signal_normalise(signal: SignalIn, *, now: datetime | None = None) -> Signal
         severity_hint=SEVERITY_HINT_ALIASES[hint_key],
         status=status,
         occurred_at=occurred_at,
+        received_at=received_at,
         labels=labels,
         payload=payload,
         links=tuple(links),

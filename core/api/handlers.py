@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError, RestrictedError
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -25,4 +26,18 @@ def exception_handler(exc, context):
         return Response(detail, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, RequestDataTooBig):  # Django would answer it as an HTML 400
         return body_too_large()
+    if isinstance(exc, ProtectedError | RestrictedError):
+        return _still_referenced(exc)
     return drf_exception_handler(exc, context)
+
+
+def _still_referenced(exc: ProtectedError | RestrictedError) -> Response:
+    """409 naming what still refers to the row (a team's services, a service's incidents...)."""
+    objects = exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects
+    counts: dict[str, int] = {}
+    for obj in objects:
+        name = str(obj._meta.verbose_name_plural)
+        counts[name] = counts.get(name, 0) + 1
+    listed = ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
+    return Response({"detail": f"Cannot delete it: still referred to by {listed}. Remove or reassign those first.",
+                     "code": "still_referenced", "referenced_by": counts}, status=status.HTTP_409_CONFLICT)

@@ -42,6 +42,9 @@ class Incident(models.Model):
     grouping_key = models.CharField(max_length=255, blank=True)
     opened_at = models.DateTimeField(default=timezone.now)
     last_alert_at = models.DateTimeField(default=timezone.now)
+    # When its last alert arrived here (our clock): correlation windows run on arrival, since a
+    # source's own timestamps may be old (Alertmanager's startsAt) and must not split a service.
+    last_received_at = models.DateTimeField(default=timezone.now)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

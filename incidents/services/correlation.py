@@ -82,23 +82,26 @@ def _open(qs):
 
 
 def alert_place(*, alert: Alert, tier: int, team_id: int | None, window: timedelta, reopen_window: timedelta,
-                now: datetime, prior_incident_id: int | None = None) -> Placement:
+                now: datetime, arrived: datetime | None = None, prior_incident_id: int | None = None) -> Placement:
     """Join or open; an IntegrityError from the open-key constraint propagates to the caller's retry.
 
+    `now` is the alert's own time (timeline, severity, reopening); `arrived` is when it reached us
+    (default `now`), which the correlation windows measure: an Alertmanager alert whose startsAt
+    is an hour old still belongs with what its service sent a minute ago.
     `prior_incident_id` is the incident of the last alert with this fingerprint (the caller knows it).
     """
-    # The window holds both ways: sources replaying old signals must not join later incidents.
-    cutoff = now - window
+    arrived = arrived or now
+    cutoff = arrived - window
     # 1. Fingerprint: the fault was seen before and its incident is still open (or just resolved).
     candidate = alert.incident_id or prior_incident_id
     if candidate:
         incident = Incident.objects.filter(pk=candidate).first()
         if incident is not None and incident.is_open:
-            return _join(incident, alert, CorrelationRule.FINGERPRINT, tier=tier, now=now)
+            return _join(incident, alert, CorrelationRule.FINGERPRINT, tier=tier, now=now, arrived=arrived)
         if incident is not None and incident.can_transition_to(
             IncidentStatus.TRIGGERED, now=now, reopen_window=reopen_window
         ) and not _open(Incident.objects.filter(grouping_key=incident.grouping_key)).exists():
-            return _reopen(incident, alert, tier=tier, now=now)
+            return _reopen(incident, alert, tier=tier, now=now, arrived=arrived)
     # 2. Label grouping rules (Alertmanager group_by), first matching rule decides.
     for rule in GroupingRule.objects.filter(enabled=True).filter(Q(service=None) | Q(service_id=alert.service_id)):
         if not rule.labels or not all(name in alert.labels for name in rule.labels):
@@ -107,32 +110,34 @@ def alert_place(*, alert: Alert, tier: int, team_id: int | None, window: timedel
         incident = _open(Incident.objects).filter(grouping_key=key).first()
         alert.grouping_rule = rule
         rule_window = timedelta(minutes=rule.window_minutes)
-        if incident is not None and incident.last_alert_at >= now - rule_window:
-            return _join(incident, alert, CorrelationRule.LABELS, tier=tier, now=now, detail=f"rule {rule.name}")
-        return _create(alert, key=key, tier=tier, team_id=team_id, now=now,
-                       joinable=lambda last_alert_at, opened_at, since=now - rule_window: last_alert_at >= since)
+        since = arrived - rule_window
+        if incident is not None and incident.last_received_at >= since:
+            return _join(incident, alert, CorrelationRule.LABELS, tier=tier, now=now, arrived=arrived,
+                         detail=f"rule {rule.name}")
+        return _create(alert, key=key, tier=tier, team_id=team_id, arrived=arrived, since=since)
     # 3./4. Same service, else a service it depends on (or that depends on it), within the window:
     # one query for both, the same service preferred.
     nearby = {alert.service_id, *related_service_ids(alert.service_id)}
     candidates = list(_open(Incident.objects).select_related("service").filter(
-        service_id__in=nearby, last_alert_at__gte=cutoff, opened_at__lte=now + window
-    ).order_by("-last_alert_at")[:20])
+        service_id__in=nearby, last_received_at__gte=cutoff
+    ).order_by("-last_received_at")[:20])
     own = next((i for i in candidates if i.service_id == alert.service_id), None)
     if own is not None:
-        return _join(own, alert, CorrelationRule.SERVICE, tier=tier, now=now)
+        return _join(own, alert, CorrelationRule.SERVICE, tier=tier, now=now, arrived=arrived)
     if candidates:
-        return _join(candidates[0], alert, CorrelationRule.DEPENDENCY, tier=tier, now=now,
+        return _join(candidates[0], alert, CorrelationRule.DEPENDENCY, tier=tier, now=now, arrived=arrived,
                      detail=f"dependency of {candidates[0].service.name}")
-    return _create(alert, key=service_key(alert.service_id), tier=tier, team_id=team_id, now=now,
-                   joinable=lambda last_alert_at, opened_at: last_alert_at >= cutoff and opened_at <= now + window)
+    return _create(alert, key=service_key(alert.service_id), tier=tier, team_id=team_id, arrived=arrived,
+                   since=cutoff)
 
 
-def join_choice(*, alert: Alert, read: PlacementRead, now: datetime,
+def join_choice(*, alert: Alert, read: PlacementRead, now: datetime, arrived: datetime,
                 keyed: Callable[[str], IncidentState | None]) -> JoinChoice | None:
     """The open incident `alert_place` would have a new alert join, and by which rule.
 
     None when `alert_place` would do something else (reopen, open an incident). `keyed` finds
-    the open incident holding a label rule's grouping key.
+    the open incident holding a label rule's grouping key. `now` and `arrived` mean what they
+    mean there (`read.nearest` was chosen with `arrived`).
     """
     prior = read.prior_incident
     if prior is not None:
@@ -146,7 +151,7 @@ def join_choice(*, alert: Alert, read: PlacementRead, now: datetime,
         if not names or not all(n in alert.labels for n in names):
             continue
         incident = keyed(_rule_key(rule_id, names, alert.labels))
-        if incident is not None and incident.last_alert_at >= now - timedelta(minutes=window_minutes):
+        if incident is not None and incident.last_received_at >= arrived - timedelta(minutes=window_minutes):
             return JoinChoice(incident=incident, rule=CorrelationRule.LABELS, detail=f"rule {name}",
                               grouping_rule_id=rule_id)
         return None
@@ -163,7 +168,8 @@ class PlacementRace(Exception):
     """The chosen incident changed state before it could be locked; the caller retries."""
 
 
-def _join(incident: Incident, alert: Alert, rule: str, *, tier: int, now: datetime, detail: str = "") -> Placement:
+def _join(incident: Incident, alert: Alert, rule: str, *, tier: int, now: datetime, arrived: datetime,
+          detail: str = "") -> Placement:
     alert.incident = incident
     alert.grouped_by = rule
     alert.save(update_fields=["incident", "grouped_by", "grouping_rule"])
@@ -173,32 +179,33 @@ def _join(incident: Incident, alert: Alert, rule: str, *, tier: int, now: dateti
     if not incident.is_open:
         raise PlacementRace(f"incident {incident.pk} closed meanwhile")
     incident.last_alert_at = max(incident.last_alert_at, alert.last_seen)
+    incident.last_received_at = max(incident.last_received_at, arrived)
     incident.alert_count += 1
     features = features_merge(SeverityFeatures.from_dict(incident.severity_features),
                               features_for_alert(alert, tier=tier))
     incident_reassess_severity(incident=incident, features=features, now=now, save=False)
     incident_apply_proposal(incident=incident)
-    incident.save(update_fields=["last_alert_at", "alert_count", "severity", "severity_source", "severity_reasons",
+    incident.save(update_fields=["last_alert_at", "last_received_at", "alert_count", "severity", "severity_source", "severity_reasons",
                                  "severity_features", "rules_severity", "proposed_severity", "proposed_confidence"])
     return Placement(incident=incident, rule=rule, opened=False)
 
 
-def _reopen(incident: Incident, alert: Alert, *, tier: int, now: datetime) -> Placement:
+def _reopen(incident: Incident, alert: Alert, *, tier: int, now: datetime, arrived: datetime) -> Placement:
     incident = incident_transition(incident=incident, to=IncidentStatus.TRIGGERED,
                                    actor_name=alert.source_name or "alert", note=f"alert “{alert.title}” fired again",
                                    now=now)
-    return _join(incident, alert, CorrelationRule.REOPENED, tier=tier, now=now)
+    return _join(incident, alert, CorrelationRule.REOPENED, tier=tier, now=now, arrived=arrived)
 
 
-def _create(alert: Alert, *, key: str, tier: int, team_id: int | None, now: datetime,
-            joinable: Callable[[datetime, datetime], bool]) -> Placement:
-    """Open an incident under `key`; `joinable(last_alert_at, opened_at)` says whether one holding it
-    would have been joined, had the caller seen it."""
+def _create(alert: Alert, *, key: str, tier: int, team_id: int | None, arrived: datetime,
+            since: datetime) -> Placement:
+    """Open an incident under `key`; one holding it that received an alert `since` would have been
+    joined, had the caller seen it."""
     commit_durable()  # a new incident pages people: it must survive a crash
-    holder = _open(Incident.objects.filter(grouping_key=key)).values_list("pk", "last_alert_at", "opened_at").first()
+    holder = _open(Incident.objects.filter(grouping_key=key)).values_list("pk", "last_received_at").first()
     if holder is not None:
-        pk, last_alert_at, opened_at = holder
-        if joinable(last_alert_at, opened_at):
+        pk, last_received_at = holder
+        if last_received_at >= since:
             # Another worker opened it after this one looked for incidents to join: join it instead.
             raise PlacementRace(f"incident {pk} took {key} meanwhile")
         # Past its window, it stops collecting alerts under that key (renamed), so the new
@@ -211,7 +218,7 @@ def _create(alert: Alert, *, key: str, tier: int, team_id: int | None, now: date
             title=alert.title, service_id=alert.service_id, team_id=team_id, severity=assessment.level,
             rules_severity=assessment.level, severity_reasons=assessment.reasons,
             severity_features=features.as_dict(), grouping_key=key, opened_at=alert.last_seen,
-            last_alert_at=alert.last_seen, alert_count=1,
+            last_alert_at=alert.last_seen, last_received_at=arrived, alert_count=1,
         )
     alert.incident = incident
     alert.grouped_by = CorrelationRule.OPENED

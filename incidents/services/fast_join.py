@@ -33,8 +33,9 @@ from incidents.models import Alert, ServiceIncidentSettings, TimelineEvent
 
 _DEFAULTS = ServiceIncidentSettings()
 _OPEN = [str(s) for s in OPEN_INCIDENT_STATUSES]
-_INCIDENT_COLUMNS = ("id", "status", "service_id", "opened_at", "last_alert_at", "resolved_at", "alert_count",
-                     "severity", "severity_source", "severity_reasons", "severity_features", "grouping_key")
+_INCIDENT_COLUMNS = ("id", "status", "service_id", "opened_at", "last_alert_at", "last_received_at", "resolved_at",
+                     "alert_count", "severity", "severity_source", "severity_reasons", "severity_features",
+                     "grouping_key")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,6 +47,7 @@ class IncidentState:
     service_id: int
     opened_at: datetime
     last_alert_at: datetime
+    last_received_at: datetime
     resolved_at: datetime | None
     alert_count: int
     severity: int
@@ -77,6 +79,7 @@ def _incident_select(alias: str) -> str:
     return ", ".join(f"{alias}.{c}" for c in _INCIDENT_COLUMNS) + f", {alias}.xmin::text"
 
 
+# Windows are measured on arrival (`arrived`, our clock), as in `correlation.alert_place`.
 # The dependency neighbourhood mirrors `correlation.related_service_ids` (two hops upstream, then
 # two hops downstream from what is not already upstream), so both paths group alike.
 _READ_SQL = f"""
@@ -104,10 +107,10 @@ WITH svc AS (
 ), recent AS (
     SELECT i.*, i.xmin AS version FROM incidents_incident i, svc
     WHERE i.status = ANY(%(open)s) AND i.service_id IN (SELECT id FROM nearby)
-      AND i.last_alert_at >= %(at)s - svc.win AND i.opened_at <= %(at)s + svc.win
-    ORDER BY i.last_alert_at DESC LIMIT 20
+      AND i.last_received_at >= %(arrived)s - svc.win
+    ORDER BY i.last_received_at DESC LIMIT 20
 ), nearest AS (
-    SELECT r.* FROM recent r, svc ORDER BY (r.service_id = svc.id) DESC, r.last_alert_at DESC LIMIT 1
+    SELECT r.* FROM recent r, svc ORDER BY (r.service_id = svc.id) DESC, r.last_received_at DESC LIMIT 1
 )
 SELECT svc.id, svc.name, svc.tier, svc.team_id, svc.min_persistence_seconds, svc.min_repeat_count,
        svc.flap_threshold, svc.flap_window_minutes, svc.correlation_window_minutes, svc.auto_resolve,
@@ -146,11 +149,11 @@ def _incident(values: tuple, service_name: str = "") -> IncidentState | None:
     return IncidentState(**state, version=values[-1], service_name=service_name)
 
 
-def placement_read(*, service: str, fingerprint: str, at: datetime, now: datetime) -> PlacementRead:
-    """Everything the placement of a new alert depends on, in one statement."""
+def placement_read(*, service: str, fingerprint: str, arrived: datetime, now: datetime) -> PlacementRead:
+    """Everything the placement of a new alert arriving at `arrived` depends on, in one statement."""
     n = len(_INCIDENT_COLUMNS) + 1
     row = fetch_one(_READ_SQL, {
-        "service": service, "fingerprint": fingerprint, "at": at, "now": now, "open": _OPEN,
+        "service": service, "fingerprint": fingerprint, "arrived": arrived, "now": now, "open": _OPEN,
         "window": _DEFAULTS.correlation_window_minutes,
     })
     svc, prior, rest = row[:11], row[11:13], row[13:]
@@ -199,7 +202,8 @@ def _join_sql(relaxed: bool) -> tuple[str, list, list]:
         async_commit = "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit " if relaxed else ""
         sql = (
             "WITH inc AS (UPDATE incidents_incident SET alert_count = alert_count + 1, "
-            "last_alert_at = GREATEST(last_alert_at, %s), severity_features = %s, rules_severity = %s, "
+            "last_alert_at = GREATEST(last_alert_at, %s), last_received_at = GREATEST(last_received_at, %s), "
+            "severity_features = %s, rules_severity = %s, "
             "severity_reasons = CASE WHEN %s THEN %s ELSE severity_reasons END "
             f"{async_commit}"
             "WHERE id = %s AND xmin = %s::text::xid AND status = ANY(%s) RETURNING id), "
@@ -212,7 +216,7 @@ def _join_sql(relaxed: bool) -> tuple[str, list, list]:
 
 
 def join_write(*, incident: IncidentState, alert: Alert, event: TimelineEvent, features: dict[str, Any],
-               rules_severity: int, reasons: list[str] | None) -> bool:
+               rules_severity: int, reasons: list[str] | None, arrived: datetime) -> bool:
     """Insert the alert and its timeline row and count it on the incident, if the incident is unchanged.
 
     `reasons` replaces the incident's reasons (None keeps them: a person set the level). False when
@@ -221,7 +225,7 @@ def join_write(*, incident: IncidentState, alert: Alert, event: TimelineEvent, f
     db = connections[DEFAULT_DB_ALIAS]  # the thread's connection, looked up once
     own = not db.in_atomic_block  # never relax a caller's transaction
     sql, alert_fields, event_fields = _join_sql(own)
-    params = [alert.last_seen, Jsonb(features), rules_severity, reasons is not None, Jsonb(reasons or []),
+    params = [alert.last_seen, arrived, Jsonb(features), rules_severity, reasons is not None, Jsonb(reasons or []),
               incident.id, incident.version, _OPEN, *_row(alert, alert_fields, db), *_row(event, event_fields, db)]
     try:
         if own:

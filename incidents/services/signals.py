@@ -178,7 +178,8 @@ def _ingest(signal: SignalIn, *, bumped: tuple | None = None, skip_bump: bool = 
         return _refire(signal, prior, svc, at=at)
     alert = _new_alert(signal, svc, at=at)
     alert.save(force_insert=True)
-    return _admit(alert, svc, at=at, prior_incident_id=prior.incident_id if prior is not None else None)
+    return _admit(alert, svc, at=at, prior_incident_id=prior.incident_id if prior is not None else None,
+                  arrived=signal.received_at)
 
 
 def _new_alert(signal: SignalIn, svc: ServiceContext, *, at: datetime, pk: int | None = None) -> Alert:
@@ -201,7 +202,9 @@ def _join_fast(signal: SignalIn) -> SignalResult | None:
     at: datetime = signal.occurred_at  # type: ignore[assignment]
     for _ in range(FAST_JOIN_ATTEMPTS):
         now = timezone.now()
-        read = fast_join.placement_read(service=signal.service, fingerprint=signal.fingerprint, at=at, now=now)
+        arrived: datetime = signal.received_at  # type: ignore[assignment]  (windows run on arrival)
+        read = fast_join.placement_read(service=signal.service, fingerprint=signal.fingerprint, arrived=arrived,
+                                        now=now)
         if read.service_id is None or read.prior_status == AlertStatus.FIRING:
             return None  # an unknown service is named there; a firing alert is deduplicated there
         svc = ServiceContext(id=read.service_id, name=read.service_name, tier=read.tier, team_id=read.team_id,
@@ -218,7 +221,8 @@ def _join_fast(signal: SignalIn) -> SignalResult | None:
             return None
         if not _persisted(alert, svc, at=at):
             return None
-        choice = correlation.join_choice(alert=alert, read=read, now=at, keyed=fast_join.incident_by_key)
+        choice = correlation.join_choice(alert=alert, read=read, now=at, arrived=arrived,
+                                         keyed=fast_join.incident_by_key)
         if choice is None:
             return None
         incident, rule = choice.incident, choice.rule
@@ -232,7 +236,7 @@ def _join_fast(signal: SignalIn) -> SignalResult | None:
         alert.incident_id, alert.grouped_by, alert.grouping_rule_id = incident.id, rule, choice.grouping_rule_id
         event = events.alert_joined_event(incident=incident.id, alert=alert, rule=rule, detail=choice.detail)
         if fast_join.join_write(incident=incident, alert=alert, event=event, features=features.as_dict(),
-                                rules_severity=assessment.level,
+                                rules_severity=assessment.level, arrived=arrived,
                                 reasons=assessment.reasons if incident.severity_source == SeveritySource.RULES
                                 else None):
             return SignalResult(alert_id=alert.pk, incident_id=incident.id, outcome="joined")
@@ -293,12 +297,12 @@ def _repeat(signal: SignalIn, row: tuple, *, at: datetime) -> SignalResult:
             return SignalResult(alert_id=alert_id, incident_id=incident_id, outcome="silenced")
         alert.hold, alert.silence = AlertHold.NONE, None
         alert.save(update_fields=["hold", "silence"])
-        return _admit(alert, svc, at=at, check_silence=True)
+        return _admit(alert, svc, at=at, check_silence=True, arrived=signal.received_at)
     # Pending: promote once it has persisted long enough or repeated often enough.
     if _persisted(alert, svc, at=at):
         alert.hold = AlertHold.NONE
         alert.save(update_fields=["hold"])
-        return _place(alert, svc, at=at)
+        return _place(alert, svc, at=at, arrived=signal.received_at)
     return SignalResult(alert_id=alert_id, incident_id=None, outcome="pending")
 
 
@@ -328,7 +332,7 @@ _UNKNOWN = -1  # "the caller did not look up the fingerprint's previous incident
 
 
 def _admit(alert: Alert, svc: ServiceContext, *, at: datetime, check_silence: bool = True,
-           prior_incident_id: int | None = _UNKNOWN) -> SignalResult:
+           prior_incident_id: int | None = _UNKNOWN, arrived: datetime | None = None) -> SignalResult:
     """A firing alert that is not flapping: silence, then persistence, then correlation."""
     if check_silence:
         # Silences mute what arrives while they are active (wall clock), whatever time the source stamped.
@@ -343,10 +347,10 @@ def _admit(alert: Alert, svc: ServiceContext, *, at: datetime, check_silence: bo
         alert.hold = AlertHold.PENDING
         alert.save(update_fields=["hold"])
         return SignalResult(alert_id=alert.pk, incident_id=None, outcome="pending")
-    return _place(alert, svc, at=at, prior_incident_id=prior_incident_id)
+    return _place(alert, svc, at=at, arrived=arrived, prior_incident_id=prior_incident_id)
 
 
-def _place(alert: Alert, svc: ServiceContext, *, at: datetime,
+def _place(alert: Alert, svc: ServiceContext, *, at: datetime, arrived: datetime | None = None,
            prior_incident_id: int | None = _UNKNOWN) -> SignalResult:
     if prior_incident_id == _UNKNOWN:
         prior_incident_id = (Alert.objects.filter(fingerprint=alert.fingerprint, incident__isnull=False)
@@ -356,6 +360,7 @@ def _place(alert: Alert, svc: ServiceContext, *, at: datetime,
         alert=alert, tier=svc.tier, team_id=svc.team_id,
         window=timedelta(minutes=svc.settings.correlation_window_minutes),
         reopen_window=timedelta(minutes=svc.settings.reopen_window_minutes), now=at,
+        arrived=arrived or timezone.now(),  # windows run on arrival, whatever time the source stamped
         prior_incident_id=prior_incident_id,
     )
     return SignalResult(alert_id=alert.pk, incident_id=placement.incident.pk,
@@ -382,7 +387,7 @@ def _refire(signal: SignalIn, alert: Alert, svc: ServiceContext, *, at: datetime
         return SignalResult(alert_id=alert.pk, incident_id=alert.incident_id, outcome="flapping")
     alert.hold, alert.silence = AlertHold.NONE, None
     alert.save()
-    return _admit(alert, svc, at=at)
+    return _admit(alert, svc, at=at, arrived=signal.received_at)
 
 
 def _resolve(signal: SignalIn, *, at: datetime) -> SignalResult:

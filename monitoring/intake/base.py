@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import orjson
 
+from core.api.parsers import depth_problem, json_too_deep
 from core.exceptions import InvalidInput
 from core.models import Integration, Service
 from core.permissions import SERVICE_SCOPE_SECONDS, ServiceScope, integration_service_scope
@@ -162,6 +163,8 @@ def decode_body(raw: bytes) -> dict[str, Any]:
         raise IntakeInvalid([f"body is {reason}"]) from None
     if not isinstance(data, dict):
         raise IntakeInvalid([f"body must be a JSON object, not {json_type(data)}"])
+    if json_too_deep(data):  # as the API's parser: deeper bodies break later (json.dumps, jsonb)
+        raise IntakeInvalid([f"body is {depth_problem()}"])
     # PostgreSQL text cannot hold NUL; the cheap byte check finds candidates, the walk confirms.
     if b"\\u0000" in raw and _has_nul(data):
         raise IntakeInvalid(["body contains a NUL character (\\u0000)"])
@@ -250,7 +253,9 @@ class IntakeParser(ABC):
             if size > MAX_SIGNAL_PAYLOAD_BYTES:
                 problems.add(draft.path, f"is larger than 512 KB ({size} bytes)")
                 continue
-            signal = SignalIn(source_kind=self.source_kind, source_name=integration.name, service=service, **fields)
+            # Arrival (the request's time, also when a worker processes it later) sets the windows.
+            signal = SignalIn(source_kind=self.source_kind, source_name=integration.name, service=service,
+                              received_at=received_at, **fields)
             try:
                 # The core's own checks (time range, labels, title), now rather than in the worker.
                 normal = signal_normalise(signal)

@@ -10,6 +10,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from core.api.parsers import depth_problem, json_too_deep
 from core.exceptions import InvalidInput
 from monitoring.choices import SeriesKind
 
@@ -105,6 +106,8 @@ def parse_telemetry_json(
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidTelemetry(f"body is not valid JSON ({exc})", field="body") from None
+    if json_too_deep(doc):
+        raise InvalidTelemetry(f"body is {depth_problem()}", field="body")
     if not isinstance(doc, dict) or "points" not in doc:
         raise InvalidTelemetry('body must be an object with a "points" list', field="points")
     points = doc["points"]

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from freezegun import freeze_time
 
 from core.services import service_set_dependencies
 from incidents.choices import CorrelationRule, IncidentStatus
@@ -46,8 +47,10 @@ def test_alerts_on_the_same_service_outside_the_window_open_a_new_incident(make_
     service = make_service()
     ServiceIncidentSettings.objects.create(service=service, correlation_window_minutes=10)
     t0 = timezone.now() - timedelta(hours=1)
-    first = ingest(service, labels={"alertname": "Latency"}, at=t0)
-    second = ingest(service, labels={"alertname": "Errors"}, at=t0 + timedelta(minutes=30))
+    with freeze_time(t0):  # windows run on arrival time
+        first = ingest(service, labels={"alertname": "Latency"})
+    with freeze_time(t0 + timedelta(minutes=30)):
+        second = ingest(service, labels={"alertname": "Errors"})
     assert second.outcome == "opened" and second.incident_id != first.incident_id
     # Both stay open; the stale one gave up its grouping key.
     assert Incident.objects.filter(status=IncidentStatus.TRIGGERED).count() == 2
@@ -130,13 +133,16 @@ def test_a_manually_resolved_incident_does_not_collect_new_alerts(make_service, 
     assert second.outcome == "opened" and second.incident_id != first.incident_id
 
 
-def test_an_old_replayed_signal_does_not_join_a_later_incident(make_service, ingest):
+def test_an_old_stamped_signal_joins_the_incident_open_now_keeping_its_own_time(make_service, ingest):
+    # Windows run on arrival: a signal stamped hours ago (a late delivery, a replay) belongs with
+    # what its service is going through now, rather than a second incident that pages again.
     service = make_service()
     ServiceIncidentSettings.objects.create(service=service, correlation_window_minutes=10)
     now = timezone.now()
     later = ingest(service, labels={"alertname": "A"}, at=now - timedelta(minutes=5))
     replayed = ingest(service, labels={"alertname": "B"}, at=now - timedelta(hours=3))
-    assert replayed.incident_id != later.incident_id
+    assert replayed.incident_id == later.incident_id
+    assert Alert.objects.get(pk=replayed.alert_id).first_seen == now - timedelta(hours=3)
 
 
 def test_an_incident_another_worker_opened_meanwhile_is_joined_not_renamed(make_service, ingest, monkeypatch):

@@ -218,3 +218,29 @@ def test_a_batch_opens_held_and_new_faults_in_order(make_service):
     # The held alert is firing now: a later batch counts it with the other repeats.
     again = signals_ingest(signals=[held, sig(steady.name, "CPU", 3)])
     assert [r.outcome for r in again] == ["deduplicated", "deduplicated"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("old_first", [True, False], ids=["old-alert-first", "trigger-first"])
+@pytest.mark.parametrize("path", ["fast", "general"])
+def test_an_alert_stamped_past_the_window_joins_its_services_open_incident_on_both_paths(
+        make_service, fast_joins, path, old_first):
+    # Alertmanager's startsAt may be older than the correlation window; a PagerDuty trigger for
+    # the same service a moment later is stamped now. Windows run on arrival: one incident.
+    if path == "general":
+        fast_joins["off"]()
+    service = make_service("fj-arrival", tier=Tier.TIER_3)
+    now = timezone.now()
+    old = SignalIn(source_kind="alertmanager", source_name="am", service=service.name, title="Disk full",
+                   labels={"alertname": "DiskFull"}, occurred_at=now - timedelta(minutes=45))
+    trigger = SignalIn(source_kind="pagerduty", source_name="pd", service=service.name, title="Checkout down",
+                       fingerprint="pd-checkout-1", occurred_at=now)
+    first, second = (old, trigger) if old_first else (trigger, old)
+    opened = signal_ingest(signal=first)
+    joined = signal_ingest(signal=second)
+    assert (opened.outcome, joined.outcome) == ("opened", "joined")
+    assert joined.incident_id == opened.incident_id
+    incident = Incident.objects.get(service=service)
+    assert incident.grouping_key == f"service:{service.pk}" and incident.alert_count == 2
+    assert incident.opened_at == (old.occurred_at if old_first else now)  # the source's time, for MTTD
+    assert fast_joins["fast"] == (1 if path == "fast" else 0)
