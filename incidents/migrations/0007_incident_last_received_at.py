@@ -12,7 +12,7 @@ def from_last_alert(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('incidents', '0005_incident_hot_updates'),
+        ('incidents', '0006_delivery_lease'),
     ]
 
     operations = [
