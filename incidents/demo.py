@@ -10,7 +10,7 @@ from core.models import Service
 
 from . import selectors, services
 from .models import Alert, GroupingRule, Incident, ServiceIncidentSettings
-from .signals import SignalIn
+from .contracts import SignalIn
 
 DEMO_LABEL = {"demo": "incident-core"}  # marks the demo's alerts so a second run changes nothing
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from incidents.choices import DeliveryStatus, StepStatus
 from incidents.models import Delivery, NotificationPreference, PlaybookRun, UserNotification
 from incidents.services import digests, playbooks, signal_ingest
-from incidents.signals import SignalIn
+from incidents.contracts import SignalIn
 
 
 def _drift_signal() -> SignalIn:

@@ -17,7 +17,7 @@ from monitoring.models import AlertIntake, Anomaly, MetricSeries, Point
 
 from .services import intake as intake_services
 from .services import telemetry as telemetry_services
-from .services.telemetry_input import MAX_BATCH_POINTS
+from .formats.native import MAX_BATCH_POINTS
 
 STEP = 300.0  # five-minute samples: three days are ~860 points a series, a few seconds on SQLite
 DAYS = 3

@@ -14,7 +14,7 @@ from incidents.choices import (
     SourceKind,
 )
 from incidents.models import Alert, Incident, Silence, TimelineEvent
-from incidents.signals import MAX_TITLE_CHARS
+from incidents.contracts import MAX_TITLE_CHARS
 
 
 class IncidentListSerializer(serializers.ModelSerializer):
@@ -122,7 +122,7 @@ class LinkSerializer(serializers.Serializer):
 
 
 class SignalSerializer(serializers.Serializer):
-    """A generic signal; validated into `incidents.signals.SignalIn`."""
+    """A generic signal; validated into `incidents.contracts.SignalIn`."""
 
     service = serializers.CharField(required=False, allow_blank=False, max_length=100,
                                     help_text="Service name; defaults to the integration's service.")

@@ -20,7 +20,7 @@ from core.permissions import IsIntegrationOrOperator, integration_check_services
 from incidents import selectors, services
 from incidents.choices import SourceKind
 from incidents.services.severity import incident_override_severity
-from incidents.signals import InvalidSignal, SignalIn, signal_normalise
+from incidents.contracts import InvalidSignal, SignalIn, signal_normalise
 
 from .serializers import (
     AssignSerializer,

@@ -14,7 +14,7 @@ from core.models import Service
 from incidents import events
 from incidents.choices import AlertHold, AlertStatus, IncidentStatus, SeveritySource
 from incidents.models import Alert, Incident, ServiceIncidentSettings, Silence
-from incidents.signals import InvalidSignal, SignalIn, SignalResult, signal_normalise
+from incidents.contracts import InvalidSignal, SignalIn, SignalResult, signal_normalise
 
 from . import correlation, fast_join
 from .classifier import classifier_active

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 import incidents.services as incident_services
 from core.exceptions import InvalidInput
-from incidents.signals import SignalIn
+from incidents.contracts import SignalIn
 
 from .. import tasks
 from ..choices import (
@@ -29,8 +29,8 @@ from ..choices import (
 )
 from ..exceptions import ArtifactIntegrityError, NoChampion
 from ..models import ModelVersion, MonitorResult, MonitorRun, PredictionLog, RegisteredModel
-from ..monitoring.drift import DriftThresholds, drift_report, feature_drift
-from ..monitoring.performance import operational_stats, performance_metrics, segment_bias
+from ..statistics.drift import DriftThresholds, drift_report, feature_drift
+from ..statistics.performance import operational_stats, performance_metrics, segment_bias
 from ..pipelines import get_pipeline
 from .serving import fitted_model_for
 from .serving_errors import serving_errors_count

@@ -22,8 +22,8 @@ from rest_framework.views import APIView
 from core.authentication import IntegrationTokenAuthentication
 from core.permissions import IsIntegration
 from monitoring.choices import AlertIntakeKind
-from monitoring.intake import IntakeInvalid
-from monitoring.intake.base import MAX_BODY_BYTES
+from monitoring.formats import IntakeInvalid
+from monitoring.formats.base import MAX_BODY_BYTES
 from monitoring.services import intake as intake_services
 
 

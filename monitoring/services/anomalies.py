@@ -32,7 +32,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from incidents import services as incident_services
-from incidents.signals import InvalidSignal, SignalIn
+from incidents.contracts import InvalidSignal, SignalIn
 from monitoring.choices import Direction, SeriesKind
 from monitoring.detection.base import DetectionResult, Detector
 from monitoring.detection.engine import score_series

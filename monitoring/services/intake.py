@@ -44,8 +44,8 @@ from core.services import integration_record_receipt
 from incidents import services as incident_services
 from monitoring import tasks
 from monitoring.choices import AlertIntakeKind, AlertIntakeStatus
-from monitoring.intake import IntakeInvalid, decode_body, get_parser
-from monitoring.intake.grafana import verify_signature
+from monitoring.formats import IntakeInvalid, decode_body, get_parser
+from monitoring.formats.grafana import verify_signature
 from monitoring.models import AlertIntake
 
 logger = logging.getLogger(__name__)

@@ -36,7 +36,7 @@ from monitoring.models import MetricSeries
 
 from . import points as points_service
 from .telemetry import BatchAccepted, telemetry_batch_create
-from .telemetry_input import (
+from ..formats.native import (
     InvalidTelemetry,
     NormalisedBatch,
     SeriesKey,

@@ -13,7 +13,7 @@ from django.db.models.functions import TruncHour
 
 from monitoring.models import MetricSeries, Point, PointRollup
 
-from .telemetry_input import SeriesKey
+from ..formats.native import SeriesKey
 
 # --- series resolution -------------------------------------------------------------------------
 # (service_id, metric, labels_hash) → series id. Series are never re-keyed, so a process-wide

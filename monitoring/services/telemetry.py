@@ -31,7 +31,7 @@ from monitoring.models import DetectQueue, TelemetryBatch
 
 from . import drains
 from . import points as points_service
-from .telemetry_input import (
+from ..formats.native import (
     NormalisedBatch,
     SeriesKey,
     pack_points,

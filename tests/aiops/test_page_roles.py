@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from core.choices import Role
 from incidents.services import signal_ingest
-from incidents.signals import SignalIn
+from incidents.contracts import SignalIn
 from models_registry.services import registered_model_get_or_create
 from monitoring.models import MetricSeries
 from monitoring.services.points import labels_hash

@@ -8,7 +8,7 @@ from django.test import Client
 from core.choices import IntegrationKind, Role
 from incidents.models import Incident
 from incidents.services import signal_ingest
-from incidents.signals import SignalIn
+from incidents.contracts import SignalIn
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from incidents.services import signal_ingest
-from incidents.signals import SignalIn, SignalResult
+from incidents.contracts import SignalIn, SignalResult
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from incidents.choices import ChannelKind, DeliveryKind, DeliveryStatus
 from incidents.models import ChannelEndpoint, Delivery, Incident, NotificationPolicy
 from incidents.services import notifications
 from incidents.services.signals import signal_ingest
-from incidents.signals import SignalIn
+from incidents.contracts import SignalIn
 from tests.incidents.response.conftest import http_receiver  # noqa: F401 (fixture)
 
 from .conftest import wait_for

@@ -6,7 +6,7 @@ from django.test import Client
 
 from core.choices import Role
 from incidents.services import signal_ingest
-from incidents.signals import SignalIn
+from incidents.contracts import SignalIn
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

@@ -15,7 +15,7 @@ from incidents.models import Alert, GroupingRule, Incident, ServiceIncidentSetti
 from incidents.services import signal_ingest
 from incidents.services import signals as signal_services
 from incidents.services.severity import incident_override_severity
-from incidents.signals import SignalIn
+from incidents.contracts import SignalIn
 
 pytestmark = [pytest.mark.integration]
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from models_registry.monitoring import drift
+from models_registry.statistics import drift
 
 RNG_SEED = 20130101
 

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from models_registry.monitoring import performance
+from models_registry.statistics import performance
 
 
 def test_regression_performance_counts_late_and_early_journeys_beyond_15_minutes():

@@ -30,7 +30,7 @@ from core.services import integration_create, service_get_or_create, team_get_or
 from incidents.choices import OPEN_INCIDENT_STATUSES, ChannelKind
 from incidents.models import Delivery, Incident, NotificationPreference
 from incidents.services import incident_resolve, signal_ingest
-from incidents.signals import SignalIn
+from incidents.contracts import SignalIn
 from monitoring.models import AlertIntake
 from monitoring.tasks import process_alert_intake
 

@@ -17,7 +17,7 @@ from core.services import service_get_or_create, service_set_dependencies, team_
 from incidents.choices import OPEN_INCIDENT_STATUSES, AlertStatus
 from incidents.models import Alert, Incident
 from incidents.services import signal_ingest, signals_ingest
-from incidents.signals import SignalIn
+from incidents.contracts import SignalIn
 
 BENCH_PREFIX = "bench-svc-"
 

@@ -8,7 +8,7 @@ from incidents.choices import DeliveryKind, EscalationStatus
 from incidents.models import Delivery, Escalation, Incident, PlaybookRun
 from incidents.services import incident_acknowledge, signal_ingest
 from incidents.services.severity import incident_override_severity
-from incidents.signals import SignalIn
+from incidents.contracts import SignalIn
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from incidents.models import Alert, Incident
 
 from .conftest import am_alert, am_payload, grafana_payload, pd_event
 
-REQUESTED_SERVICE_LABEL = "aiops_requested_service"  # monitoring.intake.base
+REQUESTED_SERVICE_LABEL = "aiops_requested_service"  # monitoring.formats.base
 PD_URL = "/api/v1/integrations/pagerduty/v2/enqueue"
 AM_URL = "/api/v1/integrations/alertmanager"
 GRAFANA_URL = "/api/v1/integrations/grafana"

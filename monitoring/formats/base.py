@@ -21,7 +21,7 @@ from core.api.parsers import depth_problem, json_too_deep
 from core.exceptions import InvalidInput
 from core.models import Integration, Service
 from core.permissions import SERVICE_SCOPE_SECONDS, ServiceScope, integration_service_scope
-from incidents.signals import InvalidSignal, SignalIn, signal_normalise
+from incidents.contracts import InvalidSignal, SignalIn, signal_normalise
 
 # The limit on one request; Alertmanager truncates groups long before this.
 MAX_BODY_BYTES = 1024 * 1024

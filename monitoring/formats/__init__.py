@@ -1,4 +1,5 @@
-"""Alert formats accepted unchanged from monitoring agents; importing this registers them all."""
+"""Input formats side by side: alert formats accepted unchanged from agents (importing this registers
+them all) and the native telemetry format (`native`)."""
 from __future__ import annotations
 
 from . import alertmanager, grafana, pagerduty  # noqa: F401  (registration)
