@@ -11,9 +11,9 @@ from core.choices import Role, Tier
 from core.services import service_get_or_create, service_set_dependencies, team_get_or_create
 from incidents import demo as incidents_demo
 from incidents import demo_response as incidents_response_demo
-from monitoring import demo as monitoring_demo
 from models_registry import demo as models_registry_demo
 from models_registry import demo_monitors as models_registry_monitors_demo
+from monitoring import demo as monitoring_demo
 
 DEMO_PASSWORD = "aiops-demo"  # printed by `manage.py demo`; the demo is for laptops only
 

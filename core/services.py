@@ -11,9 +11,9 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 
-from .choices import IntegrationKind, Tier
 from . import tasks
 from .authentication import integration_cache_forget
+from .choices import IntegrationKind, Tier
 from .models import ConnectionTest, Integration, Service, Team
 from .selectors import TOKEN_PREFIX, token_hash
 

@@ -9,8 +9,8 @@ from django.utils import timezone
 from core.models import Service
 
 from . import selectors, services
-from .models import Alert, GroupingRule, Incident, ServiceIncidentSettings
 from .contracts import SignalIn
+from .models import Alert, GroupingRule, Incident, ServiceIncidentSettings
 
 DEMO_LABEL = {"demo": "incident-core"}  # marks the demo's alerts so a second run changes nothing
 

@@ -9,9 +9,9 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from incidents.choices import DeliveryStatus, StepStatus
+from incidents.contracts import SignalIn
 from incidents.models import Delivery, NotificationPreference, PlaybookRun, UserNotification
 from incidents.services import digests, playbooks, signal_ingest
-from incidents.contracts import SignalIn
 
 
 def _drift_signal() -> SignalIn:

@@ -3,16 +3,16 @@ from __future__ import annotations
 
 from celery import shared_task
 
+# The incident core's tasks reach their services through the package at call time: the core's
+# services import this module (via the response hooks) while they load.
+from . import services as core_services  # noqa: I001
+
 # `from .services import x` (modules, not names) so the services can import this module for .delay()
 from .services import digests as digest_services
 from .services import escalation as escalation_services
 from .services import notifications as notification_services
 from .services import playbooks as playbook_services
 from .services import response as response_services
-
-# The incident core's tasks reach their services through the package at call time: the core's
-# services import this module (via the response hooks) while they load.
-from . import services as core_services  # noqa: I001
 
 # --- Response: notifications, escalation, playbooks, digests (queue `notify` for notify_/deliver_/escalate_) ----
 

@@ -8,9 +8,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from core.choices import Role
-from incidents.choices import ChannelKind
 from core.exceptions import DomainError
 from core.selectors import user_has_role
+from incidents.choices import ChannelKind
 
 from . import selectors_response as selectors
 from .services import notifications, playbooks

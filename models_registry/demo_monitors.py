@@ -39,7 +39,7 @@ def run(stdout) -> None:
             batch = predictions_make(model=model, records=[records[i] for i in positions], at=day.to_pydatetime())
             actuals += [
                 {"request_id": rid, "actual": float(rows["target"].iloc[i])}
-                for rid, i in zip(batch.request_ids, positions)
+                for rid, i in zip(batch.request_ids, positions, strict=False)
             ]
         actuals_attach(model=model, actuals=actuals, at=MONTH_END)
         statuses = []

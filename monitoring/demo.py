@@ -15,9 +15,9 @@ from incidents.models import Incident
 from monitoring.choices import AlertIntakeKind, SeriesKind
 from monitoring.models import AlertIntake, Anomaly, MetricSeries, Point
 
+from .formats.native import MAX_BATCH_POINTS
 from .services import intake as intake_services
 from .services import telemetry as telemetry_services
-from .formats.native import MAX_BATCH_POINTS
 
 STEP = 300.0  # five-minute samples: three days are ~860 points a series, a few seconds on SQLite
 DAYS = 3
@@ -62,7 +62,7 @@ def generate(*, end: float, seed: int = 7) -> list[dict]:
         values = m.base * (1 + m.daily * day) * week * (1 + rng.normal(0, m.noise, n))
         values[-FAULT_POINTS:] *= m.fault
         points += [{"service": m.service, "metric": m.metric, "timestamp": float(t), "value": float(v),
-                    "unit": m.unit, "kind": m.kind} for t, v in zip(ts, values)]
+                    "unit": m.unit, "kind": m.kind} for t, v in zip(ts, values, strict=False)]
     return points
 
 

@@ -14,6 +14,7 @@ from .services import anomalies as anomaly_services
 from .services import points as point_services
 from .services import telemetry as telemetry_services
 
+
 # --- telemetry (ingest and detect queues) ------------------------------------------------------
 @worker_init.connect
 def _warm_detectors(**_kwargs) -> None:

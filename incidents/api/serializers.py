@@ -13,8 +13,8 @@ from incidents.choices import (
     SignalStatus,
     SourceKind,
 )
-from incidents.models import Alert, Incident, Silence, TimelineEvent
 from incidents.contracts import MAX_TITLE_CHARS
+from incidents.models import Alert, Incident, Silence, TimelineEvent
 
 
 class IncidentListSerializer(serializers.ModelSerializer):

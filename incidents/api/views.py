@@ -19,8 +19,8 @@ from core.choices import IntegrationKind
 from core.permissions import IsIntegrationOrOperator, integration_check_services
 from incidents import selectors, services
 from incidents.choices import SourceKind
-from incidents.services.severity import incident_override_severity
 from incidents.contracts import InvalidSignal, SignalIn, signal_normalise
+from incidents.services.severity import incident_override_severity
 
 from .serializers import (
     AssignSerializer,

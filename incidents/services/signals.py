@@ -13,8 +13,8 @@ from django.utils.dateparse import parse_datetime
 from core.models import Service
 from incidents import events
 from incidents.choices import AlertHold, AlertStatus, IncidentStatus, SeveritySource
-from incidents.models import Alert, Incident, ServiceIncidentSettings, Silence
 from incidents.contracts import InvalidSignal, SignalIn, SignalResult, signal_normalise
+from incidents.models import Alert, Incident, ServiceIncidentSettings, Silence
 
 from . import correlation, fast_join
 from .classifier import classifier_active

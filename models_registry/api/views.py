@@ -142,7 +142,7 @@ class PredictView(APIView):
             "version": batch.version,
             "latency_ms": round(batch.latency_ms, 3),
             "predictions": [
-                {"request_id": rid, "prediction": value} for rid, value in zip(batch.request_ids, batch.predictions)
+                {"request_id": rid, "prediction": value} for rid, value in zip(batch.request_ids, batch.predictions, strict=False)
             ],
         }
         # Rendered here with orjson: the response is always this JSON shape (errors go through DRF).

@@ -83,7 +83,7 @@ class RecordBatch:
                 values.append(items)
             else:
                 values.append(column.tolist())
-        return [dict(zip(names, row)) for row in zip(*values)]
+        return [dict(zip(names, row, strict=False)) for row in zip(*values, strict=False)]
 
 
 class Pipeline(ABC):
@@ -190,7 +190,7 @@ class Pipeline(ABC):
         checked = records if not_object is None else records[:not_object]
         columns: dict[str, np.ndarray] = {}
         first: tuple[int, int, InvalidRecords] | None = None
-        for position, (spec, values) in enumerate(zip(self.inputs, self._values_by_input(checked))):
+        for position, (spec, values) in enumerate(zip(self.inputs, self._values_by_input(checked), strict=False)):
             column = _column_fast(values, spec)
             if column is None:
                 column, problem = _column_checked(values, spec)
@@ -209,7 +209,7 @@ class Pipeline(ABC):
         if len(names) > 1 and records:
             getter = operator.itemgetter(*names)
             try:
-                return list(zip(*map(getter, records)))  # one C call per record when every key is there
+                return list(zip(*map(getter, records), strict=False))  # one C call per record when every key is there
             except KeyError:
                 pass
         return [[record.get(name, _MISSING) for record in records] for name in names]
@@ -220,7 +220,7 @@ class Pipeline(ABC):
         out: list[dict[str, Any]] = []
         for values in raw[columns].itertuples(index=False, name=None):
             record: dict[str, Any] = {}
-            for spec, value in zip(self.inputs, values):
+            for spec, value in zip(self.inputs, values, strict=False):
                 if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
                     record[spec.name] = None
                 elif spec.kind == "datetime":

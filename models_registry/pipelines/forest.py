@@ -143,7 +143,7 @@ def _input_mapping(preprocessor: Any, n_inputs: int) -> tuple[np.ndarray, tuple[
     for name, transformer, columns in preprocessor.transformers_:
         selected = _selected(columns, n_inputs)
         if name == "encoder":
-            for categories, source in zip(transformer.categories_, selected):
+            for categories, source in zip(transformer.categories_, selected, strict=False):
                 tables.append((len(order), _category_table(np.asarray(categories))))
                 order.append(source)
         elif name == "numerical":

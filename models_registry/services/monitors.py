@@ -29,9 +29,9 @@ from ..choices import (
 )
 from ..exceptions import ArtifactIntegrityError, NoChampion
 from ..models import ModelVersion, MonitorResult, MonitorRun, PredictionLog, RegisteredModel
+from ..pipelines import get_pipeline
 from ..statistics.drift import DriftThresholds, drift_report, feature_drift
 from ..statistics.performance import operational_stats, performance_metrics, segment_bias
-from ..pipelines import get_pipeline
 from .serving import fitted_model_for
 from .serving_errors import serving_errors_count
 

@@ -214,7 +214,7 @@ def flights_replay(
                 )
                 champion_version = batch.version
                 actuals.extend(
-                    {"request_id": rid, "actual": float(actual[i])} for rid, i in zip(batch.request_ids, chunk)
+                    {"request_id": rid, "actual": float(actual[i])} for rid, i in zip(batch.request_ids, chunk, strict=False)
                 )
         # Arrival delays are known once the flights have landed: attach them at the month's end.
         for lo in range(0, len(actuals), ACTUALS_CHUNK):

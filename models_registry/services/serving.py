@@ -142,7 +142,7 @@ def _prediction_logs_insert(
     columns = ", ".join(quote(c) for c in _LOG_COLUMNS)
     rows = [
         (model_id, version_id, request_id, text, prediction, latency_ms, moment)
-        for request_id, text, prediction in zip(request_ids, features, predictions)
+        for request_id, text, prediction in zip(request_ids, features, predictions, strict=False)
     ]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

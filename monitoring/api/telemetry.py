@@ -13,9 +13,9 @@ from rest_framework.views import APIView
 from core.choices import IntegrationKind
 from core.permissions import IsIntegration
 from core.ratelimit import integration_rate_limit_check
+from monitoring.formats.native import MAX_BATCH_POINTS, InvalidTelemetry
 from monitoring.services import otlp as otlp_services
 from monitoring.services import telemetry as telemetry_services
-from monitoring.formats.native import MAX_BATCH_POINTS, InvalidTelemetry
 
 MAX_IDEMPOTENCY_KEY = 200  # TelemetryBatch.idempotency_key
 

@@ -160,7 +160,7 @@ def _write_scores(target: Path, data: SeriesCsv, scores: np.ndarray, flagged: np
             "".join(
                 f"{t},{v},{sc},{a}\n"
                 for t, v, sc, a in zip(
-                    data.timestamps_text, data.values_text, score_text, flag_text
+                    data.timestamps_text, data.values_text, score_text, flag_text, strict=False
                 )
             )
         )

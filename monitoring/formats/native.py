@@ -184,7 +184,7 @@ def build_batch(
     keys: dict[tuple[int, str, str], int] = {}
     series: list[SeriesKey] = []
     index = np.empty(len(label_json), dtype=np.int32)
-    for i, key in enumerate(zip(service_ids, metrics, label_json)):
+    for i, key in enumerate(zip(service_ids, metrics, label_json, strict=False)):
         position = keys.get(key)
         if position is None:
             position = keys[key] = len(series)

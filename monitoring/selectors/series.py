@@ -145,7 +145,7 @@ def series_window(*, series: MetricSeries, start: datetime, end: datetime, step:
     if ts.shape[0]:
         idx = np.minimum(((ts - t0) // step).astype(np.int64), buckets - 1)
         _accumulate(idx, values, np.ones_like(idx), values, values, mean, count, lo, hi)
-        for target, source in zip(band, (expected, lower, upper)):
+        for target, source in zip(band, (expected, lower, upper), strict=False):
             sums = np.bincount(idx, weights=source, minlength=buckets)
             n = np.bincount(idx, minlength=buckets)
             with np.errstate(invalid="ignore", divide="ignore"):

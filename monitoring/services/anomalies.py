@@ -493,7 +493,7 @@ def _points_between(ranges: list[tuple[int, float, float]]) -> dict[int, tuple[n
     if not ranges:
         return out
     if connection.vendor == "postgresql":
-        ids, starts, ends = (list(x) for x in zip(*ranges))
+        ids, starts, ends = (list(x) for x in zip(*ranges, strict=False))
         with connection.cursor() as cursor:
             # One row per series with its times and values packed as raw big-endian bytes (the
             # aggregates see the rows in the same order): parsed by numpy without a per-point loop.
@@ -525,7 +525,7 @@ def _points_between(ranges: list[tuple[int, float, float]]) -> dict[int, tuple[n
     bounds = np.flatnonzero(np.diff(sid)) + 1
     starts_at = np.concatenate([[0], bounds])
     ends_at = np.concatenate([bounds, [sid.shape[0]]])
-    for a, b in zip(starts_at.tolist(), ends_at.tolist()):
+    for a, b in zip(starts_at.tolist(), ends_at.tolist(), strict=False):
         out[int(sid[a])] = (ts[a:b], values[a:b])
     return out
 
@@ -737,7 +737,7 @@ def _raise_signals(found: list[_Found], series: list[MetricSeries]) -> tuple[int
     except InvalidSignal:
         logger.exception("anomaly signals rejected by the incident core")
         return 0, []
-    for rows, result in zip(targets, results):
+    for rows, result in zip(targets, results, strict=False):
         if rows:
             Anomaly.objects.filter(series_id__in={r.series_id for r in rows}, ts__in=[r.ts for r in rows]).update(
                 alert_id=result.alert_id, incident_id=result.incident_id, multivariate=rows[0].multivariate,

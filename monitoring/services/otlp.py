@@ -34,8 +34,6 @@ from core.permissions import integration_check_services
 from monitoring.choices import BatchSource
 from monitoring.models import MetricSeries
 
-from . import points as points_service
-from .telemetry import BatchAccepted, telemetry_batch_create
 from ..formats.native import (
     InvalidTelemetry,
     NormalisedBatch,
@@ -43,6 +41,8 @@ from ..formats.native import (
     build_batch,
     canonical_labels,
 )
+from . import points as points_service
+from .telemetry import BatchAccepted, telemetry_batch_create
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -203,7 +203,7 @@ def _services(request: ExportMetricsServiceRequest, integration: Integration) ->
 def _samples(request: ExportMetricsServiceRequest, *, integration: Integration, now: datetime) -> Iterator[_Sample]:
     limit = now.timestamp() + settings.MAX_FUTURE_SKEW_SECONDS
     count = 0
-    for r, (rm, service_id) in enumerate(zip(request.resource_metrics, _services(request, integration))):
+    for r, (rm, service_id) in enumerate(zip(request.resource_metrics, _services(request, integration), strict=False)):
         for s, sm in enumerate(rm.scope_metrics):
             for m, metric in enumerate(sm.metrics):
                 base = f"resourceMetrics[{r}].scopeMetrics[{s}].metrics[{m}]"
@@ -284,7 +284,7 @@ def _rates(samples: list[_Sample]) -> list[_Sample]:
     rows = {row.pk: row for row in MetricSeries.objects.select_for_update().filter(pk__in=set(ids)).order_by("pk")}
     out_of_running: dict[int, _Sample | None] = {}
     changed: dict[int, MetricSeries] = {}
-    for position, (sample, series_id) in sorted(enumerate(zip(running, ids)), key=lambda x: x[1][0].ts):
+    for position, (sample, series_id) in sorted(enumerate(zip(running, ids, strict=False)), key=lambda x: x[1][0].ts):
         row = rows[series_id]
         start_ts = datetime.fromtimestamp(sample.start, tz=UTC) if sample.start > 0 else None
         prev_ts = row.counter_ts.timestamp() if row.counter_ts else None

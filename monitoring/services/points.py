@@ -191,7 +191,7 @@ def _stored_max_note(series_ids: np.ndarray, keys: np.ndarray) -> None:
     s, k = series_ids[order], keys[order]
     last = np.ones(s.shape[0], dtype=bool)
     last[:-1] = s[1:] != s[:-1]
-    for sid, key in zip(s[last].tolist(), k[last].tolist()):
+    for sid, key in zip(s[last].tolist(), k[last].tolist(), strict=False):
         if key > _STORED_MAX.get(sid, _NEVER):
             _STORED_MAX[sid] = key
 
@@ -263,7 +263,7 @@ def _insert_generic(series_ids: np.ndarray, ts: np.ndarray, values: np.ndarray) 
     Point.objects.bulk_create(
         [
             Point(series_id=int(s), ts=_key_datetime(k), value=float(v))
-            for s, k, v in zip(series_ids.tolist(), _ts_key(ts).tolist(), values.tolist())
+            for s, k, v in zip(series_ids.tolist(), _ts_key(ts).tolist(), values.tolist(), strict=False)
         ],
         ignore_conflicts=True,
         batch_size=2000,

@@ -29,8 +29,6 @@ from core.permissions import integration_check_services
 from monitoring.choices import BatchSource, BatchStatus
 from monitoring.models import DetectQueue, TelemetryBatch
 
-from . import drains
-from . import points as points_service
 from ..formats.native import (
     NormalisedBatch,
     SeriesKey,
@@ -38,6 +36,8 @@ from ..formats.native import (
     parse_telemetry_json,
     unpack_points,
 )
+from . import drains
+from . import points as points_service
 
 logger = logging.getLogger(__name__)
 
@@ -262,7 +262,7 @@ def _batches_mark_stored(claimed: list[TelemetryBatch], per_batch: np.ndarray, n
         else:
             cursor.executemany(
                 f"UPDATE {table} SET status = %s, stored_count = %s, processed_at = %s, error = '' WHERE id = %s",
-                [(BatchStatus.STORED, n, now, pk) for pk, n in zip(ids, counts)],
+                [(BatchStatus.STORED, n, now, pk) for pk, n in zip(ids, counts, strict=False)],
             )
 
 
@@ -288,7 +288,7 @@ def _detect_enqueue(series_ids: np.ndarray, ts: np.ndarray) -> int:
         else:
             cursor.executemany(
                 f"INSERT INTO {table} (series_id, first_ts, last_ts, points) VALUES (%s, %s, %s, %s)",
-                list(zip(ids, first, last, counts)),
+                list(zip(ids, first, last, counts, strict=False)),
             )
     return len(ids)
 

@@ -6,8 +6,8 @@ from django.test import Client
 from django.utils import timezone
 
 from core.choices import Role
-from incidents.services import signal_ingest
 from incidents.contracts import SignalIn
+from incidents.services import signal_ingest
 from models_registry.services import registered_model_get_or_create
 from monitoring.models import MetricSeries
 from monitoring.services.points import labels_hash

@@ -6,9 +6,9 @@ import pytest
 from django.test import Client
 
 from core.choices import IntegrationKind, Role
+from incidents.contracts import SignalIn
 from incidents.models import Incident
 from incidents.services import signal_ingest
-from incidents.contracts import SignalIn
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,8 @@ from datetime import datetime
 import pytest
 from django.utils import timezone
 
-from incidents.services import signal_ingest
 from incidents.contracts import SignalIn, SignalResult
+from incidents.services import signal_ingest
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import pytest
 from django.utils import timezone
 
 from incidents.choices import AlertStatus, IncidentStatus
+from incidents.contracts import InvalidSignal, SignalIn, derive_fingerprint
 from incidents.models import Alert, Incident, TimelineEvent
 from incidents.services import signal_ingest, signals_ingest
-from incidents.contracts import InvalidSignal, SignalIn, derive_fingerprint
 
 pytestmark = pytest.mark.django_db
 

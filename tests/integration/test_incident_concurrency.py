@@ -7,9 +7,9 @@ import pytest
 from django.db import connection, connections
 
 from incidents.choices import AlertStatus
+from incidents.contracts import SignalIn
 from incidents.models import Alert, Incident
 from incidents.services import signal_ingest
-from incidents.contracts import SignalIn
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -52,7 +52,7 @@ def test_a_worker_runs_queued_monitors_and_a_performance_breach_opens_an_inciden
             model=model, version=champion, request_id=uuid.uuid4().hex, features=record, prediction=float(actual) - 60.0,
             latency_ms=3.0, created_at=datetime(2013, 2, 12, tzinfo=UTC), actual=float(actual), actual_at=MAR,
         )
-        for record, actual in zip(flight_records(frame), frame["target"])
+        for record, actual in zip(flight_records(frame), frame["target"], strict=False)
     )
     with transaction.atomic():  # enqueued after commit, like the API does
         (queued,) = monitor_services.monitors_request(model=model, period_start=FEB, period_end=MAR)

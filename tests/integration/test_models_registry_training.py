@@ -71,7 +71,7 @@ def test_predictions_are_logged_and_actuals_attached_on_postgresql(make_service,
     logs = {log.request_id: log for log in PredictionLog.objects.filter(model=model)}
     assert set(logs) == set(ids)
     records = pipeline.records_from_frame(raw)
-    for record, answer in zip(records, body["predictions"]):
+    for record, answer in zip(records, body["predictions"], strict=False):
         log = logs[answer["request_id"]]
         assert log.features == record and log.prediction == answer["prediction"]
         assert log.version.version == 1 and log.latency_ms == pytest.approx(body["latency_ms"], abs=1e-3)

@@ -9,10 +9,10 @@ from django.db import connection, connections
 
 from core.choices import Role
 from incidents.choices import ChannelKind, DeliveryKind, DeliveryStatus
+from incidents.contracts import SignalIn
 from incidents.models import ChannelEndpoint, Delivery, Incident, NotificationPolicy
 from incidents.services import notifications
 from incidents.services.signals import signal_ingest
-from incidents.contracts import SignalIn
 from tests.incidents.response.conftest import http_receiver  # noqa: F401 (fixture)
 
 from .conftest import wait_for

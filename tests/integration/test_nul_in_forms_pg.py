@@ -5,8 +5,8 @@ import pytest
 from django.test import Client
 
 from core.choices import Role
-from incidents.services import signal_ingest
 from incidents.contracts import SignalIn
+from incidents.services import signal_ingest
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

@@ -11,11 +11,11 @@ from django.utils import timezone
 from core.choices import Tier
 from core.models import Service
 from core.services import service_set_dependencies
+from incidents.contracts import SignalIn
 from incidents.models import Alert, GroupingRule, Incident, ServiceIncidentSettings, TimelineEvent
 from incidents.services import signal_ingest
 from incidents.services import signals as signal_services
 from incidents.services.severity import incident_override_severity
-from incidents.contracts import SignalIn
 
 pytestmark = [pytest.mark.integration]
 

@@ -32,7 +32,7 @@ def telemetry(service: str, *, fault_points: int) -> tuple[list[dict], float]:
     values = 200 + 40 * np.sin(2 * np.pi * ts / 86400) + rng.normal(0, 4, n)
     values[-fault_points:] += 400  # the fault: latency jumps by ~100 standard deviations
     points = [{"service": service, "metric": "latency_p99_ms", "labels": {"route": "/checkout"},
-               "timestamp": float(t), "value": float(v)} for t, v in zip(ts, values)]
+               "timestamp": float(t), "value": float(v)} for t, v in zip(ts, values, strict=False)]
     return points, float(ts[-fault_points])
 
 

@@ -26,7 +26,7 @@ def test_the_api_hands_work_to_the_celery_worker(celery_worker_process, integrat
     )
     # Processed by the worker subprocess (it records its own host name), not eagerly in this process.
     assert test.processed_by == socket.gethostname()
-    assert f"core.process_connection_test[" in celery_worker_process.log_path.read_text()
+    assert "core.process_connection_test[" in celery_worker_process.log_path.read_text()
 
 
 def test_readyz_checks_postgres_and_redis(client):

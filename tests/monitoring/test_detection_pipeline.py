@@ -34,7 +34,7 @@ def send(make_integration, django_capture_on_commit_callbacks):
 
     def send(ts, values):
         points = [{"service": service.name, "metric": "latency_ms", "timestamp": float(t), "value": float(v)}
-                  for t, v in zip(ts, values)]
+                  for t, v in zip(ts, values, strict=False)]
         with django_capture_on_commit_callbacks(execute=True):
             telemetry_services.telemetry_receive(integration=integration, body=orjson.dumps({"points": points}))
         return MetricSeries.objects.get(service=service, metric="latency_ms")

@@ -28,9 +28,9 @@ from core.choices import IntegrationKind, Tier
 from core.models import Integration
 from core.services import integration_create, service_get_or_create, team_get_or_create
 from incidents.choices import OPEN_INCIDENT_STATUSES, ChannelKind
+from incidents.contracts import SignalIn
 from incidents.models import Delivery, Incident, NotificationPreference
 from incidents.services import incident_resolve, signal_ingest
-from incidents.contracts import SignalIn
 from monitoring.models import AlertIntake
 from monitoring.tasks import process_alert_intake
 

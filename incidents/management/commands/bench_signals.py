@@ -15,9 +15,9 @@ from core.choices import Tier
 from core.models import Service
 from core.services import service_get_or_create, service_set_dependencies, team_get_or_create
 from incidents.choices import OPEN_INCIDENT_STATUSES, AlertStatus
+from incidents.contracts import SignalIn
 from incidents.models import Alert, Incident
 from incidents.services import signal_ingest, signals_ingest
-from incidents.contracts import SignalIn
 
 BENCH_PREFIX = "bench-svc-"
 

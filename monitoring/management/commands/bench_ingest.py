@@ -34,7 +34,6 @@ from monitoring.models import DetectQueue, MetricSeries, Point, TelemetryBatch
 from monitoring.services.points import pg_copy_binary
 
 
-
 class Command(BaseCommand):
     help = "Post telemetry batches over HTTP, wait until every point is stored and scored, compare with raw COPY."
 

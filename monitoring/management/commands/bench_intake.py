@@ -235,10 +235,10 @@ class Command(BaseCommand):
         cpu_after = _cpu_seconds(web_pid)
         bar.close()
         accepted = statuses == 202
-        events = sum(n for (_, _, n), ok in zip(bodies, accepted) if ok)
+        events = sum(n for (_, _, n), ok in zip(bodies, accepted, strict=False) if ok)
         if not accepted.all():
             codes, counts = np.unique(statuses[~accepted], return_counts=True)
-            self.stdout.write(f"NOT accepted: {dict(zip(codes.tolist(), counts.tolist()))}")
+            self.stdout.write(f"NOT accepted: {dict(zip(codes.tolist(), counts.tolist(), strict=False))}")
         ms = latencies * 1000
         self.stdout.write(
             f"accepted {accepted.sum():,}/{len(bodies):,} requests ({events:,} events) in {elapsed:.2f} s: "

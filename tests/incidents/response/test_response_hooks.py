@@ -5,10 +5,10 @@ import pytest
 
 from core.choices import Role, Tier
 from incidents.choices import DeliveryKind, EscalationStatus
+from incidents.contracts import SignalIn
 from incidents.models import Delivery, Escalation, Incident, PlaybookRun
 from incidents.services import incident_acknowledge, signal_ingest
 from incidents.services.severity import incident_override_severity
-from incidents.contracts import SignalIn
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,7 @@ def _write(path, ts_text, values):
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["timestamp", "value"])
-        w.writerows(zip(ts_text, values))
+        w.writerows(zip(ts_text, values, strict=False))
 
 
 def _iso(ts):

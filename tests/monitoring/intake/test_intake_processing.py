@@ -13,9 +13,9 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from core import ratelimit
+from incidents.contracts import InvalidSignal
 from incidents.models import Alert, Incident
 from incidents.services import signals as core_signals
-from incidents.contracts import InvalidSignal
 from monitoring import tasks
 from monitoring.models import AlertIntake
 from monitoring.services import intake as intake_services
