@@ -108,11 +108,13 @@ def sender(redis_server):
     """Publishes task messages to our Redis, the way the web process would."""
     from aiops.celery import app as aiops_app
 
-    app = Celery("sender", broker=redis_server.url)
+    # Not the current app: shared tasks of later tests must keep publishing through aiops's app.
+    app = Celery("sender", broker=redis_server.url, set_as_current=False)
     for key in ("task_queues", "task_default_queue", "task_routes", "task_serializer", "accept_content"):
         app.conf[key] = aiops_app.conf[key]
     yield app
     app.close()
+    aiops_app.set_current()
 
 
 @contextmanager
