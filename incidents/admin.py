@@ -28,7 +28,7 @@ from incidents.models import (
     UserNotification,
 )
 from incidents.playbooks.actions import action_names
-from incidents.services import notifications as notification_services
+from incidents.services.deliveries import deliveries_requeue_failed
 from incidents.services.silences import matchers_clean, silence_create, silence_expire
 
 # --- Response: playbooks, notification policies, channels, deliveries (notify-eng) -------------------
@@ -152,7 +152,7 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Send failed deliveries again")
     def requeue(self, request, queryset):
-        count = notification_services.deliveries_requeue_failed(ids=list(queryset.values_list("pk", flat=True)))
+        count = deliveries_requeue_failed(ids=list(queryset.values_list("pk", flat=True)))
         messages.success(request, f"{count} failed delivery(ies) queued again.")
 
 

@@ -1,6 +1,12 @@
+"""App config of incidents: registers the built-in playbook actions."""
 from django.apps import AppConfig
 
 
 class IncidentsConfig(AppConfig):
     name = "incidents"
     verbose_name = "Incidents"
+
+    def ready(self) -> None:
+        # The built-in actions call services (escalation, silences), so the services that run
+        # playbook steps look actions up by name instead of importing them.
+        from .playbooks import builtin  # noqa: F401  (registration side effect: silence_for, escalate_now, call_webhook)

@@ -7,13 +7,13 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.enqueue import enqueue
 from core.exceptions import DomainError, NotFound
-from incidents import events, tasks
+from incidents import events
 from incidents.choices import StepKind, StepStatus
 from incidents.models import Alert, Incident, Playbook, PlaybookRun, PlaybookStepRun
 from incidents.notifications.base import TransportError
 from incidents.notifications.webhook import post_json
-from incidents.playbooks import builtin as _builtin  # noqa: F401  (registers silence_for, escalate_now, call_webhook)
 from incidents.playbooks import engine
 from incidents.playbooks.actions import ActionResult, UnknownAction, get_action
 
@@ -96,7 +96,7 @@ def playbook_attach(*, incident_id: int, playbook: Playbook | None = None,
     ])
     events.playbook_attached(incident=incident, playbook=run.playbook_name, reason=reason, steps=len(steps))
     for step_run in PlaybookStepRun.objects.filter(run=run, status=StepStatus.QUEUED).values_list("pk", flat=True):
-        transaction.on_commit(lambda pk=step_run: tasks.run_playbook_step.delay(pk))
+        enqueue("incidents.run_playbook_step", step_run)
     return run
 
 
@@ -162,7 +162,7 @@ def playbook_step_request_run(*, incident_id: int, step_run_id: int, user=None) 
     )
     if not updated:
         raise StepAlreadyFinished(f"step {step.pk} is {step.get_status_display().lower()}", field="step_id")
-    transaction.on_commit(lambda: tasks.run_playbook_step.delay(step.pk))
+    enqueue("incidents.run_playbook_step", step.pk)
     step.refresh_from_db()
     return step
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from django.db import transaction
-
-from incidents import tasks
+from core.enqueue import enqueue
 from incidents.choices import DeliveryKind
 
 from . import escalation, notifications, playbooks
@@ -22,7 +20,7 @@ log = logging.getLogger(__name__)
 def on_incident_opened(*, incident_id: int) -> None:
     """A new (or reopened) incident exists: page per its severity, attach a playbook."""
     # The page goes out first: attaching the playbook costs a few queries the page need not wait for.
-    transaction.on_commit(lambda: _enqueue(tasks.notify_incident_opened, incident_id))
+    enqueue("incidents.notify_incident_opened", incident_id)
     try:
         playbooks.playbook_attach(incident_id=incident_id)
     except Exception:  # a broken playbook must not stop the page
@@ -35,7 +33,7 @@ def on_severity_changed(*, incident_id: int, old: int, new: int) -> None:
         playbooks.playbook_reconsider(incident_id=incident_id)
     except Exception:  # the notice matters more than the playbook
         log.exception("reconsidering the playbook of incident %s failed", incident_id)
-    transaction.on_commit(lambda: _enqueue(tasks.notify_severity_changed, incident_id, old, new))
+    enqueue("incidents.notify_severity_changed", incident_id, old, new)
 
 
 def on_incident_acknowledged(*, incident_id: int) -> None:
@@ -46,14 +44,7 @@ def on_incident_acknowledged(*, incident_id: int) -> None:
 def on_incident_resolved(*, incident_id: int) -> None:
     """It is over: stop timers; whoever was paged gets a resolved notice on the channel they were paged on."""
     escalation.escalation_stop(incident_id=incident_id, reason="resolved")
-    transaction.on_commit(lambda: _enqueue(tasks.notify_incident_resolved, incident_id))
-
-
-def _enqueue(task, *args) -> None:
-    try:
-        task.delay(*args)
-    except Exception:  # broker down: the incident is stored; never raise into the core's commit
-        log.exception("could not enqueue %s%s", task.name, args)
+    enqueue("incidents.notify_incident_resolved", incident_id)
 
 
 def incident_opened_notify(*, incident_id: int) -> int:

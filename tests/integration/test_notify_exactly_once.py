@@ -11,7 +11,7 @@ from core.choices import Role
 from incidents.choices import ChannelKind, DeliveryKind, DeliveryStatus
 from incidents.contracts import SignalIn
 from incidents.models import ChannelEndpoint, Delivery, Incident, NotificationPolicy
-from incidents.services import notifications
+from incidents.services import deliveries
 from incidents.services.signals import signal_ingest
 from tests.incidents.response.conftest import http_receiver  # noqa: F401 (fixture)
 
@@ -52,7 +52,7 @@ def test_two_threads_sending_the_same_delivery_post_once(slow_receiver, make_ser
     def send():
         try:
             barrier.wait()
-            outcomes.append(notifications.delivery_send(delivery_id=delivery.pk).status)
+            outcomes.append(deliveries.delivery_send(delivery_id=delivery.pk).status)
         finally:
             connections.close_all()
 

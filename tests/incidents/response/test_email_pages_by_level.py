@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from core.choices import Role
-from incidents.services import notifications
+from incidents.services import deliveries, notifications
 
 pytestmark = pytest.mark.django_db
 
@@ -89,5 +89,5 @@ def test_mailbox_refused_permanently_fails_at_once_and_temporarily_retries(
     boss = Delivery.objects.get(incident=incident, recipient=people["manager"], channel="email")
     assert boss.status == DeliveryStatus.FAILED and boss.attempts == 1 and "550" in boss.last_error
     executive = Delivery.objects.get(incident=incident, recipient=people["executive"], channel="email")
-    assert executive.status == DeliveryStatus.FAILED and executive.attempts == notifications.MAX_ATTEMPTS
+    assert executive.status == DeliveryStatus.FAILED and executive.attempts == deliveries.MAX_ATTEMPTS
     assert smtp_server.recipients == {"member@example.com"}

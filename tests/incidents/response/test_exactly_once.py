@@ -6,7 +6,7 @@ import pytest
 from core.choices import Role
 from incidents.choices import DeliveryKind, DeliveryStatus
 from incidents.models import Delivery, UserNotification
-from incidents.services import notifications
+from incidents.services import deliveries, notifications
 from incidents.services.response import on_severity_changed
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,7 @@ def test_a_delivery_handed_over_twice_is_sent_once(team_service, make_incident, 
     result = notifications.incident_notify(incident_id=incident.pk)  # no on_commit: tasks not run yet
     email = Delivery.objects.get(pk__in=result.delivery_ids, channel="email")
 
-    outcomes = [notifications.delivery_send(delivery_id=email.pk).status for _ in range(3)]
+    outcomes = [deliveries.delivery_send(delivery_id=email.pk).status for _ in range(3)]
 
     assert outcomes == ["sent", "skipped", "skipped"]
     assert len(mailoutbox) == 1
@@ -93,6 +93,6 @@ def test_lost_deliveries_are_sent_by_the_sweep(team_service, make_incident, mail
     result = notifications.incident_notify(incident_id=incident.pk)  # tasks never enqueued: "lost"
     Delivery.objects.filter(pk__in=result.delivery_ids).update(created_at=timezone.now() - timedelta(minutes=10))
 
-    assert notifications.deliveries_sweep() == 2
+    assert deliveries.deliveries_sweep() == 2
     assert set(Delivery.objects.filter(incident=incident).values_list("status", flat=True)) == {DeliveryStatus.SENT}
     assert len(mailoutbox) == 1

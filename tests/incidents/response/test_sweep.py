@@ -12,7 +12,7 @@ from core.choices import Role
 from incidents import tasks
 from incidents.choices import ChannelKind, DeliveryKind, DeliveryStatus, EscalationStatus
 from incidents.models import ChannelEndpoint, Delivery, Escalation
-from incidents.services import escalation, notifications
+from incidents.services import deliveries, escalation
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,7 @@ def test_a_claim_leases_the_row_for_the_channel_timeout_plus_a_margin(lease_sett
     delivery = webhook_delivery(http_receiver.url, make_incident, timeout=3.0)
 
     with freeze_time(T0):
-        assert notifications.delivery_claim(delivery_id=delivery.pk, lease=notifications.delivery_lease(delivery))
+        assert deliveries.delivery_claim(delivery_id=delivery.pk, lease=deliveries.delivery_lease(delivery))
 
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.SENDING
@@ -51,16 +51,16 @@ def test_a_row_whose_sender_died_is_sent_again_within_seconds_and_only_once(
 ):
     delivery = webhook_delivery(http_receiver.url, make_incident, timeout=5.0)
     with freeze_time(T0):  # a worker claimed it, then was killed before the channel answered
-        notifications.delivery_claim(delivery_id=delivery.pk, lease=notifications.delivery_lease(delivery))
+        deliveries.delivery_claim(delivery_id=delivery.pk, lease=deliveries.delivery_lease(delivery))
 
     with freeze_time("2026-03-02 09:00:09+00:00"):  # the lease (5 + 5 s) still runs: the sender may be alive
-        assert notifications.deliveries_sweep() == 0
+        assert deliveries.deliveries_sweep() == 0
     assert http_receiver.requests == []
 
     with freeze_time("2026-03-02 09:00:11+00:00"):  # 11 s after the claim, not 5 minutes
-        assert notifications.deliveries_sweep() == 1
+        assert deliveries.deliveries_sweep() == 1
     with freeze_time("2026-03-02 09:00:16+00:00"):
-        assert notifications.deliveries_sweep() == 0  # sent: never again
+        assert deliveries.deliveries_sweep() == 0  # sent: never again
 
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.SENT and delivery.attempts == 2
@@ -73,9 +73,9 @@ def test_the_sweep_leaves_fresh_pending_rows_to_the_notify_worker(lease_settings
     with freeze_time(T0):
         delivery = webhook_delivery(http_receiver.url, make_incident)
     with freeze_time("2026-03-02 09:00:10+00:00"):
-        assert notifications.deliveries_sweep() == 0
+        assert deliveries.deliveries_sweep() == 0
     with freeze_time("2026-03-02 09:00:16+00:00"):  # no worker took it within the grace: the sweep sends
-        assert notifications.deliveries_sweep() == 1
+        assert deliveries.deliveries_sweep() == 1
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.SENT and len(http_receiver.requests) == 1
 

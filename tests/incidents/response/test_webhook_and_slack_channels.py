@@ -6,10 +6,10 @@ import hmac
 
 import pytest
 
-from incidents.choices import ChannelKind, DeliveryStatus
+from incidents.choices import SEVERITY_COLOURS, ChannelKind, DeliveryStatus
 from incidents.models import ChannelEndpoint, Delivery
 from incidents.notifications.webhook import SIGNATURE_HEADER
-from incidents.services import notifications
+from incidents.services import deliveries, notifications
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +49,7 @@ def test_server_answering_500_then_200_gets_exactly_one_successful_delivery(http
     incident, endpoint = page_to_endpoint(http_receiver.url)
     delivery = Delivery.objects.get(incident=incident, endpoint=endpoint)
     # A late duplicate of the task finds the row already sent and does not post again.
-    notifications.delivery_send(delivery_id=delivery.pk)
+    deliveries.delivery_send(delivery_id=delivery.pk)
 
     assert [r.headers.get("X-AIOps-Delivery") for r in http_receiver.requests] == [str(delivery.pk)] * 2
     delivery.refresh_from_db()
@@ -78,7 +78,7 @@ def test_429_and_5xx_are_retried_up_to_the_limit_then_fail_without_marking_unhea
 
     incident, endpoint = page_to_endpoint(http_receiver.url)
 
-    assert len(http_receiver.requests) == notifications.MAX_ATTEMPTS
+    assert len(http_receiver.requests) == deliveries.MAX_ATTEMPTS
     delivery = Delivery.objects.get(incident=incident, endpoint=endpoint)
     assert delivery.status == DeliveryStatus.FAILED
     assert "HTTP 503" in delivery.last_error
@@ -91,7 +91,7 @@ def test_unreachable_receiver_is_a_transient_failure(page_to_endpoint):
 
     delivery = Delivery.objects.get(incident=incident, endpoint=endpoint)
     assert delivery.status == DeliveryStatus.FAILED
-    assert delivery.attempts == notifications.MAX_ATTEMPTS
+    assert delivery.attempts == deliveries.MAX_ATTEMPTS
     assert "connection failed" in delivery.last_error
 
 
@@ -100,7 +100,7 @@ def test_slack_message_has_blocks_severity_colour_and_a_link_back(http_receiver,
 
     body = http_receiver.requests[0].json
     assert body["text"].startswith("[AIOps L1")
-    assert body["attachments"][0]["color"] == notifications.SEVERITY_COLOURS[1]
+    assert body["attachments"][0]["color"] == SEVERITY_COLOURS[1]
     button = body["blocks"][-1]["elements"][0]
     assert button["url"].endswith(f"/incidents/{incident.pk}/")
     assert SIGNATURE_HEADER not in http_receiver.requests[0].headers
