@@ -8,8 +8,7 @@ from django.utils import timezone
 
 from core.models import Integration, Service, Team
 from incidents.choices import Severity
-from incidents.selectors import incident_counts_by_severity, response_times
-from incidents.selectors_response import delivery_stats
+from incidents.selectors import delivery_stats, incident_counts_by_severity, response_times
 from models_registry.selectors import monitor_breaching_models, registry_summary
 from monitoring.selectors.series import anomaly_summary
 

@@ -10,7 +10,6 @@ from django.db import transaction
 from core.choices import Role, Tier
 from core.services import service_get_or_create, service_set_dependencies, team_get_or_create
 from incidents import demo as incidents_demo
-from incidents import demo_response as incidents_response_demo
 from models_registry import demo as models_registry_demo
 from models_registry import demo_monitors as models_registry_monitors_demo
 from monitoring import demo as monitoring_demo
@@ -75,6 +74,6 @@ STEPS.append(monitoring_demo.run_alert_intake)
 # Incident core: incidents of every level with grouped alerts, a silence and a flapping alert.
 STEPS.append(incidents_demo.run)
 # After the incident demo (if any): playbooks attached, pages in the in-app list and var/mail, a digest.
-STEPS.append(incidents_response_demo.run)
+STEPS.append(incidents_demo.run_response)
 # Last: a month of predictions and actuals through the monitors (a breach opens a model incident).
 STEPS.append(models_registry_monitors_demo.run)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.utils.functional import SimpleLazyObject
 
-from .selectors_response import user_unread_count
+from .selectors import user_unread_count
 
 
 def notifications(request):

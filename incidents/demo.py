@@ -1,16 +1,32 @@
-"""Demo step: signals through `signal_ingest` that make incidents of every level, grouped alerts and held noise."""
+"""Demo steps: incidents of every level with grouped alerts and held noise; then the response to them.
+
+The response step attaches playbooks, pages by level (in-app list, e-mail in var/mail) and sends a digest.
+"""
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from core.models import Service
 
 from . import selectors, services
+from .choices import DeliveryStatus, StepStatus
 from .contracts import SignalIn
-from .models import Alert, GroupingRule, Incident, ServiceIncidentSettings
+from .models import (
+    Alert,
+    Delivery,
+    GroupingRule,
+    Incident,
+    NotificationPreference,
+    PlaybookRun,
+    ServiceIncidentSettings,
+    UserNotification,
+)
+from .services import digests, playbooks
 
 DEMO_LABEL = {"demo": "incident-core"}  # marks the demo's alerts so a second run changes nothing
 
@@ -106,3 +122,54 @@ def run(stdout) -> None:
 
 def _as_kwargs(signal: SignalIn) -> dict:
     return {name: getattr(signal, name) for name in SignalIn.__dataclass_fields__}
+
+
+def _drift_signal() -> SignalIn:
+    # Two hours ago: outside the correlation window, so the checkout outage (whose service depends on
+    # this model) opens its own incident instead of joining the drift one.
+    return SignalIn(source_kind="model", source_name="eta-drift-monitor", service="journey-eta-model",
+                    title="Input drift on journey-eta-model (PSI 0.31 on distance)", severity_hint="high",
+                    labels={"monitor": "drift", "model": "journey-eta", "demo": "response"},
+                    occurred_at=timezone.now() - timedelta(hours=2))
+
+
+RESPONSE_SIGNALS = (
+    SignalIn(source_kind="alertmanager", source_name="demo-alertmanager", service="checkout-api",
+             title="Checkout API 5xx above 20% for 5 minutes", severity_hint="critical",
+             labels={"alertname": "CheckoutErrors", "env": "prod", "demo": "response"},
+             description="Payment confirmations fail; customers cannot complete orders.", kpis=("orders_per_minute",)),
+    SignalIn(source_kind="generic", source_name="cron", service="reporting-batch",
+             title="Nightly report finished 40 minutes late", severity_hint="info",
+             labels={"job": "nightly-report", "demo": "response"}),
+)
+
+
+def run_response(stdout) -> None:
+    """Response demo: playbooks attached, notifications by level (in-app + var/mail), a daily digest."""
+    User = get_user_model()
+    people = {u.username: u for u in User.objects.filter(username__in=["olivia", "max", "erin", "admin"])}
+    if "erin" in people:  # the executive reads e-mail only; everyone else keeps e-mail + in-app
+        NotificationPreference.objects.get_or_create(user=people["erin"], defaults={"channels": ["email"]})
+    incident_ids = []
+    for signal in (_drift_signal(), *RESPONSE_SIGNALS):
+        result = services.signal_ingest(signal=signal)
+        if result.incident_id:
+            incident_ids.append(result.incident_id)
+    # An operator works the critical incident's playbook: the first steps are ticked.
+    operator = people.get("olivia")
+    critical = PlaybookRun.objects.filter(incident_id__in=incident_ids).order_by("incident__severity").first()
+    if critical and operator:
+        for step in critical.steps.filter(status=StepStatus.PENDING).order_by("position")[:2]:
+            playbooks.playbook_step_complete(incident_id=critical.incident_id, step_run_id=step.pk, user=operator)
+    digest = digests.digest_send(period="daily", today=timezone.localdate() + timedelta(days=1))
+
+    runs = PlaybookRun.objects.filter(incident_id__in=incident_ids).select_related("incident")
+    for run in runs:
+        stdout.write(f"  incident #{run.incident_id} L{run.incident.severity} {run.incident.title[:50]!r}: "
+                     f"playbook {run.playbook_name!r}")
+    sent = Counter(Delivery.objects.filter(status=DeliveryStatus.SENT).values_list("channel", flat=True))
+    stdout.write(f"  deliveries sent: {dict(sent) or 'none'}; daily digest to {digest.recipients} people")
+    notes = Counter(UserNotification.objects.values_list("user__username", flat=True))
+    stdout.write(f"  in-app notifications: {dict(notes)} (the bell in the top bar, /incidents/notifications/)")
+    if settings.EMAIL_BACKEND.endswith("filebased.EmailBackend"):
+        stdout.write(f"  e-mails written to {settings.EMAIL_FILE_PATH}")

@@ -1,4 +1,5 @@
-"""Pages of the incidents app: the queue, one incident with its actions, and the noise-reduction report."""
+"""Pages of the incidents app: the queue, one incident with its actions and playbook, the noise-reduction
+report, and a person's notifications."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -19,8 +20,9 @@ from core.models import Service, Team
 from core.selectors import user_has_role
 
 from . import selectors, services
-from .choices import OPEN_INCIDENT_STATUSES, IncidentStatus, Severity
+from .choices import OPEN_INCIDENT_STATUSES, ChannelKind, IncidentStatus, Severity
 from .models import Incident
+from .services import notifications, playbooks
 from .services.severity import incident_override_severity
 
 QUEUE_PAGE_SIZE = 50
@@ -130,3 +132,63 @@ def noise(request):
         "times": selectors.response_times(since=timezone.now() - timedelta(days=days), service=service),
         "held": selectors.alerts_held(limit=50),
     })
+
+
+def notification_list(request):
+    page = Paginator(selectors.user_notification_list(user=request.user), 50).get_page(request.GET.get("page"))
+    pref = notifications.notification_preference_get(user=request.user)
+    offered = [(ChannelKind.EMAIL, f"E-mail ({request.user.email or 'no address on file'})"),
+               (ChannelKind.INAPP, "In-app (this list)")]
+    if pref.slack_endpoint_id:
+        offered.append((ChannelKind.SLACK, f"Slack ({pref.slack_endpoint.name})"))
+    if pref.webhook_endpoint_id:
+        offered.append((ChannelKind.WEBHOOK, f"Webhook ({pref.webhook_endpoint.name})"))
+    return render(request, "incidents/notifications_list.html", {
+        "page_obj": page, "unread": selectors.user_unread_count(user=request.user),
+        "offered": offered, "chosen": set(pref.channels),
+    })
+
+
+@require_POST
+def notification_preferences(request):
+    try:
+        notifications.notification_preference_set(user=request.user, channels=request.POST.getlist("channels"))
+        messages.success(request, "Saved: you will be reached on the channels you chose.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("incidents:notifications")
+
+
+@require_POST
+def notifications_read(request):
+    notifications.user_notifications_mark_read(user=request.user)
+    return redirect("incidents:notifications")
+
+
+def _incident_page(incident_id: int) -> str:
+    return f"/incidents/{incident_id}/#playbook"
+
+
+@require_POST
+def playbook_step_done(request, incident_id: int, step_id: int):
+    if not user_has_role(request.user, Role.OPERATOR, Role.ADMIN):
+        raise PermissionDenied("Only operators tick playbook steps.")
+    try:
+        step = playbooks.playbook_step_complete(incident_id=incident_id, step_run_id=step_id, user=request.user,
+                                                note=request.POST.get("note", ""))
+        messages.success(request, f"Done: {step.title}")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect(_incident_page(incident_id))
+
+
+@require_POST
+def playbook_step_run(request, incident_id: int, step_id: int):
+    if not user_has_role(request.user, Role.OPERATOR, Role.ADMIN):
+        raise PermissionDenied("Only operators run playbook steps.")
+    try:
+        step = playbooks.playbook_step_request_run(incident_id=incident_id, step_run_id=step_id, user=request.user)
+        messages.success(request, f"Queued: {step.title}")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect(_incident_page(incident_id))

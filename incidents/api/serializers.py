@@ -1,8 +1,10 @@
-"""Serializers of the incidents API: incidents (list/detail), actions, silences and generic signals."""
+"""Serializers of the incidents API: incidents (list/detail), actions, silences, generic signals, and the
+response side (playbook runs and steps, a person's notifications and channels, deliveries)."""
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 from core.models import Team
@@ -14,7 +16,16 @@ from incidents.choices import (
     SourceKind,
 )
 from incidents.contracts import MAX_TITLE_CHARS
-from incidents.models import Alert, Incident, Silence, TimelineEvent
+from incidents.models import (
+    Alert,
+    Delivery,
+    Incident,
+    PlaybookRun,
+    PlaybookStepRun,
+    Silence,
+    TimelineEvent,
+    UserNotification,
+)
 
 
 class IncidentListSerializer(serializers.ModelSerializer):
@@ -180,3 +191,52 @@ class NoiseReportSerializer(serializers.Serializer):
 class NoiseQuerySerializer(serializers.Serializer):
     days = serializers.IntegerField(min_value=1, max_value=365, default=7, help_text="Period in days, 1 to 365.")
     service = serializers.CharField(required=False, help_text="Service name.")
+
+
+class PlaybookStepRunSerializer(serializers.ModelSerializer):
+    done_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = PlaybookStepRun
+        fields = ["id", "position", "phase", "title", "description", "kind", "owner_role", "expected_minutes",
+                  "action_name", "params", "status", "attempts", "result", "error", "done_by", "started_at",
+                  "finished_at"]
+
+
+class PlaybookRunSerializer(serializers.ModelSerializer):
+    steps = PlaybookStepRunSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = PlaybookRun
+        fields = ["id", "incident", "playbook", "playbook_name", "match_reason", "started_at", "completed_at", "steps"]
+
+
+class StepDoneSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class UserNotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = UserNotification
+        fields = ["id", "incident", "kind", "level", "title", "body", "url", "created_at", "read_at"]
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    recipient = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    endpoint = serializers.SlugRelatedField(slug_field="name", read_only=True)
+
+    class Meta:
+        model = Delivery
+        fields = ["id", "kind", "channel", "recipient", "endpoint", "level", "step", "status", "attempts",
+                  "last_error", "created_at", "first_claimed_at", "sent_at", "failed_at"]
+
+
+class PreferenceSerializer(serializers.Serializer):
+    channels = serializers.ListField(child=serializers.CharField(max_length=20), max_length=10)
+
+
+# Inline (named in the schema as before): `ids` is optional, and the answer is just a count.
+NOTIFICATIONS_READ = inline_serializer(
+    "NotificationsRead", {"ids": serializers.ListField(child=serializers.IntegerField(), required=False)}
+)
+NOTIFICATIONS_READ_RESULT = inline_serializer("NotificationsReadResult", {"marked": serializers.IntegerField()})

@@ -1,4 +1,5 @@
-"""Views of the incidents API: the queue and its actions, silences, and a generic signal endpoint."""
+"""Views of the incidents API: the queue and its actions, silences, a generic signal endpoint, and the
+response side (an incident's playbook run and deliveries, a person's notifications)."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,33 +9,44 @@ from django.http import QueryDict
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.authentication import IntegrationPrincipal
-from core.choices import IntegrationKind
+from core.choices import IntegrationKind, Role
+from core.exceptions import NotFound
 from core.permissions import IsIntegrationOrOperator, integration_check_services
 from incidents import selectors, services
 from incidents.choices import SourceKind
 from incidents.contracts import InvalidSignal, SignalIn, signal_normalise
+from incidents.models import Delivery, UserNotification
+from incidents.services import notifications, playbooks
 from incidents.services.severity import incident_override_severity
 
 from .serializers import (
+    NOTIFICATIONS_READ,
+    NOTIFICATIONS_READ_RESULT,
     AssignSerializer,
+    DeliverySerializer,
     IncidentDetailSerializer,
     IncidentFilterSerializer,
     IncidentListSerializer,
     NoiseQuerySerializer,
     NoiseReportSerializer,
     NoteSerializer,
+    PlaybookRunSerializer,
+    PlaybookStepRunSerializer,
+    PreferenceSerializer,
     SeverityOverrideSerializer,
     SignalResultSerializer,
     SignalSerializer,
     SilenceSerializer,
+    StepDoneSerializer,
     TextSerializer,
+    UserNotificationSerializer,
 )
 
 FILTER_PARAMETERS = [
@@ -246,3 +258,97 @@ class SignalView(APIView):
         body = SignalResultSerializer({"alert_id": result.alert_id, "incident_id": result.incident_id,
                                        "outcome": result.outcome}).data
         return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+# The response side: everyone signed in reads and marks their own notifications.
+EVERYONE = frozenset({Role.OPERATOR, Role.MANAGER, Role.EXECUTIVE, Role.ADMIN})
+
+
+class IncidentPlaybookView(APIView):
+    """`GET /api/v1/incidents/{id}/playbook/`: the attached playbook run with its steps."""
+
+    @extend_schema(responses=PlaybookRunSerializer)
+    def get(self, request, incident_id: int):
+        run = selectors.playbook_run_get(incident_id=incident_id)
+        if run is None:
+            raise NotFound(f"incident {incident_id} has no playbook attached", field="incident")
+        return Response(PlaybookRunSerializer(run).data)
+
+
+class PlaybookStepDoneView(APIView):
+    """`POST .../playbook/steps/{step_id}/done/`: an operator ticks the step (timeline event)."""
+
+    @extend_schema(request=StepDoneSerializer, responses=PlaybookStepRunSerializer)
+    def post(self, request, incident_id: int, step_id: int):
+        data = StepDoneSerializer(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        step = playbooks.playbook_step_complete(incident_id=incident_id, step_run_id=step_id, user=request.user,
+                                                note=data.validated_data["note"])
+        return Response(PlaybookStepRunSerializer(step).data)
+
+
+class PlaybookStepRunView(APIView):
+    """`POST .../playbook/steps/{step_id}/run/`: queue an automated step (again); 202, the result lands on the step."""
+
+    @extend_schema(request=None, responses={202: PlaybookStepRunSerializer})
+    def post(self, request, incident_id: int, step_id: int):
+        step = playbooks.playbook_step_request_run(incident_id=incident_id, step_run_id=step_id, user=request.user)
+        return Response(PlaybookStepRunSerializer(step).data, status=status.HTTP_202_ACCEPTED)
+
+
+class IncidentDeliveryList(generics.ListAPIView):
+    """`GET /api/v1/incidents/{id}/deliveries/`: every notification of the incident and its state."""
+
+    serializer_class = DeliverySerializer
+    read_roles = {Role.OPERATOR, Role.MANAGER, Role.ADMIN}
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no incident
+            return Delivery.objects.none()
+        return selectors.incident_delivery_list(incident_id=self.kwargs["incident_id"])
+
+
+class MyNotificationList(generics.ListAPIView):
+    """`GET /api/v1/notifications/`: the signed-in person's in-app notifications, newest first."""
+
+    serializer_class = UserNotificationSerializer
+    read_roles = EVERYONE
+    filterset_fields = ["kind", "level"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no person
+            return UserNotification.objects.none()
+        unread = self.request.query_params.get("unread") in ("1", "true")
+        return selectors.user_notification_list(user=self.request.user, unread_only=unread)
+
+
+class MyNotificationsRead(APIView):
+    """`POST /api/v1/notifications/read/` (optional `ids`): mark my notifications read."""
+
+    write_roles = EVERYONE
+
+    @extend_schema(request=NOTIFICATIONS_READ, responses={200: NOTIFICATIONS_READ_RESULT})
+    def post(self, request):
+        ids = request.data.get("ids") if isinstance(request.data, dict) else None
+        if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, int) for i in ids)):
+            return Response({"ids": ["A list of notification ids."]}, status=status.HTTP_400_BAD_REQUEST)
+        marked = notifications.user_notifications_mark_read(user=request.user, ids=ids)
+        return Response({"marked": marked})
+
+
+class MyNotificationPreferences(APIView):
+    """`GET/PUT /api/v1/notifications/preferences/`: the channels I am reached on."""
+
+    read_roles = EVERYONE
+    write_roles = EVERYONE
+
+    @extend_schema(responses=PreferenceSerializer)
+    def get(self, request):
+        return Response({"channels": notifications.notification_preference_get(user=request.user).channels})
+
+    @extend_schema(request=PreferenceSerializer, responses=PreferenceSerializer)
+    def put(self, request):
+        data = PreferenceSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        pref = notifications.notification_preference_set(user=request.user, channels=data.validated_data["channels"])
+        return Response({"channels": pref.channels})
