@@ -31,7 +31,7 @@ from incidents.playbooks.actions import action_names
 from incidents.services.deliveries import deliveries_requeue_failed
 from incidents.services.silences import matchers_clean, silence_create, silence_expire
 
-# --- Response: playbooks, notification policies, channels, deliveries (notify-eng) -------------------
+# --- Response: playbooks, notification policies, channels, deliveries -------------------------------
 
 
 class PlaybookStepForm(forms.ModelForm):
@@ -170,7 +170,7 @@ class UserNotificationAdmin(admin.ModelAdmin):
     search_fields = ["title", "user__username"]
 
 
-# --- Incident core: incidents, alerts, grouping rules, silences, per-service settings (core-eng) -----
+# --- Incident core: incidents, alerts, grouping rules, silences, per-service settings -----------------
 
 
 

@@ -181,7 +181,7 @@ class TimelineKind(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
-# --- Response: playbooks, notifications, escalation (notify-eng) ---------------------
+# --- Response: playbooks, notifications, escalation ------------------------------------
 
 
 class PlaybookPhase(models.TextChoices):
