@@ -34,16 +34,21 @@ from incidents.services.silences import matchers_clean, silence_create, silence_
 # --- Response: playbooks, notification policies, channels, deliveries -------------------------------
 
 
+STEP_FIELDS = ("position", "phase", "title", "kind", "owner_role", "expected_minutes", "action_name", "params",
+               "webhook_url", "webhook_secret", "auto_run", "description")
+
+
 class PlaybookStepForm(forms.ModelForm):
     class Meta:
         model = PlaybookStep
-        fields = "__all__"
+        fields = STEP_FIELDS
 
     def clean(self):
         data = super().clean()
         kind = data.get("kind")
         if kind == StepKind.ACTION and not data.get("action_name"):
-            self.add_error("action_name", f"Name a registered action: {', '.join(action_names()) or 'none registered'}.")
+            registered = ", ".join(action_names()) or "none registered"
+            self.add_error("action_name", f"Name a registered action: {registered}.")
         if kind == StepKind.WEBHOOK and not data.get("webhook_url"):
             self.add_error("webhook_url", "A webhook step needs a URL.")
         if kind == StepKind.CHECKLIST and data.get("auto_run"):
@@ -56,8 +61,7 @@ class PlaybookStepInline(admin.TabularInline):
     form = PlaybookStepForm
     extra = 1
     ordering = ["position", "id"]
-    fields = ["position", "phase", "title", "kind", "owner_role", "expected_minutes", "action_name", "params",
-              "webhook_url", "webhook_secret", "auto_run", "description"]
+    fields = STEP_FIELDS
 
 
 @admin.register(Playbook)
@@ -77,8 +81,7 @@ class PlaybookStepRunInline(admin.TabularInline):
     model = PlaybookStepRun
     extra = 0
     can_delete = False
-    fields = ["position", "phase", "title", "kind", "status", "done_by", "finished_at", "error"]
-    readonly_fields = fields
+    fields = readonly_fields = ("position", "phase", "title", "kind", "status", "done_by", "finished_at", "error")
 
 
 @admin.register(PlaybookRun)
@@ -99,7 +102,8 @@ class EscalationStepInline(admin.TabularInline):
 class PolicyForm(forms.ModelForm):
     class Meta:
         model = NotificationPolicy
-        fields = "__all__"
+        fields = ["notify_executives", "notify_managers", "notify_team", "severity", "enabled", "digest_only",
+                  "channels", "users", "endpoints", "ack_timeout_minutes", "escalation_limit"]
 
     def clean_channels(self):
         channels = self.cleaned_data.get("channels") or []
@@ -179,8 +183,8 @@ class AlertInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = ["title", "service", "status", "hold", "grouped_by", "grouping_rule", "count", "first_seen", "last_seen"]
-    readonly_fields = fields
+    fields = readonly_fields = ("title", "service", "status", "hold", "grouped_by", "grouping_rule", "count",
+                                "first_seen", "last_seen")
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -190,8 +194,7 @@ class TimelineInline(admin.TabularInline):
     model = TimelineEvent
     extra = 0
     can_delete = False
-    fields = ["at", "kind", "actor_name", "message"]
-    readonly_fields = fields
+    fields = readonly_fields = ("at", "kind", "actor_name", "message")
     ordering = ["at", "id"]
 
     def has_add_permission(self, request, obj=None):
@@ -208,10 +211,11 @@ class IncidentAdmin(admin.ModelAdmin):
     inlines = [AlertInline, TimelineInline]
     # Status, level and assignment change through the services (page or API) so the timeline
     # stays complete.
-    readonly_fields = ["assignee", "team", "status", "severity", "severity_source", "severity_reasons", "severity_features",
-                       "rules_severity", "proposed_severity", "proposed_confidence", "grouping_key", "opened_at",
-                       "last_alert_at", "acknowledged_at", "acknowledged_by", "investigating_at", "mitigated_at",
-                       "resolved_at", "resolved_by", "closed_at", "reopened_count", "alert_count"]
+    readonly_fields = ["assignee", "team", "status", "severity", "severity_source", "severity_reasons",
+                       "severity_features", "rules_severity", "proposed_severity", "proposed_confidence",
+                       "grouping_key", "opened_at", "last_alert_at", "acknowledged_at", "acknowledged_by",
+                       "investigating_at", "mitigated_at", "resolved_at", "resolved_by", "closed_at", "reopened_count",
+                       "alert_count"]
 
 
 @admin.register(Alert)

@@ -5,7 +5,7 @@ The response step attaches playbooks, pages by level (in-app list, e-mail in var
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -15,7 +15,7 @@ from core.models import Service
 
 from . import selectors, services
 from .choices import DeliveryStatus, StepStatus
-from .contracts import SignalIn
+from .contracts import SignalIn, SignalResult
 from .models import (
     Alert,
     Delivery,
@@ -76,12 +76,12 @@ def run(stdout) -> None:
         sig = _signal("checkout-api", f"Latency SLO burn (day -{day})", minutes_ago=(timezone.now() - at)
                       .total_seconds() / 60, labels={"alertname": "LatencySLOBurn", "day": str(day)},
                       severity_hint="high")
-        result = services.signal_ingest(signal=sig)
-        services.incident_acknowledge(incident=result.incident_id, user=olivia, now=at + timedelta(minutes=ack))
+        opened = _incident_of(services.signal_ingest(signal=sig))
+        services.incident_acknowledge(incident=opened, user=olivia, now=at + timedelta(minutes=ack))
         services.signal_ingest(signal=SignalIn(**{**_as_kwargs(sig), "status": "resolved",
                                                   "occurred_at": at + timedelta(minutes=fix)}))
     results = [services.signal_ingest(signal=s) for s in _storm(now_minutes=40)]
-    critical = results[0].incident_id
+    critical = _incident_of(results[0])
     services.incident_acknowledge(incident=critical, user=olivia)
     services.incident_assign(incident=critical, user=olivia, assignee=olivia)
     services.incident_add_note(incident=critical, user=olivia, text="Pool at 500/500; pgbouncer restarting.")
@@ -110,7 +110,7 @@ def run(stdout) -> None:
                       labels={"alertname": "TLSHandshake"}, severity_hint="warning")
         services.signal_ingest(signal=sig)
         services.signal_ingest(signal=SignalIn(**{**_as_kwargs(sig), "status": "resolved",
-                                                  "occurred_at": sig.occurred_at + timedelta(minutes=1)}))
+                                                  "occurred_at": _occurred_at(sig) + timedelta(minutes=1)}))
     for incident in selectors.incident_list(open_only=True):
         stdout.write(f"  #{incident.pk} L{incident.severity} {incident.get_status_display():13s} "
                      f"{incident.title} ({incident.alert_count} alerts)")
@@ -122,6 +122,18 @@ def run(stdout) -> None:
 
 def _as_kwargs(signal: SignalIn) -> dict:
     return {name: getattr(signal, name) for name in SignalIn.__dataclass_fields__}
+
+
+def _occurred_at(signal: SignalIn) -> datetime:
+    if signal.occurred_at is None:  # _signal stamps every demo signal
+        raise ValueError(f"demo signal {signal.title!r} has no time")
+    return signal.occurred_at
+
+
+def _incident_of(result: SignalResult) -> int:
+    if result.incident_id is None:  # the demo's history signals all open incidents
+        raise RuntimeError(f"demo signal opened no incident ({result.outcome})")
+    return result.incident_id
 
 
 def _drift_signal() -> SignalIn:

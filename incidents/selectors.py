@@ -137,10 +137,10 @@ def noise_reduction_report(*, since: datetime | None = None, until: datetime | N
     by_service: dict[str, dict[str, int]] = {}
     for row in alerts.values("service__name").annotate(signals=Sum("count"), alerts=Count("id")):
         by_service.setdefault(row["service__name"], {}).update(signals=row["signals"], alerts=row["alerts"])
-    for row in alerts.exclude(hold="").values("service__name").annotate(n=Count("id")):
-        by_service.setdefault(row["service__name"], {})["muted"] = row["n"]
-    for row in incidents.values("service__name").annotate(n=Count("id")):
-        by_service.setdefault(row["service__name"], {})["incidents"] = row["n"]
+    for muted in alerts.exclude(hold="").values("service__name").annotate(n=Count("id")):
+        by_service.setdefault(muted["service__name"], {})["muted"] = muted["n"]
+    for opened in incidents.values("service__name").annotate(n=Count("id")):
+        by_service.setdefault(opened["service__name"], {})["incidents"] = opened["n"]
     rows = [
         NoiseRow(service=name, signals=v.get("signals", 0), alerts=v.get("alerts", 0), muted=v.get("muted", 0),
                  incidents=v.get("incidents", 0))
@@ -149,10 +149,10 @@ def noise_reduction_report(*, since: datetime | None = None, until: datetime | N
     total = NoiseRow(service="all services", signals=sum(r.signals for r in rows), alerts=sum(r.alerts for r in rows),
                      muted=sum(r.muted for r in rows), incidents=sum(r.incidents for r in rows))
     days: dict = {}
-    for row in alerts.annotate(day=TruncDay("first_seen")).values("day").annotate(n=Sum("count")):
-        days.setdefault(row["day"].date(), {})["signals"] = row["n"]
-    for row in incidents.annotate(day=TruncDay("opened_at")).values("day").annotate(n=Count("id")):
-        days.setdefault(row["day"].date(), {})["incidents"] = row["n"]
+    for signal_day in alerts.annotate(day=TruncDay("first_seen")).values("day").annotate(n=Sum("count")):
+        days.setdefault(signal_day["day"].date(), {})["signals"] = signal_day["n"]
+    for opened_day in incidents.annotate(day=TruncDay("opened_at")).values("day").annotate(n=Count("id")):
+        days.setdefault(opened_day["day"].date(), {})["incidents"] = opened_day["n"]
     daily = [{"day": day, "signals": v.get("signals", 0), "incidents": v.get("incidents", 0)}
              for day, v in sorted(days.items())]
     return NoiseReport(since=since, until=until, rows=rows, total=total, daily=daily)

@@ -3,6 +3,7 @@ response side (playbook runs and steps, a person's notifications and channels, d
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils import timezone
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
@@ -18,6 +19,7 @@ from incidents.choices import (
 from incidents.contracts import MAX_TITLE_CHARS
 from incidents.models import (
     Alert,
+    ChannelEndpoint,
     Delivery,
     Incident,
     PlaybookRun,
@@ -108,7 +110,8 @@ class AssignSerializer(serializers.Serializer):
 
 
 class MatcherSerializer(serializers.Serializer):
-    label = serializers.CharField(max_length=100)
+    # The stubs see Field.label; DRF's metaclass moves declared fields off the class, so this is the matcher's label.
+    label = serializers.CharField(max_length=100)  # type: ignore[assignment]
     op = serializers.ChoiceField(choices=["=", "!=", "=~", "!~"], default="=")
     value = serializers.CharField(allow_blank=True, max_length=500)
 
@@ -194,7 +197,9 @@ class NoiseQuerySerializer(serializers.Serializer):
 
 
 class PlaybookStepRunSerializer(serializers.ModelSerializer):
-    done_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    done_by: serializers.SlugRelatedField[AbstractBaseUser] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = PlaybookStepRun
@@ -222,8 +227,12 @@ class UserNotificationSerializer(serializers.ModelSerializer):
 
 
 class DeliverySerializer(serializers.ModelSerializer):
-    recipient = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    endpoint = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    recipient: serializers.SlugRelatedField[AbstractBaseUser] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    endpoint: serializers.SlugRelatedField[ChannelEndpoint] = serializers.SlugRelatedField(
+        slug_field="name", read_only=True
+    )
 
     class Meta:
         model = Delivery

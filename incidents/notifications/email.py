@@ -34,7 +34,8 @@ class EmailChannel(Channel):
             mail.send(fail_silently=False)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
-            raise TransportError(f"recipient refused: {exc.recipients}", permanent=all(c >= 500 for c in codes)) from exc
+            permanent = all(c >= 500 for c in codes)
+            raise TransportError(f"recipient refused: {exc.recipients}", permanent=permanent) from exc
         except smtplib.SMTPResponseException as exc:
             # 5xx is the server saying "never"; 4xx is "try later" (greylisting, full mailbox).
             raise TransportError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", permanent=exc.smtp_code >= 500) from exc

@@ -16,7 +16,9 @@ def slack_payload(message: Message) -> dict:
     if message.url:
         blocks.append({
             "type": "actions",
-            "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open in AIOps"}, "url": message.url}],
+            "elements": [
+                {"type": "button", "text": {"type": "plain_text", "text": "Open in AIOps"}, "url": message.url},
+            ],
         })
     return {
         "text": message.subject,  # fallback for notifications and clients without blocks

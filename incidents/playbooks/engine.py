@@ -73,7 +73,8 @@ def match(criteria: PlaybookCriteria, facts: IncidentFacts) -> PlaybookMatch | N
             return None
         score += WEIGHT_SEVERITY
         reasons.append(f"level {facts.severity}")
-    return PlaybookMatch(playbook_id=criteria.playbook_id, score=score, reason="matched on " + ("; ".join(reasons) or "anything"))
+    reason = "matched on " + ("; ".join(reasons) or "anything")
+    return PlaybookMatch(playbook_id=criteria.playbook_id, score=score, reason=reason)
 
 
 def best_match(candidates: Iterable[PlaybookCriteria], facts: IncidentFacts) -> PlaybookMatch | None:

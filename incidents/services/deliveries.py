@@ -102,7 +102,7 @@ def delivery_send(*, delivery_id: int) -> DeliveryOutcome:
             data={"delivery_id": delivery.pk, "kind": delivery.kind, "level": delivery.level, "step": delivery.step},
         )
     if delivery.endpoint is not None and not delivery.endpoint.healthy:
-        ChannelEndpoint.objects.filter(pk=delivery.endpoint_id).update(healthy=True, unhealthy_since=None)
+        ChannelEndpoint.objects.filter(pk=delivery.endpoint.pk).update(healthy=True, unhealthy_since=None)
     return DeliveryOutcome(status="sent")
 
 

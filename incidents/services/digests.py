@@ -72,7 +72,8 @@ def digest_report(*, period: str, start: datetime, end: datetime) -> DigestRepor
     opened = Incident.objects.filter(opened_at__gte=start, opened_at__lt=end)
     # order_by() drops the model's default ordering, which would otherwise split the GROUP BY.
     counts = dict(opened.order_by().values_list("severity").annotate(n=Count("id")))
-    open_counts = dict(opened.filter(resolved_at__isnull=True).order_by().values_list("severity").annotate(n=Count("id")))
+    still_open = opened.filter(resolved_at__isnull=True)
+    open_counts = dict(still_open.order_by().values_list("severity").annotate(n=Count("id")))
     levels = tuple(
         LevelSummary(level=level, label=notifications.level_label(level),
                      opened=counts.get(level, 0), still_open=open_counts.get(level, 0))

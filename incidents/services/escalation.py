@@ -85,7 +85,9 @@ def escalation_stop(*, incident_id: int, reason: str, now: datetime | None = Non
 
 
 @transaction.atomic
-def escalation_run(*, incident_id: int, token: str, now: datetime | None = None, force: bool = False) -> EscalationOutcome:
+def escalation_run(
+    *, incident_id: int, token: str, now: datetime | None = None, force: bool = False
+) -> EscalationOutcome:
     """The timer fired: if this task still holds the active token and nobody acknowledged, notify the next tier.
 
     `force` (the escalate_now action) skips the acknowledgement and timing checks.

@@ -24,7 +24,7 @@ class IllegalTransition(DomainError):
 
 
 # Timestamps stamped the first time an incident reaches a status.
-_STAMPS = {
+_STAMPS: dict[str, str] = {
     IncidentStatus.ACKNOWLEDGED: "acknowledged_at",
     IncidentStatus.INVESTIGATING: "investigating_at",
     IncidentStatus.MITIGATED: "mitigated_at",

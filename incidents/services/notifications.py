@@ -78,7 +78,9 @@ def person_targets(*, users: Sequence, allowed: Iterable[str]) -> list[Target]:
     allowed = set(allowed)
     prefs = {
         p.user_id: p
-        for p in NotificationPreference.objects.filter(user__in=users).select_related("slack_endpoint", "webhook_endpoint")
+        for p in NotificationPreference.objects.filter(user__in=users).select_related(
+            "slack_endpoint", "webhook_endpoint"
+        )
     }
     targets: list[Target] = []
     for user in users:
@@ -139,17 +141,19 @@ def incident_message(*, incident: Incident, kind: str, level: int, step: int = 0
     """Subject, plain text and HTML for one incident notification (rendered once per notify call)."""
     label = level_label(level)
     service = incident.service.name if getattr(incident, "service_id", None) else ""
-    prefix = {
+    prefixes: dict[str, str] = {
         DeliveryKind.PAGE: "",
         DeliveryKind.UPGRADE: f"UPGRADED from {level_label(old_level)}: " if old_level else "UPGRADED: ",
         DeliveryKind.ESCALATION: f"ESCALATION {step}, not acknowledged: ",
         DeliveryKind.RESOLVED: "RESOLVED: ",
-    }.get(kind, "")
+    }
+    prefix = prefixes.get(kind, "")
     subject = f"[AIOps {label}] {prefix}{incident.title}" + (f" ({service})" if service else "")
     url = incident_url(incident.pk)
     context = {
-        "incident": incident, "kind": kind, "level": level, "level_label": label, "old_level_label": level_label(old_level),
-        "step": step, "service": service, "url": url, "subject": subject, "colour": level_colour(level),
+        "incident": incident, "kind": kind, "level": level, "level_label": label,
+        "old_level_label": level_label(old_level), "step": step, "service": service, "url": url, "subject": subject,
+        "colour": level_colour(level),
     }
     return {
         "subject": subject[:250],
@@ -224,12 +228,13 @@ def incident_notify(
     allowed = policy.channels or list(ChannelKind.values)
     targets = person_targets(users=users, allowed=allowed)
     targets += endpoint_targets(endpoints=policy.endpoints.all(), allowed=allowed)
-    scope = {
+    scopes: dict[str, str] = {
         # A reopened incident pages again; anything else about the same incident never does.
         DeliveryKind.PAGE: f"i{incident.pk}" + (f":r{incident.reopened_count}" if incident.reopened_count else ""),
         DeliveryKind.UPGRADE: f"i{incident.pk}:L{level}",
         DeliveryKind.ESCALATION: f"i{incident.pk}:L{level}:s{step}",
-    }[kind]
+    }
+    scope = scopes[kind]
     message = incident_message(incident=incident, kind=kind, level=level, step=step, old_level=old_level)
     return deliveries_create(kind=kind, scope=scope, targets=targets, message=message, incident_id=incident.pk,
                              level=level, step=step)
@@ -265,7 +270,8 @@ def notification_preference_set(*, user, channels: Sequence[str]) -> Notificatio
     if not chosen:
         raise InvalidInput("Choose at least one channel, or you cannot be paged.", field="channels")
     pref = notification_preference_get(user=user)
-    for channel, endpoint in ((ChannelKind.SLACK, pref.slack_endpoint_id), (ChannelKind.WEBHOOK, pref.webhook_endpoint_id)):
+    personal = ((ChannelKind.SLACK, pref.slack_endpoint_id), (ChannelKind.WEBHOOK, pref.webhook_endpoint_id))
+    for channel, endpoint in personal:
         if channel in chosen and endpoint is None:
             raise InvalidInput(f"No personal {ChannelKind(channel).label} endpoint is set up for you; ask an admin.",
                                field="channels")

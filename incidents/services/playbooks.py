@@ -137,7 +137,8 @@ def playbook_step_complete(*, incident_id: int, step_run_id: int, user, note: st
     """An operator ticks a step (a checklist item, or an automated step done by hand)."""
     step = _step_get(incident_id=incident_id, step_run_id=step_run_id)
     now = timezone.now()
-    updated = PlaybookStepRun.objects.filter(pk=step.pk).exclude(status__in=[StepStatus.DONE, StepStatus.RUNNING]).update(
+    open_step = PlaybookStepRun.objects.filter(pk=step.pk).exclude(status__in=[StepStatus.DONE, StepStatus.RUNNING])
+    updated = open_step.update(
         status=StepStatus.DONE, done_by=user, finished_at=now,
         result={**(step.result or {}), **({"note": note[:2000]} if note else {})},
     )

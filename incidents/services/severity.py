@@ -21,7 +21,9 @@ WIDE_BLAST_RADIUS = 3
 MAJOR_KPI_COUNT = 3  # three business KPIs at once is "major business impact" (Level 1)
 # A Level 3/4 fault that is still firing after an hour is no longer "limited impact".
 LONG_DURATION_MINUTES = 60
-HINT_RANK = {SeverityHint.CRITICAL: 1, SeverityHint.HIGH: 2, SeverityHint.WARNING: 3, SeverityHint.INFO: 4}
+HINT_RANK: dict[str, int] = {
+    SeverityHint.CRITICAL: 1, SeverityHint.HIGH: 2, SeverityHint.WARNING: 3, SeverityHint.INFO: 4,
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

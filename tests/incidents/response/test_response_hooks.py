@@ -1,4 +1,7 @@
-"""The incident core's real paths drive the response: open → playbook + page, override up → upgrade notice, ack → stop."""
+"""The incident core's real paths drive the response.
+
+Open → playbook + page, override up → upgrade notice, ack → stop.
+"""
 from __future__ import annotations
 
 import pytest
@@ -71,6 +74,6 @@ def test_resolving_tells_whoever_was_paged_once_on_the_same_channels(org, mailou
     assert set(resolved.filter(recipient=org["oncall"]).values_list("channel", flat=True)) == {"inapp"}
     assert all(m.subject.startswith(f"[AIOps L{incident.severity}") and "RESOLVED: Search down" in m.subject
                for m in mailoutbox)
-    assert {m.to[0] for m in mailoutbox} == set(
-        Delivery.objects.filter(incident=incident, kind=DeliveryKind.PAGE, channel="email").values_list("address", flat=True))
+    paged = Delivery.objects.filter(incident=incident, kind=DeliveryKind.PAGE, channel="email")
+    assert {m.to[0] for m in mailoutbox} == set(paged.values_list("address", flat=True))
     assert Escalation.objects.get(incident=incident).status == EscalationStatus.STOPPED
