@@ -23,6 +23,28 @@ from monitoring.services.points import labels_hash
 
 _seq = itertools.count(1)
 
+# Fixtures that give a test the database; a test with none of them (and no django_db mark) never queries.
+_DB_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server"}
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--db-only", action="store_true",
+        help="run only the tests that use the database (scripts/test.sh's PostgreSQL pass: the others ran on SQLite)",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.getoption("--db-only"):
+        return
+    keep, drop = [], []
+    for item in items:
+        uses_db = item.get_closest_marker("django_db") or _DB_FIXTURES & set(getattr(item, "fixturenames", ()))
+        (keep if uses_db else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
 
 @pytest.fixture(autouse=True)
 def _isolate_files(settings, tmp_path):
