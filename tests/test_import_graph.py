@@ -1,4 +1,4 @@
-"""The import graph of our apps: no cycles, dependencies one way, services never import tasks.
+"""The import graph of our apps: no cycles, one-way dependencies, no tasks in services, no bench/demo on requests.
 
 Read from the source with `ast` (nothing is imported), so a cycle hidden in a function-level
 import counts too: an import inside a function to dodge a cycle means the direction is wrong.
@@ -180,17 +180,13 @@ def test_services_and_selectors_never_import_tasks():
 # (middleware, context processors, DRF classes), and what Django imports of each app at start-up.
 REQUEST_ROOTS = ("aiops.urls", "aiops.wsgi", "aiops.settings")
 APP_START_MODULES = ("apps", "models", "admin", "tasks", "urls", "api.urls")
-# Benchmarks and demo data: run by hand or by `manage.py demo`, never on the request path.
 _DOTTED = re.compile(r"^[a-z_][a-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 
 
 def _offline_only(module: str) -> bool:
-    last = module.split(".")[-1]
-    return (
-        last.startswith("demo")
-        or module == "core.bench"
-        or (".management.commands." in module and last.startswith("bench_"))
-    )
+    """`*/demo*.py` and demo packages, `core/bench.py` and bench packages, `management/commands/bench_*`."""
+    parts = module.split(".")[1:]
+    return any(part.startswith("demo") or part == "bench" or part.startswith("bench_") for part in parts)
 
 
 def _named_modules(path: Path, modules: dict[str, Path]) -> set[str]:
