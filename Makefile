@@ -26,7 +26,7 @@ demo: migrate
 run: demo
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-## All set-up, then the whole suite: SQLite, then PostgreSQL + Redis + celery worker.
+## All set-up, then lint and types, the suite on SQLite and on PostgreSQL, then the integration suite.
 test: install
 	bash scripts/test.sh
 
@@ -40,8 +40,10 @@ worker: install
 beat: install
 	$(VENV)/bin/celery -A aiops beat -l info
 
+## ruff and mypy, as the first steps of `make test` run them (configured in pyproject.toml).
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) var

@@ -86,6 +86,7 @@ def _restore_unacked_tolerating_a_closed_transport(qos, client=None):
 
 
 _kombu_restore_unacked = kombu_redis.QoS.restore_unacked
-kombu_redis.QoS.restore_unacked = _restore_unacked_tolerating_a_closed_transport
+# A patch of kombu's class (celery 5.7.0's double close, above): mypy forbids assigning to a method.
+kombu_redis.QoS.restore_unacked = _restore_unacked_tolerating_a_closed_transport  # type: ignore[method-assign]
 
 app.autodiscover_tasks()

@@ -6,12 +6,11 @@ Redis; DJANGO_ENV=production turns on the hardened profile.
 """
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
-from celery.schedules import crontab
 
+from .beat import beat_schedule
 from .env import ImproperEnv, env_bool, env_choice, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -138,14 +137,7 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=not REDI
 CELERY_TASK_EAGER_PROPAGATES = env_bool("CELERY_TASK_EAGER_PROPAGATES", default=False)
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
-# Periodic tasks expire before the next tick so a stalled worker never finds a pile of them.
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {
-    "aiops-heartbeat": {
-        "task": "aiops.heartbeat",
-        "schedule": timedelta(minutes=1),
-        "options": {"expires": 50},
-    },
-}
+# CELERY_BEAT_SCHEDULE is the table in aiops/beat.py, set at the end (it reads the sweep periods).
 
 # --- Auth ----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -171,7 +163,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-        "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -275,22 +267,6 @@ GATE_STUCK_MIN_PRECISION = env_float("GATE_STUCK_MIN_PRECISION", 0.20)
 GATE_STUCK_MIN_RECALL_GAIN = env_float("GATE_STUCK_MIN_RECALL_GAIN", 0.005)
 # A secondary business metric (optimistic share, precision) may not get worse than this (absolute).
 GATE_MAX_SECONDARY_REGRESSION = env_float("GATE_MAX_SECONDARY_REGRESSION", 0.02)
-CELERY_BEAT_SCHEDULE.update(
-    {
-        # Fails training runs stuck past their limit (a worker died mid-run, a lost message).
-        "models-registry-reap-training-runs": {
-            "task": "models_registry.reap_training_runs",
-            "schedule": timedelta(minutes=5),
-            "options": {"expires": 240},
-        },
-        # Weekly challenger for every registered model; the gate decides whether it serves.
-        "models-registry-weekly-retrain": {
-            "task": "models_registry.schedule_retraining",
-            "schedule": timedelta(days=7),
-            "options": {"expires": 3600},
-        },
-    }
-)
 
 # --- Model monitors (drift, performance, bias, operational) -------------------------
 # Drift effect-size bars; a feature counts as drifted only when the test is also significant.
@@ -319,16 +295,6 @@ MONITOR_ERROR_RATE_WARNING = env_float("MONITOR_ERROR_RATE_WARNING", 0.01)
 MONITOR_ERROR_RATE_BREACH = env_float("MONITOR_ERROR_RATE_BREACH", 0.05)
 # The scheduled pass looks back this many days (labels arrive late: yesterday's are incomplete).
 MONITOR_PERIOD_DAYS = env_int("MONITOR_PERIOD_DAYS", 7, minimum=1)
-CELERY_BEAT_SCHEDULE.update(
-    {
-        # Daily pass of every monitor over every champion; expires before the next one is due.
-        "models-registry-run-monitors": {
-            "task": "models_registry.run_monitors",
-            "schedule": timedelta(days=1),
-            "options": {"expires": 6 * 3600},
-        },
-    }
-)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
@@ -374,27 +340,6 @@ TELEMETRY_ALLOWED_LATENESS_SECONDS = env_float("TELEMETRY_ALLOWED_LATENESS_SECON
 # A detect worker keeps detector states in memory and writes them to the series rows when it
 # hands over, and at least this often: what a worker that dies loses, its successor replays.
 DETECT_STATE_PERSIST_SECONDS = env_float("DETECT_STATE_PERSIST_SECONDS", 30.0)
-CELERY_BEAT_SCHEDULE.update(
-    {
-        "monitoring-expire-points": {
-            "task": "monitoring.expire_points",
-            "schedule": timedelta(hours=1),
-            "options": {"expires": 3000},
-        },
-        # Batches whose ingest message was lost (broker down at commit time) are queued again.
-        "monitoring-requeue-batches": {
-            "task": "monitoring.requeue_batches",
-            "schedule": timedelta(minutes=5),
-            "options": {"expires": 240},
-        },
-        # Processed telemetry batches are kept a day for Idempotency-Key replays, then deleted.
-        "monitoring-expire-batches": {
-            "task": "monitoring.expire_batches",
-            "schedule": timedelta(hours=1),
-            "options": {"expires": 3000},
-        },
-    }
-)
 
 # --- Alert intake (Alertmanager, Grafana, PagerDuty Events v2) ---------------------------
 # A drain's claim on intake rows lasts this long unless the drain holds them (a row lock, freed
@@ -402,17 +347,6 @@ CELERY_BEAT_SCHEDULE.update(
 ALERT_INTAKE_LEASE_SECONDS = env_float("ALERT_INTAKE_LEASE_SECONDS", 10.0)
 # The sweep takes over dead claims and drains rows whose drain request was lost.
 ALERT_INTAKE_SWEEP_SECONDS = env_float("ALERT_INTAKE_SWEEP_SECONDS", 5.0)
-CELERY_BEAT_SCHEDULE.update(
-    {
-        # Alert requests stored while the broker was down, or whose worker died, are queued again;
-        # every few seconds because these are pages waiting to happen.
-        "monitoring-requeue-alert-intakes": {
-            "task": "monitoring.requeue_alert_intakes",
-            "schedule": timedelta(seconds=ALERT_INTAKE_SWEEP_SECONDS),
-            "options": {"expires": ALERT_INTAKE_SWEEP_SECONDS},
-        },
-    }
-)
 
 # --- Notifications, escalation and digests -------------------------------------------------
 # Escalation timers live in the database (Escalation.next_at) and this sweep runs them, so a
@@ -425,51 +359,13 @@ NOTIFY_LEASE_MARGIN_SECONDS = env_float("NOTIFY_LEASE_MARGIN_SECONDS", 5.0)
 # A pending delivery no worker took within this (lost message, notify worker down) is sent by
 # the sweep itself.
 NOTIFY_PENDING_GRACE_SECONDS = env_float("NOTIFY_PENDING_GRACE_SECONDS", 15.0)
-CELERY_BEAT_SCHEDULE.update(
-    {
-        # Runs due escalations and re-sends lost deliveries itself, on the `default` queue: it must
-        # not depend on the notify worker it stands in for.
-        "incidents-response-sweep": {
-            "task": "incidents.sweep_response",
-            "schedule": timedelta(seconds=NOTIFY_SWEEP_SECONDS),
-            "options": {"expires": max(NOTIFY_SWEEP_SECONDS - 1, 1)},
-        },
-        # Daily digest (Level 4 + summary of all levels) for the day before, early morning.
-        "incidents-daily-digest": {
-            "task": "incidents.notify_digest",
-            "schedule": crontab(hour=6, minute=30),
-            "args": ("daily",),
-            "options": {"expires": 6 * 3600},
-        },
-        # Weekly KPI report to managers (counts by level, MTTA, MTTR, noisiest services) on Mondays.
-        "incidents-weekly-report": {
-            "task": "incidents.notify_digest",
-            "schedule": crontab(hour=7, minute=0, day_of_week="mon"),
-            "args": ("weekly",),
-            "options": {"expires": 12 * 3600},
-        },
-    }
-)
 
 # --- Incident core: noise control sweeps and the severity classifier -------------------------
 # The trained severity classifier (manage.py train_severity) proposes a level next to the rules;
 # false keeps only the rules even when a trained model exists.
 SEVERITY_CLASSIFIER_ENABLED = env_bool("SEVERITY_CLASSIFIER_ENABLED", True)
-CELERY_BEAT_SCHEDULE.update(
-    {
-        # Alerts held for "minimum persistence" open their incident once they have persisted,
-        # even if the source does not repeat; every 30 s so the delay stays close to the setting.
-        "incidents-promote-pending-alerts": {
-            "task": "incidents.promote_pending_alerts",
-            "schedule": timedelta(seconds=30),
-            "options": {"expires": 25},
-        },
-        # The duration rule raises long-running incidents a level; five minutes is fine-grained
-        # enough for a rule that starts after an hour.
-        "incidents-reassess-open-incidents": {
-            "task": "incidents.reassess_open_incidents",
-            "schedule": timedelta(minutes=5),
-            "options": {"expires": 240},
-        },
-    }
+
+# --- Periodic tasks: the one beat table (aiops/beat.py), after the settings it reads ---------------
+CELERY_BEAT_SCHEDULE = beat_schedule(
+    alert_intake_sweep_seconds=ALERT_INTAKE_SWEEP_SECONDS, notify_sweep_seconds=NOTIFY_SWEEP_SECONDS
 )

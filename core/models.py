@@ -66,7 +66,9 @@ class Integration(models.Model):
         help_text="Services this integration may also file under (besides its default service).",
     )
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
-    token_prefix = models.CharField(max_length=16, editable=False, help_text="First characters, for recognising a token.")
+    token_prefix = models.CharField(
+        max_length=16, editable=False, help_text="First characters, for recognising a token."
+    )
     secret = models.CharField(
         max_length=200, blank=True,
         help_text="Optional shared secret for senders that sign their requests (Grafana HMAC).",
@@ -120,3 +122,6 @@ class ConnectionTest(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"connection test {self.pk} of integration {self.integration_id}"

@@ -23,6 +23,11 @@ def integration_get_by_token(*, token: str) -> Integration | None:
     return Integration.objects.select_related("service").filter(token_hash=token_hash(token)).first()
 
 
+# Roles are cached on the user object, so one request's checks share one query; an attribute of our
+# own, which the user types do not declare.
+_ROLES_CACHE_ATTR = "_aiops_roles"
+
+
 def user_roles(user: AbstractBaseUser | AnonymousUser | None) -> frozenset[str]:
     if user is None or not getattr(user, "is_authenticated", False):
         return frozenset()
@@ -31,10 +36,10 @@ def user_roles(user: AbstractBaseUser | AnonymousUser | None) -> frozenset[str]:
     groups = getattr(user, "groups", None)
     if groups is None:
         return frozenset()  # not a person (an integration token's principal): no roles, nothing cached
-    cached = getattr(user, "_aiops_roles", None)
+    cached = getattr(user, _ROLES_CACHE_ATTR, None)
     if cached is None:
         cached = frozenset(groups.values_list("name", flat=True))
-        user._aiops_roles = cached
+        setattr(user, _ROLES_CACHE_ATTR, cached)
     return cached
 
 

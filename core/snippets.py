@@ -5,6 +5,8 @@ The Alertmanager and PagerDuty snippets are exercised as printed by the integrat
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 
 from .choices import IntegrationKind
@@ -109,7 +111,8 @@ def _generic(*, base: str, token: str, service: str, integration: Integration) -
     )
 
 
-_BUILDERS = {
+# Keyed by the stored kind (a plain string on the model), one builder per kind of agent.
+_BUILDERS: dict[str, Callable[..., str]] = {
     IntegrationKind.ALERTMANAGER: _alertmanager,
     IntegrationKind.GRAFANA: _grafana,
     IntegrationKind.PAGERDUTY: _pagerduty,

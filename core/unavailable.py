@@ -27,6 +27,7 @@ def is_database_unavailable(exc: BaseException | None) -> bool:
 
 def database_unavailable_response(request) -> HttpResponse:
     path = request.path_info
+    body: bytes | str
     if _PAGERDUTY.match(path):  # PagerDuty Events v2's error body
         body, content_type = orjson.dumps(
             {"status": "unavailable", "message": MESSAGE, "errors": ["database unavailable"]}

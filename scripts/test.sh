@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# The whole test suite: first on the SQLite default (unit, API and browser tests, tasks
-# in-process), then the integration suite on real PostgreSQL, Redis and a celery worker.
+# The whole test command (README "Tests"), in order, stopping at the first failure:
+#   1. lint (ruff) and types (mypy), both configured in pyproject.toml;
+#   2. the suite on the SQLite default (unit, API and browser tests, tasks in-process);
+#   3. the same suite on PostgreSQL, tasks in-process: production's database runs its own SQL paths
+#      (COPY, LATERAL, the signal fast path...); tests that never touch the database ran in 2;
+#   4. the integration suite on real PostgreSQL, Redis and celery worker processes.
+# Extra arguments go to every pytest run (e.g. `-x`, `-k name`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
+STARTED=$SECONDS
 
 bash scripts/system-deps.sh
 bash scripts/services.sh
@@ -15,14 +21,33 @@ run_pytest() {
   [ "$rc" -eq 0 ] || exit "$rc"
 }
 
-echo "== 1/2 suite on the SQLite default"
+step() { echo "== $1  ($(( SECONDS - STARTED )) s so far)"; }
+
+step "1/5 lint: ruff"
+.venv/bin/ruff check .
+
+step "2/5 types: mypy"
+.venv/bin/mypy
+
+step "3/5 suite on the SQLite default"
 (
-  unset DATABASE_URL REDIS_URL TEST_DATABASE_NAME
+  unset DATABASE_URL REDIS_URL TEST_DATABASE_NAME CELERY_TASK_ALWAYS_EAGER
   export DJANGO_ENV=test
   run_pytest tests --ignore=tests/integration "$@"
 )
 
-echo "== 2/2 integration suite on PostgreSQL + Redis + celery worker"
+step "4/5 suite on PostgreSQL (tasks in-process; only the tests that use the database)"
+(
+  # A private test database per run, so parallel runs never share one.
+  unset REDIS_URL
+  export DJANGO_ENV=test
+  export DATABASE_URL="${INTEGRATION_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/aiops}"
+  export TEST_DATABASE_NAME="test_aiops_suite_$$"
+  export CELERY_TASK_ALWAYS_EAGER=true
+  run_pytest tests --ignore=tests/integration --db-only "$@"
+)
+
+step "5/5 integration suite on PostgreSQL + Redis + celery worker"
 (
   # A private test database and Redis db per run, so parallel runs never share a queue.
   export DJANGO_ENV=test
@@ -33,3 +58,5 @@ echo "== 2/2 integration suite on PostgreSQL + Redis + celery worker"
   redis-cli -u "$REDIS_URL" flushdb >/dev/null
   run_pytest tests/integration "$@"
 )
+
+echo "== all passed in $(( SECONDS - STARTED )) s"

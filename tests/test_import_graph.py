@@ -1,4 +1,4 @@
-"""The import graph of our apps: no cycles, dependencies one way, services never import tasks.
+"""The import graph of our apps: no cycles, one-way dependencies, no tasks in services, no bench/demo on requests.
 
 Read from the source with `ast` (nothing is imported), so a cycle hidden in a function-level
 import counts too: an import inside a function to dodge a cycle means the direction is wrong.
@@ -7,6 +7,7 @@ Imports under `if TYPE_CHECKING:` are left out (they never run).
 from __future__ import annotations
 
 import ast
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -173,3 +174,51 @@ def test_services_and_selectors_never_import_tasks():
         if b.split(".")[-1] == "tasks" and any(part in NO_TASKS_LAYERS for part in a.split(".")[1:])
     ]
     assert not wrong, "enqueue by task name through core.enqueue instead:\n" + "\n".join(wrong)
+
+
+# What a web process loads: the URL map and WSGI entry, the settings and every dotted path they name
+# (middleware, context processors, DRF classes), and what Django imports of each app at start-up.
+REQUEST_ROOTS = ("aiops.urls", "aiops.wsgi", "aiops.settings")
+APP_START_MODULES = ("apps", "models", "admin", "tasks", "urls", "api.urls")
+_DOTTED = re.compile(r"^[a-z_][a-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+
+
+def _offline_only(module: str) -> bool:
+    """`*/demo*.py` and demo packages, `core/bench.py` and bench packages, `management/commands/bench_*`."""
+    parts = module.split(".")[1:]
+    return any(part.startswith("demo") or part == "bench" or part.startswith("bench_") for part in parts)
+
+
+def _named_modules(path: Path, modules: dict[str, Path]) -> set[str]:
+    """First-party modules a file names in a dotted string ("incidents.api.urls", "core.x.Class")."""
+    named = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and _DOTTED.match(node.value):
+            if node.value in modules:
+                named.add(node.value)
+            elif node.value.rpartition(".")[0] in modules:
+                named.add(node.value.rpartition(".")[0])
+    return named
+
+
+def test_benchmarks_and_demo_data_are_not_loaded_by_the_request_cycle():
+    modules, graph = _graph()
+    roots = [m for m in REQUEST_ROOTS if m in modules]
+    roots += [f"{app}.{part}" for app in APPS for part in APP_START_MODULES if f"{app}.{part}" in modules]
+    assert "aiops.urls" in roots and "aiops.settings" in roots
+    reached_from: dict[str, str] = {root: "" for root in roots}
+    queue = list(roots)
+    while queue:
+        module = queue.pop()
+        for target in set(graph[module]) | _named_modules(modules[module], modules):
+            if target not in reached_from:
+                reached_from[target] = module
+                queue.append(target)
+    assert len(reached_from) > 100, "the walk should reach most of the tree; is the graph empty?"
+    wrong = []
+    for module in sorted(m for m in reached_from if _offline_only(m)):
+        chain = [module]
+        while reached_from[chain[-1]]:
+            chain.append(reached_from[chain[-1]])
+        wrong.append(" <- ".join(chain))
+    assert not wrong, "benchmark or demo code on the request path:\n" + "\n".join(wrong)

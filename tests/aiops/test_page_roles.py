@@ -9,20 +9,17 @@ from core.choices import Role
 from incidents.contracts import SignalIn
 from incidents.services import signal_ingest
 from models_registry.services import registered_model_get_or_create
-from monitoring.models import MetricSeries
-from monitoring.services.points import labels_hash
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def pages(make_service) -> list[str]:
+def pages(make_service, make_series) -> list[str]:
     """Every page URL (GET), with one incident, one series and one model to show."""
     service = make_service("checkout-api")
     opened = signal_ingest(signal=SignalIn(source_kind="generic", source_name="t", service=service.name,
                                            title="Errors", occurred_at=timezone.now()))
-    series = MetricSeries.objects.create(service=service, metric="latency_ms", labels={},
-                                         labels_hash=labels_hash("{}"), unit="ms")
+    series = make_series(service=service, metric="latency_ms", unit="ms")
     registered_model_get_or_create(name="journey-time", pipeline="flights.journey_time", team=service.team,
                                    service=service)
     return [

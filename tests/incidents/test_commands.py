@@ -4,12 +4,12 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from incidents.models import Incident, SeverityClassifier
 from incidents.services.classifier import classifier_cache_clear
-from tests.incidents.test_severity_learning import make_history
 
 pytestmark = pytest.mark.django_db
 
@@ -23,12 +23,13 @@ def test_bench_signals_reports_throughput_incidents_and_the_constraint():
     assert Incident.objects.exists()
 
 
+@pytest.mark.skipif(settings.IS_POSTGRES, reason="SQLite only: on PostgreSQL the bench runs parallel workers")
 def test_bench_signals_refuses_parallel_workers_on_sqlite():
     with pytest.raises(CommandError, match="needs PostgreSQL"):
         call_command("bench_signals", n=10, workers=4, stdout=io.StringIO())
 
 
-def test_train_severity_trains_on_history(make_service):
+def test_train_severity_trains_on_history(make_service, make_history):
     classifier_cache_clear()
     make_history(make_service(), 60)
     out = io.StringIO()

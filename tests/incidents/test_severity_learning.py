@@ -1,17 +1,13 @@
 """Operator overrides are kept as training data; the classifier trains on history and proposes levels."""
 from __future__ import annotations
 
-import random
-from datetime import timedelta
-
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.utils import timezone
 
 from core.choices import Tier
 from core.exceptions import InvalidInput
-from incidents.choices import IncidentStatus, SeveritySource
+from incidents.choices import SeveritySource
 from incidents.models import Incident, SeverityClassifier, SeverityOverride
 from incidents.services.classifier import classifier_cache_clear, severity_classifier_train
 from incidents.services.severity import incident_override_severity
@@ -56,29 +52,15 @@ def test_an_override_needs_a_reason_and_a_different_valid_level(make_service, ma
     assert not SeverityOverride.objects.exists()
 
 
-def make_history(service, n: int, seed: int = 1) -> None:
-    """Past incidents whose true level follows how many KPIs and tier-1 services they touched."""
-    rng = random.Random(seed)
-    now = timezone.now()
-    for i in range(n):
-        kpis = rng.choice([0, 0, 1, 3])
-        tier1 = rng.choice([0, 1])
-        level = 1 if kpis >= 3 else 2 if tier1 or kpis else 4
-        services = {f"s{j}": 1 for j in range(tier1)} | {"batch": 4}
-        features = {"services": services, "kpis": [f"k{j}" for j in range(kpis)], "hint": "", "alerts": 1,
-                    "duration_minutes": rng.uniform(1, 30)}
-        Incident.objects.create(title=f"past {i}", service=service, severity=level, severity_features=features,
-                                status=IncidentStatus.RESOLVED, opened_at=now - timedelta(days=3),
-                                resolved_at=now - timedelta(days=2))
-
-
-def test_training_refuses_without_enough_history(make_service):
+def test_training_refuses_without_enough_history(make_service, make_history):
     make_history(make_service(), 10)
     with pytest.raises(CommandError, match="at least 50"):
         call_command("train_severity")
 
 
-def test_the_classifier_learns_from_history_and_proposes_a_level_with_confidence(make_service, ingest, settings):
+def test_the_classifier_learns_from_history_and_proposes_a_level_with_confidence(
+    make_service, make_history, ingest, settings
+):
     settings.SEVERITY_CLASSIFIER_ENABLED = True
     make_history(make_service(), 200)
     result = severity_classifier_train()
@@ -90,7 +72,7 @@ def test_the_classifier_learns_from_history_and_proposes_a_level_with_confidence
     assert incident.timeline.filter(kind="severity_proposed").exists()
 
 
-def test_the_classifier_can_be_switched_off(make_service, ingest, settings):
+def test_the_classifier_can_be_switched_off(make_service, make_history, ingest, settings):
     make_history(make_service(), 80)
     severity_classifier_train()
     settings.SEVERITY_CLASSIFIER_ENABLED = False

@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def pytest_collection_modifyitems(config, items):
     if settings.IS_POSTGRES and settings.REDIS_URL:
         return
-    skip = pytest.mark.skip(reason="integration suite needs DATABASE_URL=postgres://... and REDIS_URL (make test sets them)")
+    skip = pytest.mark.skip(
+        reason="integration suite needs DATABASE_URL=postgres://... and REDIS_URL (make test sets them)"
+    )
     for item in items:
         if "tests/integration" in str(item.fspath):
             item.add_marker(skip)

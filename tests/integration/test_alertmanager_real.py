@@ -102,7 +102,8 @@ def test_alertmanager_webhook_and_pagerduty_delivery_open_and_resolve_incidents(
     ours = live_server.url.replace("localhost", "127.0.0.1")
     # One receiver with both integrations, exactly as the snippets print them.
     receiver = yaml.safe_load(alertmanager_receiver(base=ours, token=am_token, name="aiops"))[0]
-    receiver["pagerduty_configs"] = yaml.safe_load(pagerduty_receiver(base=ours, token=pd_token))[0]["pagerduty_configs"]
+    pagerduty = yaml.safe_load(pagerduty_receiver(base=ours, token=pd_token))[0]
+    receiver["pagerduty_configs"] = pagerduty["pagerduty_configs"]
     base = alertmanager({
         "global": {"resolve_timeout": "5m"},
         "route": {"receiver": "aiops", "group_by": ["alertname"], "group_wait": "1s",

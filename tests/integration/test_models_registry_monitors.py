@@ -1,4 +1,4 @@
-"""Monitors on the real stack: a celery worker runs a queued monitor run on PostgreSQL and a breach opens an incident."""
+"""Monitors on the real stack: a celery worker runs a queued monitor run on PostgreSQL; a breach opens an incident."""
 from __future__ import annotations
 
 import uuid
@@ -39,7 +39,9 @@ def test_a_worker_runs_queued_monitors_and_a_performance_breach_opens_an_inciden
     # The worker trains (and stores the artifact with the reference sample where it will read it back).
     run = training_run_create(model=model, as_of=FEB, params=FAST)
     done = wait_for(
-        lambda: TrainingRun.objects.filter(pk=run.pk, status__in=[TrainingRunStatus.SUCCEEDED, TrainingRunStatus.FAILED]).first(),
+        lambda: TrainingRun.objects.filter(
+            pk=run.pk, status__in=[TrainingRunStatus.SUCCEEDED, TrainingRunStatus.FAILED]
+        ).first(),
         timeout=120, message="the worker to train the champion",
     )
     assert done.status == TrainingRunStatus.SUCCEEDED, done.error
@@ -49,7 +51,8 @@ def test_a_worker_runs_queued_monitors_and_a_performance_breach_opens_an_inciden
     frame = get_pipeline(model.pipeline).load(start=FEB, end=MAR).frame.iloc[:3000:10].reset_index(drop=True)
     PredictionLog.objects.bulk_create(
         PredictionLog(
-            model=model, version=champion, request_id=uuid.uuid4().hex, features=record, prediction=float(actual) - 60.0,
+            model=model, version=champion, request_id=uuid.uuid4().hex, features=record,
+            prediction=float(actual) - 60.0,
             latency_ms=3.0, created_at=datetime(2013, 2, 12, tzinfo=UTC), actual=float(actual), actual_at=MAR,
         )
         for record, actual in zip(flight_records(frame), frame["target"], strict=False)
@@ -58,7 +61,9 @@ def test_a_worker_runs_queued_monitors_and_a_performance_breach_opens_an_inciden
         (queued,) = monitor_services.monitors_request(model=model, period_start=FEB, period_end=MAR)
 
     finished = wait_for(
-        lambda: MonitorRun.objects.filter(pk=queued.pk, state__in=[MonitorRunState.SUCCEEDED, MonitorRunState.FAILED]).first(),
+        lambda: MonitorRun.objects.filter(
+            pk=queued.pk, state__in=[MonitorRunState.SUCCEEDED, MonitorRunState.FAILED]
+        ).first(),
         timeout=120, message="the worker to run the monitors",
     )
     assert finished.state == MonitorRunState.SUCCEEDED, finished.error

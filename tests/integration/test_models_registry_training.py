@@ -1,4 +1,4 @@
-"""Training on the real `training` queue: a celery worker runs the run, the gate promotes; PostgreSQL enforces one champion."""
+"""Training on the real `training` queue: a celery worker runs it, the gate promotes, PostgreSQL keeps one champion."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -31,7 +31,9 @@ def test_a_worker_trains_queued_runs_and_the_database_keeps_one_champion(celery_
     first = training_run_create(model=model, as_of=datetime(2013, 3, 1, tzinfo=UTC), params=FAST)
 
     done = wait_for(
-        lambda: TrainingRun.objects.filter(pk=first.pk, status__in=[TrainingRunStatus.SUCCEEDED, TrainingRunStatus.FAILED]).first(),
+        lambda: TrainingRun.objects.filter(
+            pk=first.pk, status__in=[TrainingRunStatus.SUCCEEDED, TrainingRunStatus.FAILED]
+        ).first(),
         timeout=120, message="the worker to finish training run 1",
     )
     assert done.status == TrainingRunStatus.SUCCEEDED, done.error
@@ -62,7 +64,9 @@ def test_predictions_are_logged_and_actuals_attached_on_postgresql(make_service,
     raw = pipeline.load(start=datetime(2013, 3, 1, tzinfo=UTC), end=datetime(2013, 3, 1, 6, tzinfo=UTC)).frame.head(50)
     client = integration_client(IntegrationKind.MODEL)
 
-    response = client.post("/api/v1/models/journey-time/predict", {"records": pipeline.records_from_frame(raw)}, format="json")
+    response = client.post(
+        "/api/v1/models/journey-time/predict", {"records": pipeline.records_from_frame(raw)}, format="json"
+    )
 
     assert response.status_code == 200, response.content
     body = response.json()

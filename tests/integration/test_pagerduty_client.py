@@ -20,7 +20,8 @@ def test_pdpyras_trigger_acknowledge_resolve(celery_worker_process, live_server,
     session.url = live_server.url + "/api/v1/integrations/pagerduty"  # as the snippet says
 
     dedup_key = session.trigger("Replication lag above 30 s", "db-2", severity="critical",
-                                custom_details={"lag_seconds": 42}, links=[{"href": "https://grafana.example.com/d/repl", "text": "Lag"}])
+                                custom_details={"lag_seconds": 42},
+                                links=[{"href": "https://grafana.example.com/d/repl", "text": "Lag"}])
     assert len(dedup_key) == 32
     fingerprint = integration.scoped_fingerprint(dedup_key)  # the routing key's own key
     incident = wait_for(lambda: Incident.objects.filter(alerts__fingerprint=fingerprint).first(),
@@ -45,5 +46,6 @@ def test_pdpyras_with_its_own_dedup_key_and_a_bad_event(celery_worker_process, l
     assert raised.value.response.status_code == 400
     assert raised.value.response.json()["status"] == "invalid event"
     # Let the worker finish before the test database is flushed under it.
-    wait_for(lambda: Alert.objects.filter(fingerprint=integration.scoped_fingerprint("backlog-1")).exists(), message="the trigger to be processed")
+    wait_for(lambda: Alert.objects.filter(fingerprint=integration.scoped_fingerprint("backlog-1")).exists(),
+             message="the trigger to be processed")
     assert AlertIntake.objects.count() == 1  # the invalid event stored nothing

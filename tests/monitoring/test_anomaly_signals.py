@@ -106,7 +106,8 @@ def test_the_detector_state_carries_over_between_batches(make_service, send):
     send(service, "cpu", [100.0] * 10, start=time.time() - 2000)
     series.refresh_from_db()
     assert np.frombuffer(series.detector_state, dtype="<f8")[0] == 60, "state continued from the first batch"
-    send(service, "cpu", [20.0], start=time.time() - 100)  # only anomalous against what earlier batches taught the detector
+    # Only anomalous against what earlier batches taught the detector.
+    send(service, "cpu", [20.0], start=time.time() - 100)
     assert Anomaly.objects.get().direction == "down"
 
 

@@ -7,15 +7,12 @@ import pytest
 from django.utils import timezone
 
 from core.choices import Role
-from monitoring.models import Anomaly, MetricSeries, Point
-from monitoring.services.points import labels_hash
+from monitoring.models import Anomaly, Point
 
 
 @pytest.fixture
-def series_with_points(make_service):
-    service = make_service("checkout-api")
-    series = MetricSeries.objects.create(service=service, metric="latency_ms", labels={"route": "/pay"},
-                                         labels_hash=labels_hash('{"route":"/pay"}'), unit="ms")
+def series_with_points(make_service, make_series):
+    series = make_series(service=make_service("checkout-api"), metric="latency_ms", labels={"route": "/pay"}, unit="ms")
     now = timezone.now().replace(microsecond=0)
     Point.objects.bulk_create(
         [Point(series=series, ts=now - timedelta(minutes=120 - i), value=100.0 + (i % 10)) for i in range(120)]
@@ -50,7 +47,9 @@ def test_points_are_downsampled_server_side_with_the_expected_band(client_as, se
 
 
 @pytest.mark.parametrize("params,field", [
-    ({"from": "yesterday"}, "from"), ({"step": "x"}, "step"), ({"from": "2030-01-01T00:00:00Z", "to": "2029-01-01T00:00:00Z"}, "from"),
+    ({"from": "yesterday"}, "from"),
+    ({"step": "x"}, "step"),
+    ({"from": "2030-01-01T00:00:00Z", "to": "2029-01-01T00:00:00Z"}, "from"),
 ], ids=["bad_from", "bad_step", "from_after_to"])
 def test_bad_point_queries_are_400(client_as, series_with_points, params, field):
     response = client_as(Role.OPERATOR).get(f"/api/v1/series/{series_with_points.pk}/points/", params)

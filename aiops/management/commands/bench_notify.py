@@ -25,6 +25,7 @@ from tqdm import tqdm
 from aiops.celery import app
 from core.bench import LOG_DIR, celery_worker_start, processes_stop
 from core.choices import IntegrationKind, Tier
+from core.enqueue import is_eager
 from core.models import Integration
 from core.services import integration_create, service_get_or_create, team_get_or_create
 from incidents.choices import OPEN_INCIDENT_STATUSES, ChannelKind
@@ -57,8 +58,10 @@ class Command(BaseCommand):
         parser.add_argument("--notify-concurrency", type=int, default=2)
 
     def handle(self, *args, **opts):
-        if settings.CELERY_TASK_ALWAYS_EAGER or not settings.REDIS_URL:
-            raise CommandError("bench_notify needs a broker and workers: set REDIS_URL (and CELERY_TASK_ALWAYS_EAGER=false).")
+        if is_eager() or not settings.REDIS_URL:
+            raise CommandError(
+                "bench_notify needs a broker and workers: set REDIS_URL (and CELERY_TASK_ALWAYS_EAGER=false)."
+            )
         workers = self._start_workers(opts) if opts["start_workers"] else []
         try:
             self._check_workers()
@@ -109,7 +112,8 @@ class Command(BaseCommand):
         integration.rate_limit_per_minute = 10_000_000
         integration.save(update_fields=["rate_limit_per_minute"])
         # Close what an earlier run left open, or this run's signals would join those incidents.
-        for incident in Incident.objects.filter(service__team__in=[team, storm_team], status__in=OPEN_INCIDENT_STATUSES):
+        left_open = Incident.objects.filter(service__team__in=[team, storm_team], status__in=OPEN_INCIDENT_STATUSES)
+        for incident in left_open:
             incident_resolve(incident=incident, actor_name="bench_notify")
         return integration, page_services
 
@@ -182,7 +186,8 @@ class Command(BaseCommand):
         if not latencies:
             raise CommandError("no measured incident got a delivery (is the notify worker running?)")
         self.stdout.write(
-            f"storm: {stats['sent']} signals in {stats['seconds']:.1f} s ({stats['sent'] / max(stats['seconds'], 1e-9):.0f}/s, "
+            f"storm: {stats['sent']} signals in {stats['seconds']:.1f} s "
+            f"({stats['sent'] / max(stats['seconds'], 1e-9):.0f}/s, "
             f"requested {opts['rate']}/s) as Alertmanager intake rows on the ingest queue; "
             f"{processed} processed by the ingest worker by the end of the run")
         self.stdout.write(

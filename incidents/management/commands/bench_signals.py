@@ -41,14 +41,16 @@ def _signals(n: int, *, services: int, duplicate_share: float, seed: int) -> lis
 
 
 def _run(chunk: list[SignalIn], position: int, show: bool, queue, batch: int = 1) -> None:
-    connections.close_all()  # a forked child must not share the parent's socket
+    forked = queue is not None  # in-process (one worker) keeps the caller's connection and transaction
+    if forked:
+        connections.close_all()  # a forked child must not share the parent's socket
     outcomes: Counter = Counter()
     try:
         _ingest_chunk(chunk, position, show, batch, outcomes)
     except Exception as exc:  # noqa: BLE001 (reported to the parent, which must not wait forever)
         outcomes["error: " + type(exc).__name__ + ": " + str(exc)[:200]] += 1
-    connections.close_all()
-    if queue is not None:
+    if forked:
+        connections.close_all()
         queue.put(dict(outcomes))
     else:
         _run.result = outcomes  # type: ignore[attr-defined]
@@ -95,9 +97,10 @@ class Command(BaseCommand):
         if not keep:
             Alert.objects.filter(service__in=bench).delete()
             Incident.objects.filter(service__in=bench).delete()
-            if connection.vendor == "postgresql":
+            if connection.vendor == "postgresql" and not connection.in_atomic_block:
                 # Earlier runs' deleted rows would slow this one down wherever autovacuum is off
-                # or has not come round yet; start every run from clean tables.
+                # or has not come round yet; start every run from clean tables. (VACUUM cannot run
+                # inside a transaction: called from a test, the tables are fresh anyway.)
                 with connection.cursor() as cursor:
                     cursor.execute("VACUUM ANALYZE incidents_alert, incidents_incident, incidents_timelineevent")
         signals = _signals(n, services=services, duplicate_share=duplicates, seed=seed)

@@ -35,7 +35,9 @@ def mutate(base: dict, paths: list[tuple], data) -> dict:
     path = data.draw(st.sampled_from(paths))
     parent = doc
     for key in path[:-1]:
-        if not isinstance(parent, (dict, list)) or (key not in parent if isinstance(parent, dict) else key >= len(parent)):
+        if not isinstance(parent, (dict, list)) or (
+            key not in parent if isinstance(parent, dict) else key >= len(parent)
+        ):
             return doc  # this event has no such part (an acknowledge has no payload)
         parent = parent[key]
     if data.draw(st.booleans()):
@@ -72,9 +74,12 @@ def check(response, before: int) -> None:
 @FUZZ
 @given(data=st.data())
 def test_alertmanager_endpoint_never_fails_on_arbitrary_json(am_client, data):
-    body = data.draw(st.one_of(json_values.map(lambda v: {"v": v}), st.just(None).map(lambda _: mutate(am_payload(), AM_PATHS, data))))
+    body = data.draw(st.one_of(
+        json_values.map(lambda v: {"v": v}), st.just(None).map(lambda _: mutate(am_payload(), AM_PATHS, data))
+    ))
     before = AlertIntake.objects.count()
-    response = am_client.post("/api/v1/integrations/alertmanager", data=json.dumps(body), content_type="application/json")
+    response = am_client.post("/api/v1/integrations/alertmanager", data=json.dumps(body),
+                              content_type="application/json")
     check(response, before)
 
 
@@ -82,7 +87,9 @@ def test_alertmanager_endpoint_never_fails_on_arbitrary_json(am_client, data):
 @given(data=st.data())
 def test_grafana_endpoint_never_fails_on_arbitrary_json(integration_client, data):
     client = integration_client("grafana")
-    body = data.draw(st.one_of(json_values, st.just(None).map(lambda _: mutate(grafana_payload(), GRAFANA_PATHS, data))))
+    body = data.draw(st.one_of(
+        json_values, st.just(None).map(lambda _: mutate(grafana_payload(), GRAFANA_PATHS, data))
+    ))
     before = AlertIntake.objects.count()
     response = client.post("/api/v1/integrations/grafana", data=json.dumps(body), content_type="application/json")
     check(response, before)
@@ -96,7 +103,8 @@ def test_pagerduty_endpoint_never_fails_on_arbitrary_json(client, pd_integration
     base = pd_event(action, routing_key=token, dedup_key=data.draw(st.sampled_from([None, "k1"])))
     body = data.draw(st.one_of(json_values, st.just(None).map(lambda _: mutate(base, PD_PATHS, data))))
     before = AlertIntake.objects.count()
-    response = client.post("/api/v1/integrations/pagerduty/v2/enqueue", data=json.dumps(body), content_type="application/json")
+    response = client.post("/api/v1/integrations/pagerduty/v2/enqueue", data=json.dumps(body),
+                           content_type="application/json")
     check(response, before)
 
 
