@@ -11,9 +11,9 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 
-from . import tasks
 from .authentication import integration_cache_forget
 from .choices import IntegrationKind, Tier
+from .enqueue import enqueue
 from .models import ConnectionTest, Integration, Service, Team
 from .selectors import TOKEN_PREFIX, token_hash
 
@@ -98,7 +98,7 @@ def connection_test_create(*, integration: Integration) -> ConnectionTest:
     """Store a test event and hand it to a worker once the row is committed."""
     test = ConnectionTest.objects.create(integration=integration)
     integration_record_receipt(integration_id=integration.pk)
-    transaction.on_commit(lambda: tasks.process_connection_test.delay(test.pk))
+    enqueue("core.process_connection_test", test.pk)
     return test
 
 

@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from core.exceptions import InvalidInput
 from core.services import service_get_or_create, team_get_or_create
 
 from ..choices import MonitorKind, MonitorStatus, MonitorTrigger, TrainingRunStatus, TrainingTrigger
+from ..exceptions import TrainingFailed
 from ..models import MonitorResult, RegisteredModel
 from ..pipelines import get_pipeline
 from ..pipelines.flights import WEATHER
@@ -86,8 +88,6 @@ def month_starts(first: str, last: str) -> list[datetime]:
     start = datetime.strptime(first, "%Y-%m").replace(tzinfo=UTC)
     end = datetime.strptime(last, "%Y-%m").replace(tzinfo=UTC)
     if end < start:
-        from core.exceptions import InvalidInput
-
         raise InvalidInput(f"--to {last} is before --from {first}", field="to")
     months = []
     while start <= end:
@@ -181,8 +181,6 @@ def flights_replay(
         },
     )
     if outcome.decision is None:
-        from ..exceptions import TrainingFailed
-
         raise TrainingFailed(f"bootstrap training failed: {outcome.run.error}")
     rows.append(ReplayMonth(
         month=f"{months[0]:%Y-%m}", champion=outcome.version.version, predictions=0, mae=None,

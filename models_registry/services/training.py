@@ -19,9 +19,9 @@ from django.db import transaction
 from django.utils import timezone
 from threadpoolctl import threadpool_limits
 
+from core.enqueue import enqueue as enqueue_task
 from core.exceptions import InvalidInput
 
-from .. import tasks
 from ..artifacts import artifact_save
 from ..choices import GateOutcome, TrainingRunStatus, TrainingTrigger, VersionAlias, VersionStatus
 from ..exceptions import ArtifactIntegrityError, TrainingFailed, TrainingRunConflict
@@ -96,7 +96,7 @@ def training_run_create(
         time_limit_seconds=settings.MODEL_TRAINING_TIME_LIMIT,
     )
     if enqueue:
-        transaction.on_commit(lambda: tasks.train_model.delay(run.pk))
+        enqueue_task("models_registry.train_model", run.pk)
     return run
 
 
