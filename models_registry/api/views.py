@@ -7,10 +7,10 @@ from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.parsers import OrjsonParser
 from core.choices import IntegrationKind, Role
 from core.exceptions import InvalidInput
 from core.permissions import IsIntegrationOrOperator
@@ -29,21 +29,6 @@ from .serializers import (
     TrainingRunCreateSerializer,
     TrainingRunSerializer,
 )
-
-
-class OrjsonParser(BaseParser):
-    """JSON bodies through orjson (4x faster than the json module on a 100-record batch).
-
-    Like DRF's strict JSONParser it refuses NaN and Infinity; a bad body is a 400 naming `body`.
-    """
-
-    media_type = "application/json"
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            return orjson.loads(stream.read() if stream is not None else b"")
-        except orjson.JSONDecodeError as exc:
-            raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from None
 
 
 def _body_list(request, key: str):

@@ -6,47 +6,38 @@ stored before it is answered; processing happens on the ingest queue.
 """
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from django.core.exceptions import RequestDataTooBig
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, Throttled
-from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.authentication import IntegrationTokenAuthentication
+from core.api.parsers import BodyTooLarge, RawBodyParser, read_body
+from core.api.throttles import IntegrationRateThrottle
+from core.authentication import IntegrationPrincipal, IntegrationTokenAuthentication, authenticate_integration_token
 from core.permissions import IsIntegration
 from monitoring.choices import AlertIntakeKind
-from monitoring.formats import IntakeInvalid
+from monitoring.formats import IntakeInvalid, decode_body
 from monitoring.formats.base import MAX_BODY_BYTES
 from monitoring.services import intake as intake_services
 
 
-class _RawJSON(BaseParser):
-    """Declares JSON for the schema; the views read the raw body (it is stored verbatim)."""
-
-    media_type = "*/*"
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        return {}
-
-
-def read_body(request) -> bytes:
+def alert_body(request: Request) -> bytes:
     """The raw body, refusing more than 1 MB before reading it when the length is declared."""
     try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > MAX_BODY_BYTES:
-        raise IntakeInvalid([f"body is larger than 1 MB ({declared} bytes)"])
-    try:
-        return request.body
-    except RequestDataTooBig:
+        return read_body(request, limit=MAX_BODY_BYTES)
+    except BodyTooLarge as exc:
+        if exc.declared is not None:
+            raise IntakeInvalid([f"body is larger than 1 MB ({exc.declared} bytes)"]) from None
         raise IntakeInvalid(["body is larger than 1 MB"]) from None
 
 
@@ -64,14 +55,16 @@ AlertAccepted = inline_serializer(
 class _AlertWebhookView(APIView):
     authentication_classes = [IntegrationTokenAuthentication]
     permission_classes = [IsIntegration]
-    parser_classes = [_RawJSON]
+    parser_classes = [RawBodyParser]  # the body is stored verbatim
     renderer_classes = [JSONRenderer]  # agents read JSON; skipping negotiation saves time per request
+    throttle_classes = [IntegrationRateThrottle]
+    max_body_bytes = MAX_BODY_BYTES
     kind: ClassVar[str]
 
     def post(self, request):
         try:
             receipt = intake_services.alert_intake_receive(
-                integration=request.auth, kind=self.kind, raw=read_body(request), headers=request.headers
+                integration=request.auth, kind=self.kind, raw=alert_body(request), headers=request.headers
             )
         except IntakeInvalid as exc:
             return Response(
@@ -123,6 +116,54 @@ def _pagerduty_invalid(errors: list[str]) -> Response:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PagerDutyEvent:
+    """The request's body, read and decoded once by the authentication that found its routing_key."""
+
+    raw: bytes
+    data: dict[str, Any]
+
+
+_EVENT = "pagerduty_event"  # the attribute of the DRF request that carries its PagerDutyEvent
+
+
+class RoutingKeyAuthentication(BaseAuthentication):
+    """PagerDuty Events v2: the integration token is the body's `routing_key` (a pagerduty one).
+
+    Authenticating here, as the header tokens are, lets the one rate-limit layer (a DRF throttle,
+    run after authentication) count PagerDuty senders like every other integration.
+    """
+
+    def authenticate(self, request: Request) -> tuple[IntegrationPrincipal, Any]:
+        raw = alert_body(request)
+        data = decode_body(raw)
+        routing_key = data.get("routing_key")
+        if routing_key is None or routing_key == "":
+            raise IntakeInvalid(["routing_key is missing"])
+        if not isinstance(routing_key, str):
+            raise IntakeInvalid(["routing_key must be a string"])
+        integration = authenticate_integration_token(routing_key)
+        if integration.kind != AlertIntakeKind.PAGERDUTY:
+            raise AuthenticationFailed(
+                f"routing_key belongs to a {integration.kind} integration; create a pagerduty one."
+            )
+        setattr(request, _EVENT, PagerDutyEvent(raw=raw, data=data))
+        return IntegrationPrincipal(integration=integration), integration
+
+
+class RoutingKeyScheme(OpenApiAuthenticationExtension):
+    """No security scheme in the schema: the routing_key is a field of the documented body."""
+
+    target_class = RoutingKeyAuthentication
+    name: list[str] = []  # noqa: RUF012  (the extension's declared type)
+
+    def get_security_requirement(self, auto_schema: Any) -> None:
+        return None
+
+    def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:
+        return []
+
+
 @extend_schema(
     summary="PagerDuty Events API v2 (enqueue)",
     description=(
@@ -138,21 +179,20 @@ def _pagerduty_invalid(errors: list[str]) -> Response:
     },
 )
 class PagerDutyEnqueueView(APIView):
-    # The credential is inside the body, so DRF authenticates nobody and the service checks it.
-    authentication_classes: list = []
+    # The credential is inside the body: it is read, decoded and checked by the authentication.
+    authentication_classes = [RoutingKeyAuthentication]
     permission_classes = [AllowAny]
-    parser_classes = [_RawJSON]
+    parser_classes = [RawBodyParser]
     renderer_classes = [JSONRenderer]
+    throttle_classes = [IntegrationRateThrottle]
 
-    def post(self, request):
-        try:
-            receipt = intake_services.pagerduty_event_receive(raw=read_body(request))
-        except IntakeInvalid as exc:
+    def handle_exception(self, exc: Exception) -> Response:
+        # Answered as PagerDuty answers: an unknown routing key is a 400 (its Events API has no 401).
+        if isinstance(exc, IntakeInvalid):
             return _pagerduty_invalid(exc.errors)
-        except AuthenticationFailed as exc:
-            # PagerDuty answers an unknown routing key with 400 (its Events API has no 401).
+        if isinstance(exc, AuthenticationFailed):
             return _pagerduty_invalid([f"Invalid routing key: {exc.detail}"])
-        except Throttled as exc:
+        if isinstance(exc, Throttled):
             response = Response(
                 {"status": "throttle event",
                  "message": "Requests for this service are arriving too quickly. Please retry later."},
@@ -160,6 +200,13 @@ class PagerDutyEnqueueView(APIView):
             )
             response["Retry-After"] = str(int(exc.wait or 1))
             return response
+        return super().handle_exception(exc)
+
+    def post(self, request: Request) -> Response:
+        event: PagerDutyEvent = getattr(request, _EVENT)
+        receipt = intake_services.alert_intake_receive(
+            integration=request.auth, kind=AlertIntakeKind.PAGERDUTY, raw=event.raw, data=event.data
+        )
         return Response(
             {"status": "success", "message": "Event processed", "dedup_key": receipt.dedup_key},
             status=status.HTTP_202_ACCEPTED,
