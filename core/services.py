@@ -5,7 +5,7 @@ import secrets
 from collections.abc import Iterable
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -48,7 +48,7 @@ def integration_create(
     kind: str,
     name: str,
     service: Service | None = None,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
     secret: str = "",
     extra_services: Iterable[Service] = (),
 ) -> tuple[Integration, str]:

@@ -2,8 +2,8 @@
 and orjson for the models API's batches.
 
 A deeply nested JSON body is a 400 naming the limit, not a 500: the standard json module recurses
-once per level and raises RecursionError near 1,000 levels; what it does parse that deep breaks later (json.dumps, jsonb). No payload we take needs
-more than a few dozen levels.
+once per level and raises RecursionError near 1,000 levels; what it does parse that deep breaks
+later (json.dumps, jsonb). No payload we take needs more than a few dozen levels.
 """
 from __future__ import annotations
 

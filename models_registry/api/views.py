@@ -70,7 +70,10 @@ class RegisteredModelViewSet(viewsets.ReadOnlyModelViewSet):
     def gate_decisions(self, request, name=None):
         return self._paged(selectors.gate_decision_list(model=self.get_object()), GateDecisionSerializer)
 
-    @extend_schema(request=TrainingRunCreateSerializer, responses={200: TrainingRunSerializer(many=True), 202: TrainingRunSerializer})
+    @extend_schema(
+        request=TrainingRunCreateSerializer,
+        responses={200: TrainingRunSerializer(many=True), 202: TrainingRunSerializer},
+    )
     @action(detail=True, methods=["get", "post"], url_path="training-runs")
     def training_runs(self, request, name=None):
         model = self.get_object()
@@ -127,7 +130,8 @@ class PredictView(APIView):
             "version": batch.version,
             "latency_ms": round(batch.latency_ms, 3),
             "predictions": [
-                {"request_id": rid, "prediction": value} for rid, value in zip(batch.request_ids, batch.predictions, strict=False)
+                {"request_id": rid, "prediction": value}
+                for rid, value in zip(batch.request_ids, batch.predictions, strict=False)
             ],
         }
         # Rendered here with orjson: the response is always this JSON shape (errors go through DRF).

@@ -182,13 +182,28 @@ def flights_replay(
     )
     if outcome.decision is None:
         raise TrainingFailed(f"bootstrap training failed: {outcome.run.error}")
-    rows.append(ReplayMonth(
-        month=f"{months[0]:%Y-%m}", champion=outcome.version.version, predictions=0, mae=None,
-        optimistic_share=None, conservative_share=None, max_psi=None, drifted_features=0, statuses={},
-        incidents_opened=(), performance_incident="", signal_events=(), signals=0, retrained=True, retrain_reason="bootstrap",
-        decision=outcome.decision.decision, decision_version=outcome.version.version,
-        decision_reasons=tuple(outcome.decision.reasons),
-    ))
+    rows.append(
+        ReplayMonth(
+            month=f"{months[0]:%Y-%m}",
+            champion=outcome.version.version,
+            predictions=0,
+            mae=None,
+            optimistic_share=None,
+            conservative_share=None,
+            max_psi=None,
+            drifted_features=0,
+            statuses={},
+            incidents_opened=(),
+            performance_incident="",
+            signal_events=(),
+            signals=0,
+            retrained=True,
+            retrain_reason="bootstrap",
+            decision=outcome.decision.decision,
+            decision_version=outcome.version.version,
+            decision_reasons=tuple(outcome.decision.reasons),
+        )
+    )
 
     for index, start in enumerate(months[1:], start=1):
         end = _next_month(start)
@@ -212,7 +227,8 @@ def flights_replay(
                 )
                 champion_version = batch.version
                 actuals.extend(
-                    {"request_id": rid, "actual": float(actual[i])} for rid, i in zip(batch.request_ids, chunk, strict=False)
+                    {"request_id": rid, "actual": float(actual[i])}
+                    for rid, i in zip(batch.request_ids, chunk, strict=False)
                 )
         # Arrival delays are known once the flights have landed: attach them at the month's end.
         for lo in range(0, len(actuals), ACTUALS_CHUNK):
@@ -239,7 +255,8 @@ def flights_replay(
         )
         breach = perf is not None and perf.status == MonitorStatus.BREACH
         scheduled = bool(retrain_every) and index % retrain_every == 0
-        decision, decision_version, reasons, reason = "", None, (), ""
+        reasons: tuple[str, ...] = ()
+        decision, decision_version, reason = "", None, ""
         if breach or scheduled:
             reason = "performance breach" if breach else "schedule"
             say(f"{start:%Y-%m}: retraining ({reason}) as of {end:%Y-%m-%d}")

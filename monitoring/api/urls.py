@@ -17,6 +17,10 @@ urlpatterns: list = [
     re_path(r"^integrations/grafana/?$", views.GrafanaWebhookView.as_view(), name="integration-grafana"),
     # PagerDuty Events v2: `.../pagerduty/v2/enqueue` is the documented URL; clients that append
     # `/v2/enqueue` to a configured base (pdpyras) or omit it (a base URL) land here too.
-    re_path(r"^integrations/pagerduty(?:/v2)?(?:/enqueue)?(?:/v2/enqueue)?/?$", views.PagerDutyEnqueueView.as_view(), name="integration-pagerduty"),
+    re_path(
+        r"^integrations/pagerduty(?:/v2)?(?:/enqueue)?(?:/v2/enqueue)?/?$",
+        views.PagerDutyEnqueueView.as_view(),
+        name="integration-pagerduty",
+    ),
     *router.urls,
 ]

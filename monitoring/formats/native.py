@@ -139,7 +139,9 @@ def parse_telemetry_json(
     # Each column is checked as a whole; of the errors found, the lowest point index wins
     # (ties go to the field a reader meets first), so the message names the first bad point.
     errors: list[InvalidTelemetry] = []
-    ts = _collect(errors, lambda: parse_timestamps(timestamps, now=now, max_future_skew_seconds=max_future_skew_seconds))
+    ts = _collect(
+        errors, lambda: parse_timestamps(timestamps, now=now, max_future_skew_seconds=max_future_skew_seconds)
+    )
     vals = _collect(errors, lambda: _parse_values(values))
     service_ids = [-1] * len(points)
     if _collect(errors, lambda: _check_strings(services, field="service", max_length=MAX_METRIC_LENGTH)) is not None:

@@ -51,14 +51,34 @@ def test_a_good_batch_is_stored_and_answered_202(agent, django_capture_on_commit
 
 def test_timestamps_may_be_rfc3339_epoch_seconds_or_milliseconds(agent, django_capture_on_commit_callbacks):
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
-    body = {"points": [
-        {"service": agent.service.name, "metric": "m", "timestamp": base.isoformat().replace("+00:00", "Z"), "value": 1},
-        {"service": agent.service.name, "metric": "m", "timestamp": (base + timedelta(minutes=1)).astimezone(
-            dt_timezone(timedelta(hours=2))).isoformat(), "value": 2},
-        {"service": agent.service.name, "metric": "m", "timestamp": (base + timedelta(minutes=2)).timestamp(), "value": 3},
-        {"service": agent.service.name, "metric": "m", "timestamp": int((base + timedelta(minutes=3)).timestamp() * 1000),
-         "value": 4},
-    ]}
+    body = {
+        "points": [
+            {
+                "service": agent.service.name,
+                "metric": "m",
+                "timestamp": base.isoformat().replace("+00:00", "Z"),
+                "value": 1,
+            },
+            {
+                "service": agent.service.name,
+                "metric": "m",
+                "timestamp": (base + timedelta(minutes=1)).astimezone(dt_timezone(timedelta(hours=2))).isoformat(),
+                "value": 2,
+            },
+            {
+                "service": agent.service.name,
+                "metric": "m",
+                "timestamp": (base + timedelta(minutes=2)).timestamp(),
+                "value": 3,
+            },
+            {
+                "service": agent.service.name,
+                "metric": "m",
+                "timestamp": int((base + timedelta(minutes=3)).timestamp() * 1000),
+                "value": 4,
+            },
+        ]
+    }
     with django_capture_on_commit_callbacks(execute=True):
         assert post(agent, body).status_code == 202
     stored = list(Point.objects.order_by("ts").values_list("ts", "value"))

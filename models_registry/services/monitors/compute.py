@@ -211,7 +211,7 @@ def _performance(
             reasons=((f"{n} predictions with actuals (need {thresholds.min_actuals}); "
                      f"{int(data.predictions.size) - n} still waiting for their outcome"),),
         )
-    metrics = performance_metrics(
+    metrics: dict[str, Any] = performance_metrics(
         task=model.task, actual=data.actuals[labelled], predicted=data.predictions[labelled],
         alert_budget=settings.MODEL_ALERT_BUDGET,
     )

@@ -84,7 +84,9 @@ def monitor_run_execute(*, run_id: int) -> MonitorRun:
     for result in sorted(results, key=lambda r: SIGNAL_ORDER.index(r.kind)):
         result_signal_raise(result=result, run=run)
     # Succeeded only now, so whoever polls the run finds the incidents its breaches raised.
-    MonitorRun.objects.filter(pk=run.pk).update(state=MonitorRunState.SUCCEEDED, status=worst, finished_at=timezone.now())
+    MonitorRun.objects.filter(pk=run.pk).update(
+        state=MonitorRunState.SUCCEEDED, status=worst, finished_at=timezone.now()
+    )
     run.refresh_from_db()
     return run
 

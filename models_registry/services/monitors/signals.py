@@ -56,7 +56,7 @@ def result_signal_raise(*, result: MonitorResult, run: MonitorRun) -> None:
         )
         return
     try:
-        signal = _signal_build(result=result, run=run, status=status)
+        signal = _signal_build(result=result, run=run, status=status, service=run.model.service.name)
         outcome = incident_services.signal_ingest(signal=signal)
     except Exception as exc:  # the incident core refused it: keep the monitor result, say why
         logger.exception("monitor result %s: signal not raised", result.pk)
@@ -69,13 +69,13 @@ def result_signal_raise(*, result: MonitorResult, run: MonitorRun) -> None:
     )
 
 
-def _signal_build(*, result: MonitorResult, run: MonitorRun, status: str) -> SignalIn:
+def _signal_build(*, result: MonitorResult, run: MonitorRun, status: str, service: str) -> SignalIn:
     model, version = run.model, run.version
     kind_label = MonitorKind(result.kind).label.lower()
     return SignalIn(
         source_kind="model",
         source_name=SIGNAL_SOURCE,
-        service=model.service.name,
+        service=service,
         title=f"Model {model.name} v{version.version}: {kind_label} "
               f"{'breach' if status == 'firing' else 'back to normal'}",
         # One alert per model and monitor kind: the next breach of the same kind joins it.

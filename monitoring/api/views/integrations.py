@@ -7,7 +7,7 @@ stored before it is answered; processing happens on the ingest queue.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 from core.api.parsers import BodyTooLarge, RawBodyParser, read_body
 from core.api.throttles import IntegrationRateThrottle
 from core.authentication import IntegrationPrincipal, IntegrationTokenAuthentication, authenticate_integration_token
+from core.models import Integration
 from core.permissions import IsIntegration
 from monitoring.choices import AlertIntakeKind
 from monitoring.formats import IntakeInvalid, decode_body
@@ -81,12 +82,16 @@ class _AlertWebhookView(APIView):
     summary="Prometheus Alertmanager webhook",
     description=(
         "Point an Alertmanager `webhook_configs` entry here with `http_config.authorization` set to an "
-        "alertmanager integration token. Payload version \"4\" as Alertmanager sends it; each alert "
+        'alertmanager integration token. Payload version "4" as Alertmanager sends it; each alert '
         "becomes a signal (fingerprint, labels, severity label, summary/description annotations). "
         "Re-sent notifications are stored once. 400 names every problem; nothing is stored."
     ),
     request={"application/json": OpenApiTypes.OBJECT},
-    responses={202: AlertAccepted, 400: OpenApiResponse(description="Invalid payload"), 429: OpenApiResponse(description="Over the rate limit")},
+    responses={
+        202: AlertAccepted,
+        400: OpenApiResponse(description="Invalid payload"),
+        429: OpenApiResponse(description="Over the rate limit"),
+    },
 )
 class AlertmanagerWebhookView(_AlertWebhookView):
     kind = AlertIntakeKind.ALERTMANAGER
@@ -96,13 +101,17 @@ class AlertmanagerWebhookView(_AlertWebhookView):
 @extend_schema(
     summary="Grafana alerting webhook",
     description=(
-        "A Grafana webhook contact point (payload version \"1\") with the Authorization header set to "
+        'A Grafana webhook contact point (payload version "1") with the Authorization header set to '
         "`Bearer <grafana integration token>`. When the integration has a secret, the HMAC signature "
         "header `X-Grafana-Alerting-Signature` (hex HMAC-SHA256 of the body, or of `<timestamp>:<body>` "
         "with a timestamp header) is required and checked."
     ),
     request={"application/json": OpenApiTypes.OBJECT},
-    responses={202: AlertAccepted, 400: OpenApiResponse(description="Invalid payload"), 401: OpenApiResponse(description="Bad token or signature")},
+    responses={
+        202: AlertAccepted,
+        400: OpenApiResponse(description="Invalid payload"),
+        401: OpenApiResponse(description="Bad token or signature"),
+    },
 )
 class GrafanaWebhookView(_AlertWebhookView):
     kind = AlertIntakeKind.GRAFANA
@@ -157,8 +166,8 @@ class RoutingKeyScheme(OpenApiAuthenticationExtension):
     target_class = RoutingKeyAuthentication
     name: list[str] = []  # noqa: RUF012  (the extension's declared type)
 
-    def get_security_requirement(self, auto_schema: Any) -> None:
-        return None
+    def get_security_requirement(self, auto_schema: Any) -> list[dict[str, list[Any]]]:
+        return []
 
     def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:
         return []
@@ -173,8 +182,22 @@ class RoutingKeyScheme(OpenApiAuthenticationExtension):
     ),
     request={"application/json": OpenApiTypes.OBJECT},
     responses={
-        202: inline_serializer("PagerDutyAccepted", {"status": serializers.CharField(), "message": serializers.CharField(), "dedup_key": serializers.CharField()}),
-        400: inline_serializer("PagerDutyInvalid", {"status": serializers.CharField(), "message": serializers.CharField(), "errors": serializers.ListField(child=serializers.CharField())}),
+        202: inline_serializer(
+            "PagerDutyAccepted",
+            {
+                "status": serializers.CharField(),
+                "message": serializers.CharField(),
+                "dedup_key": serializers.CharField(),
+            },
+        ),
+        400: inline_serializer(
+            "PagerDutyInvalid",
+            {
+                "status": serializers.CharField(),
+                "message": serializers.CharField(),
+                "errors": serializers.ListField(child=serializers.CharField()),
+            },
+        ),
         429: OpenApiResponse(description="Throttled; see Retry-After"),
     },
 )
@@ -198,14 +221,15 @@ class PagerDutyEnqueueView(APIView):
                  "message": "Requests for this service are arriving too quickly. Please retry later."},
                 status=status.HTTP_429_TOO_MANY_REQUESTS,
             )
-            response["Retry-After"] = str(int(exc.wait or 1))
+            response["Retry-After"] = str(int(getattr(exc, "wait", None) or 1))
             return response
         return super().handle_exception(exc)
 
     def post(self, request: Request) -> Response:
         event: PagerDutyEvent = getattr(request, _EVENT)
+        integration = cast(Integration, request.auth)  # RoutingKeyAuthentication's
         receipt = intake_services.alert_intake_receive(
-            integration=request.auth, kind=AlertIntakeKind.PAGERDUTY, raw=event.raw, data=event.data
+            integration=integration, kind=AlertIntakeKind.PAGERDUTY, raw=event.raw, data=event.data
         )
         return Response(
             {"status": "success", "message": "Event processed", "dedup_key": receipt.dedup_key},

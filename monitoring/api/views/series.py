@@ -49,20 +49,30 @@ class MetricSeriesViewSet(viewsets.ReadOnlyModelViewSet):
         parameters=[
             OpenApiParameter("from", str, description="RFC 3339 or epoch seconds; default 24 h before `to`"),
             OpenApiParameter("to", str, description="RFC 3339 or epoch seconds; default now"),
-            OpenApiParameter("step", float, description="bucket width in seconds; default range/500, at most 2,000 buckets"),
+            OpenApiParameter(
+                "step", float, description="bucket width in seconds; default range/500, at most 2,000 buckets"
+            ),
         ],
-        responses={200: inline_serializer("SeriesPoints", {
-            "series": serializers.IntegerField(), "from": serializers.DateTimeField(), "to": serializers.DateTimeField(),
-            "step": serializers.FloatField(), "t": serializers.ListField(child=serializers.FloatField()),
-            "mean": serializers.ListField(child=serializers.FloatField()),
-            "min": serializers.ListField(child=serializers.FloatField()),
-            "max": serializers.ListField(child=serializers.FloatField()),
-            "count": serializers.ListField(child=serializers.IntegerField()),
-            "expected": serializers.ListField(child=serializers.FloatField(allow_null=True)),
-            "lower": serializers.ListField(child=serializers.FloatField(allow_null=True)),
-            "upper": serializers.ListField(child=serializers.FloatField(allow_null=True)),
-            "anomalies": AnomalySerializer(many=True),
-        })},
+        responses={
+            200: inline_serializer(
+                "SeriesPoints",
+                {
+                    "series": serializers.IntegerField(),
+                    "from": serializers.DateTimeField(),
+                    "to": serializers.DateTimeField(),
+                    "step": serializers.FloatField(),
+                    "t": serializers.ListField(child=serializers.FloatField()),
+                    "mean": serializers.ListField(child=serializers.FloatField()),
+                    "min": serializers.ListField(child=serializers.FloatField()),
+                    "max": serializers.ListField(child=serializers.FloatField()),
+                    "count": serializers.ListField(child=serializers.IntegerField()),
+                    "expected": serializers.ListField(child=serializers.FloatField(allow_null=True)),
+                    "lower": serializers.ListField(child=serializers.FloatField(allow_null=True)),
+                    "upper": serializers.ListField(child=serializers.FloatField(allow_null=True)),
+                    "anomalies": AnomalySerializer(many=True),
+                },
+            )
+        },
     )
     @action(detail=True, methods=["get"])
     def points(self, request, pk=None):

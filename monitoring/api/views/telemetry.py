@@ -53,8 +53,16 @@ class TelemetryView(APIView):
             "`Idempotency-Key` is answered like the first and stored once."
         ),
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
-        request={"application/json": inline_serializer("TelemetryBatchIn", {"points": serializers.ListField(child=serializers.DictField())})},
-        responses={202: inline_serializer("TelemetryAccepted", {"batch_id": serializers.IntegerField(), "accepted": serializers.IntegerField()})},
+        request={
+            "application/json": inline_serializer(
+                "TelemetryBatchIn", {"points": serializers.ListField(child=serializers.DictField())}
+            )
+        },
+        responses={
+            202: inline_serializer(
+                "TelemetryAccepted", {"batch_id": serializers.IntegerField(), "accepted": serializers.IntegerField()}
+            )
+        },
     )
     def post(self, request):
         try:
@@ -70,7 +78,9 @@ class TelemetryView(APIView):
             )
         except InvalidTelemetry as exc:
             return _invalid(exc)
-        response = Response({"batch_id": accepted.batch_id, "accepted": accepted.accepted}, status=status.HTTP_202_ACCEPTED)
+        response = Response(
+            {"batch_id": accepted.batch_id, "accepted": accepted.accepted}, status=status.HTTP_202_ACCEPTED
+        )
         if accepted.replayed:
             response["Idempotent-Replayed"] = "true"
         return response
@@ -110,7 +120,8 @@ class OtlpMetricsView(APIView):
         try:
             if media not in otlp_services.MEDIA_TYPES:
                 raise InvalidTelemetry(
-                    f"must be application/x-protobuf or application/json, not {media or 'missing'!r}", field="Content-Type"
+                    f"must be application/x-protobuf or application/json, not {media or 'missing'!r}",
+                    field="Content-Type",
                 )
             result = otlp_services.otlp_metrics_receive(
                 integration=request.auth, body=_body(request), media_type=media,
