@@ -41,7 +41,7 @@ def send(task_name: str, *args: Any, countdown: float | None = None) -> bool:
     if is_eager():
         if countdown:
             return False  # nothing waits in-process: the due row's sweep runs it
-        current_app.tasks[task_name].apply(args=args)
+        _task(task_name).apply(args=args)
         return True
     try:
         current_app.send_task(task_name, args=args, countdown=countdown)
@@ -49,6 +49,16 @@ def send(task_name: str, *args: Any, countdown: float | None = None) -> bool:
         logger.exception("could not enqueue %s%s; its sweep will pick the work up", task_name, args)
         return False
     return True
+
+
+def _task(task_name: str) -> Any:
+    """The registered task `task_name`, importing the apps' `tasks` modules first if need be: a
+    service enqueues by name without importing them, and only a worker imports them at start."""
+    try:
+        return current_app.tasks[task_name]
+    except KeyError:  # celery's NotRegistered is a KeyError
+        current_app.loader.import_default_modules()  # runs autodiscover_tasks (aiops/celery.py)
+        return current_app.tasks[task_name]
 
 
 def enqueue(task_name: str, *args: Any, countdown: float | None = None) -> None:

@@ -23,7 +23,8 @@ def body_too_large(limit: int | None = None) -> JsonResponse:
     )
 
 
-def _declared_length(request: HttpRequest) -> int | None:
+def declared_length(request: HttpRequest) -> int | None:
+    """The body's `Content-Length`, None when absent or not a number."""
     raw = request.META.get("CONTENT_LENGTH")
     if raw in (None, ""):
         return None
@@ -52,7 +53,7 @@ class RequestBodyMiddleware:
 
     def __call__(self, request):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        declared = _declared_length(request)
+        declared = declared_length(request)
         if limit is not None and declared is not None and declared > limit:
             return body_too_large(limit)
         if declared is None and _is_chunked(request) and "wsgi.input" in request.META:

@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
@@ -40,11 +41,12 @@ class RateLimitResult:
 
 # Django's RedisCache builds a new redis.Redis (and its ~200 response callbacks) for every
 # operation; the hot path keeps one client per connection pool (clients are thread-safe).
-_redis_clients: dict[int, object] = {}
+_redis_clients: dict[int, Any] = {}
 
 
-def _redis_client(backend: RedisCache, full_key: str):
-    pool_client = backend._cache
+def _redis_client(backend: RedisCache, full_key: str) -> Any:
+    # Django's private pool helpers (typed nowhere): the client per pool index they choose.
+    pool_client: Any = backend._cache
     index = pool_client._get_connection_pool_index(write=True)
     client = _redis_clients.get(index)
     if client is None or client.connection_pool is not pool_client._get_connection_pool(write=True):
@@ -101,7 +103,9 @@ _leases: dict[str, _Lease] = {}
 _leases_lock = threading.Lock()
 
 
-def rate_limit_hit(*, key: str, limit: int, window_seconds: int = WINDOW_SECONDS, now: float | None = None) -> RateLimitResult:
+def rate_limit_hit(
+    *, key: str, limit: int, window_seconds: int = WINDOW_SECONDS, now: float | None = None
+) -> RateLimitResult:
     """Count one request against `key` and say whether it is within `limit` for the current window.
 
     A fixed window: the shared counter never admits more than `limit` a window across all
@@ -134,7 +138,9 @@ def rate_limit_hit(*, key: str, limit: int, window_seconds: int = WINDOW_SECONDS
         with _leases_lock:
             allowed = lease.local < limit
             lease.local += allowed
-        return RateLimitResult(allowed=allowed, limit=limit, count=lease.local, retry_after=0 if allowed else retry_after)
+        return RateLimitResult(
+            allowed=allowed, limit=limit, count=lease.local, retry_after=0 if allowed else retry_after
+        )
     granted = max(0, min(size, limit - (count - size)))
     with _leases_lock:
         lease.count = max(lease.count, count)
@@ -156,8 +162,20 @@ def integration_rate_limit(*, integration: Integration) -> int:
     return integration.rate_limit_per_minute or settings.INTEGRATION_RATE_LIMIT_PER_MINUTE
 
 
+# Set on a request's integration object (each request authenticates its own copy) by the API's
+# throttle once it has counted the request: a later check of the same request returns that result
+# instead of counting the request a second time.
+_COUNTED = "_rate_limit_counted"
+
+
 def integration_rate_limit_check(*, integration: Integration, now: float | None = None) -> RateLimitResult:
-    """Count a request of `integration`; over its limit raise DRF's Throttled (429 with Retry-After)."""
+    """Count a request of `integration`; over its limit raise DRF's Throttled (429 with Retry-After).
+
+    A request the API throttle counted already (`integration_request_count`) is not counted again.
+    """
+    counted = getattr(integration, _COUNTED, None)
+    if isinstance(counted, RateLimitResult):
+        return counted
     result = rate_limit_hit(
         key=f"integration:{integration.pk}", limit=integration_rate_limit(integration=integration), now=now
     )
@@ -166,4 +184,12 @@ def integration_rate_limit_check(*, integration: Integration, now: float | None 
             wait=result.retry_after,
             detail=f"Integration {integration.name!r} is over its limit of {result.limit} requests per minute.",
         )
+    return result
+
+
+def integration_request_count(*, integration: Integration, now: float | None = None) -> RateLimitResult:
+    """The API throttle's count of one request (core.api.throttles): `integration_rate_limit_check`,
+    remembered on this request's integration object so the request is counted once."""
+    result = integration_rate_limit_check(integration=integration, now=now)
+    setattr(integration, _COUNTED, result)
     return result

@@ -5,15 +5,15 @@ import secrets
 from collections.abc import Iterable
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 
-from . import tasks
 from .authentication import integration_cache_forget
 from .choices import IntegrationKind, Tier
+from .enqueue import enqueue
 from .models import ConnectionTest, Integration, Service, Team
 from .selectors import TOKEN_PREFIX, token_hash
 
@@ -48,7 +48,7 @@ def integration_create(
     kind: str,
     name: str,
     service: Service | None = None,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
     secret: str = "",
     extra_services: Iterable[Service] = (),
 ) -> tuple[Integration, str]:
@@ -98,7 +98,7 @@ def connection_test_create(*, integration: Integration) -> ConnectionTest:
     """Store a test event and hand it to a worker once the row is committed."""
     test = ConnectionTest.objects.create(integration=integration)
     integration_record_receipt(integration_id=integration.pk)
-    transaction.on_commit(lambda: tasks.process_connection_test.delay(test.pk))
+    enqueue("core.process_connection_test", test.pk)
     return test
 
 

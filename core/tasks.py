@@ -5,7 +5,6 @@ import socket
 
 from celery import shared_task
 
-# `from . import services` (not names) so services.py can import this module for .delay()
 from . import services
 
 

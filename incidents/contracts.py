@@ -17,8 +17,11 @@ from .choices import SEVERITY_HINT_ALIASES, SignalStatus, SourceKind
 
 MAX_PAYLOAD_BYTES = 512 * 1024  # a raw alert is a few KB; 512 KB stops a log dump posing as one
 MAX_TITLE_CHARS = 300  # what fits a page header and a pager message
+# The one set of label limits of a signal; every source checks against these (the signals API's
+# serializer, and the telemetry format, whose series labels anomaly signals carry).
 MAX_LABELS = 64  # Prometheus rules rarely carry more than 20; beyond that it is data, not labels
-MAX_LABEL_CHARS = 500
+MAX_LABEL_NAME_CHARS = 100  # a name is an identifier (Prometheus names are short), not text
+MAX_LABEL_CHARS = 500  # a value; longer ones are truncated
 # Clocks drift and queues lag, but a signal from more than a day ahead is a sender bug.
 MAX_FUTURE_SKEW = timedelta(days=1)
 # Old signals replayed from a queue are fine; older than this is a unit mistake (ms vs s).
@@ -164,7 +167,7 @@ def _check_labels(labels: Mapping[str, Any] | None) -> dict[str, str]:
     clean: dict[str, str] = {}
     for key, value in labels.items():
         name = str(key).strip()
-        if not name or len(name) > 100:
+        if not name or len(name) > MAX_LABEL_NAME_CHARS:
             raise InvalidSignal(f"Bad label name {key!r}.", field="labels")
         text = "" if value is None else str(value)
         clean[name] = text[:MAX_LABEL_CHARS]

@@ -1,4 +1,8 @@
-"""Playbook actions of the models_registry app: retrain a model, roll a model back (registered with the incident core)."""
+"""Playbook actions of the models_registry app: retrain a model, roll a model back.
+
+Registered with the incident core, which runs them without importing this app.
+"""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -63,15 +67,23 @@ def rollback_model(*, incident: Any, params: dict) -> ActionResult:
     try:
         models = _models_for(incident=incident, params=params)
         if len(models) != 1:
-            return ActionResult(ok=False, detail=f"rollback needs exactly one model, found {len(models)} (pass params.model)")
+            return ActionResult(
+                ok=False, detail=f"rollback needs exactly one model, found {len(models)} (pass params.model)"
+            )
         decision = services.model_rollback(
             model=models[0], decided_by=f"playbook (incident {incident.pk})",
             reason=str(params.get("reason") or f"incident {incident.pk}"),
         )
     except DomainError as exc:
         return ActionResult(ok=False, detail=exc.message)
+    restored, rolled_back = decision.challenger, decision.champion
+    assert restored is not None and rolled_back is not None  # a rollback decision names both versions
     return ActionResult(
         ok=True,
-        detail=f"{models[0].name}: v{decision.challenger.version} restored, v{decision.champion.version} rolled back",
-        data={"model": models[0].name, "champion": decision.challenger.version, "rolled_back": decision.champion.version},
+        detail=f"{models[0].name}: v{restored.version} restored, v{rolled_back.version} rolled back",
+        data={
+            "model": models[0].name,
+            "champion": restored.version,
+            "rolled_back": rolled_back.version,
+        },
     )

@@ -73,11 +73,13 @@ class MonitorStatus(models.TextChoices):
     @classmethod
     def rank(cls, status: str) -> int:
         """Order for "worst of": no data < ok < warning < breach."""
-        return {cls.NO_DATA: 0, cls.OK: 1, cls.WARNING: 2, cls.BREACH: 3}.get(status, 0)
+        ranks: dict[str, int] = {cls.NO_DATA: 0, cls.OK: 1, cls.WARNING: 2, cls.BREACH: 3}
+        return ranks.get(status, 0)
 
     @classmethod
     def colour(cls, status: str) -> str:
-        return {cls.OK: "#2e7d32", cls.WARNING: "#ef6c00", cls.BREACH: "#c62828"}.get(status, "#757575")
+        colours: dict[str, str] = {cls.OK: "#2e7d32", cls.WARNING: "#ef6c00", cls.BREACH: "#c62828"}
+        return colours.get(status, "#757575")
 
 
 class MonitorRunState(models.TextChoices):

@@ -48,7 +48,7 @@ def run(stdout) -> None:
             model=model, as_of=DEMO_AS_OF, params=DEMO_PARAMS, trigger=TrainingTrigger.DEMO, enqueue=False
         )
         outcome = services.training_run_execute(run_id=run.pk)
-        if outcome.decision is None:
+        if outcome.decision is None or outcome.version is None:
             stdout.write(f"  model {model.name}: training failed: {outcome.run.error}")
             continue
         stdout.write(

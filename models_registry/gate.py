@@ -74,8 +74,11 @@ def _journey_checks(chal: Mapping[str, float], champ: Mapping[str, float] | None
     if champ is not None and champ.get("mae"):
         gain = (champ["mae"] - mae) / champ["mae"]
         checks.append(
-            (gain >= t.journey_min_mae_gain,
-             f"MAE gain over champion {gain:+.2%} ({champ['mae']:.2f} → {mae:.2f}) vs minimum {t.journey_min_mae_gain:.2%}")
+            (
+                gain >= t.journey_min_mae_gain,
+                f"MAE gain over champion {gain:+.2%} ({champ['mae']:.2f} → {mae:.2f}) "
+                f"vs minimum {t.journey_min_mae_gain:.2%}",
+            )
         )
         limit = champ["too_optimistic_share"] + t.max_secondary_regression
         checks.append(
@@ -92,7 +95,10 @@ def _stuck_checks(chal: Mapping[str, float], champ: Mapping[str, float] | None, 
         return [(False, "challenger has no recall / precision on the holdout (empty holdout?)")]
     budget = chal.get("alert_budget", 0.0)
     checks = [
-        (recall >= t.stuck_min_recall, f"recall at {budget:.0%} alert budget {recall:.1%} vs bar {t.stuck_min_recall:.1%}"),
+        (
+            recall >= t.stuck_min_recall,
+            f"recall at {budget:.0%} alert budget {recall:.1%} vs bar {t.stuck_min_recall:.1%}",
+        ),
         (precision >= t.stuck_min_precision, f"precision {precision:.1%} vs bar {t.stuck_min_precision:.1%}"),
     ]
     if champ is not None and champ.get("recall_at_budget") is not None:

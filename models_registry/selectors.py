@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, TypedDict
 
 from django.db import connection
 from django.db.models import QuerySet
@@ -58,7 +59,10 @@ def model_serving_get(*, name: str) -> tuple[RegisteredModel, ModelVersion | Non
 
 @functools.cache
 def _serving_query() -> tuple[list[str], list[str], str]:
-    quote = connection.ops.quote_name
+    def quote(column: str | None) -> str:
+        assert column is not None  # concrete fields always have a column
+        return connection.ops.quote_name(column)
+
     models_meta, versions_meta = RegisteredModel._meta, ModelVersion._meta
     # Columns in concrete-field order, as Model.from_db expects them.
     model_fields = [f for f in models_meta.concrete_fields if f.attname in _SERVING_MODEL_FIELDS]
@@ -123,7 +127,13 @@ def model_health_list() -> list[ModelHealth]:
     return rows
 
 
-def version_metric_series(*, model: RegisteredModel) -> dict[str, object]:
+class VersionMetricSeries(TypedDict):
+    labels: list[str]
+    statuses: list[str]
+    datasets: dict[str, list[Any]]
+
+
+def version_metric_series(*, model: RegisteredModel) -> VersionMetricSeries:
     """Validation metrics per version, oldest first: the model page's chart data."""
     versions = list(ModelVersion.objects.filter(model=model).order_by("version"))
     keys: list[str] = []
@@ -172,7 +182,7 @@ def monitor_series(*, model: RegisteredModel) -> dict[str, object]:
     blank = [None] * len(periods)
     performance: dict[str, list] = {}
     psi: dict[str, list] = {}
-    versions = list(blank)
+    versions: list[int | None] = [None] * len(periods)
     statuses: dict[str, list] = {kind: list(blank) for kind in MonitorKind.values}
     for r in results:
         i = index[r.period_end]

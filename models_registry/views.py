@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -68,7 +69,8 @@ def retrain(request: HttpRequest, name: str) -> HttpResponse:
     _require_actor(request)
     model = _model_or_404(name)
     try:
-        run = services.training_run_start(model=model, requested_by=request.user, trigger=TrainingTrigger.API)
+        requested_by = request.user if isinstance(request.user, User) else None  # an actor is signed in
+        run = services.training_run_start(model=model, requested_by=requested_by, trigger=TrainingTrigger.API)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:

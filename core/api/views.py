@@ -35,13 +35,28 @@ class ConnectionTestView(APIView):
 
     @extend_schema(
         request=None,
-        responses={202: inline_serializer("ConnectionTestAccepted", {"id": serializers.IntegerField(), "integration": serializers.CharField()})},
+        responses={
+            202: inline_serializer(
+                "ConnectionTestAccepted", {"id": serializers.IntegerField(), "integration": serializers.CharField()}
+            )
+        },
     )
     def post(self, request):
         test = connection_test_create(integration=request.auth)
         return Response({"id": test.pk, "integration": request.auth.name}, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(responses={200: inline_serializer("ConnectionTestStatus", {"id": serializers.IntegerField(), "processed": serializers.BooleanField(), "processed_by": serializers.CharField()})})
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "ConnectionTestStatus",
+                {
+                    "id": serializers.IntegerField(),
+                    "processed": serializers.BooleanField(),
+                    "processed_by": serializers.CharField(),
+                },
+            )
+        }
+    )
     def get(self, request):
         test = request.auth.connection_tests.first()
         if test is None:

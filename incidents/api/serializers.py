@@ -16,7 +16,7 @@ from incidents.choices import (
     SignalStatus,
     SourceKind,
 )
-from incidents.contracts import MAX_TITLE_CHARS
+from incidents.contracts import MAX_LABEL_CHARS, MAX_TITLE_CHARS
 from incidents.models import (
     Alert,
     ChannelEndpoint,
@@ -143,8 +143,8 @@ class SignalSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=MAX_TITLE_CHARS)
     description = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)
     fingerprint = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
-    labels = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=500), required=False,
-                                   default=dict)
+    labels = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=MAX_LABEL_CHARS),
+                                   required=False, default=dict)
     severity = serializers.CharField(required=False, allow_blank=True, default="",
                                      help_text="critical, high, warning or info (aliases: error, low).")
     status = serializers.ChoiceField(choices=SignalStatus.choices, default=SignalStatus.FIRING)

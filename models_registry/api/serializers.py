@@ -42,7 +42,7 @@ class RegisteredModelSerializer(serializers.ModelSerializer):
 
 class ModelVersionSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="model.name")
-    training_run = serializers.PrimaryKeyRelatedField(read_only=True)
+    training_run: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(read_only=True)
 
     class Meta:
         model = ModelVersion
@@ -67,8 +67,12 @@ class TrainingRunSerializer(serializers.ModelSerializer):
 
 
 class TrainingRunCreateSerializer(serializers.Serializer):
-    as_of = serializers.DateTimeField(required=False, help_text="Train on data before this instant (default: now / end of data).")
-    params = serializers.DictField(required=False, default=dict, help_text="Overrides: estimator parameters, train_window_days, holdout_days.")
+    as_of = serializers.DateTimeField(
+        required=False, help_text="Train on data before this instant (default: now / end of data)."
+    )
+    params = serializers.DictField(
+        required=False, default=dict, help_text="Overrides: estimator parameters, train_window_days, holdout_days."
+    )
 
     def validate_params(self, value: dict) -> dict:
         for key in ("train_window_days", "holdout_days"):

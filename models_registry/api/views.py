@@ -7,10 +7,10 @@ from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.parsers import OrjsonParser
 from core.choices import IntegrationKind, Role
 from core.exceptions import InvalidInput
 from core.permissions import IsIntegrationOrOperator
@@ -29,21 +29,6 @@ from .serializers import (
     TrainingRunCreateSerializer,
     TrainingRunSerializer,
 )
-
-
-class OrjsonParser(BaseParser):
-    """JSON bodies through orjson (4x faster than the json module on a 100-record batch).
-
-    Like DRF's strict JSONParser it refuses NaN and Infinity; a bad body is a 400 naming `body`.
-    """
-
-    media_type = "application/json"
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            return orjson.loads(stream.read() if stream is not None else b"")
-        except orjson.JSONDecodeError as exc:
-            raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from None
 
 
 def _body_list(request, key: str):
@@ -85,7 +70,10 @@ class RegisteredModelViewSet(viewsets.ReadOnlyModelViewSet):
     def gate_decisions(self, request, name=None):
         return self._paged(selectors.gate_decision_list(model=self.get_object()), GateDecisionSerializer)
 
-    @extend_schema(request=TrainingRunCreateSerializer, responses={200: TrainingRunSerializer(many=True), 202: TrainingRunSerializer})
+    @extend_schema(
+        request=TrainingRunCreateSerializer,
+        responses={200: TrainingRunSerializer(many=True), 202: TrainingRunSerializer},
+    )
     @action(detail=True, methods=["get", "post"], url_path="training-runs")
     def training_runs(self, request, name=None):
         model = self.get_object()
@@ -142,7 +130,8 @@ class PredictView(APIView):
             "version": batch.version,
             "latency_ms": round(batch.latency_ms, 3),
             "predictions": [
-                {"request_id": rid, "prediction": value} for rid, value in zip(batch.request_ids, batch.predictions, strict=False)
+                {"request_id": rid, "prediction": value}
+                for rid, value in zip(batch.request_ids, batch.predictions, strict=False)
             ],
         }
         # Rendered here with orjson: the response is always this JSON shape (errors go through DRF).

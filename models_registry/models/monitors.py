@@ -27,7 +27,9 @@ class MonitorRun(models.Model):
         ordering = ["-period_end", "-id"]
         indexes = [models.Index(fields=["model", "period_end"], name="monitorrun_model_period")]
         constraints = [
-            models.CheckConstraint(condition=models.Q(period_end__gt=models.F("period_start")), name="monitorrun_period")
+            models.CheckConstraint(
+                condition=models.Q(period_end__gt=models.F("period_start")), name="monitorrun_period"
+            )
         ]
 
     def __str__(self) -> str:

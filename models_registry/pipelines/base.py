@@ -108,7 +108,8 @@ class Pipeline(ABC):
     # ---- features (shared by training and serving) ------------------------------------------------
     @abstractmethod
     def feature_columns(self, raw: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        """Feature arrays (keys `features`) from raw input columns (a frame or `RecordBatch.columns`); categoricals as str."""
+        """Feature arrays (keys `features`) from raw input columns (a frame or `RecordBatch.columns`);
+        categoricals as str."""
 
     def build_features(self, raw: pd.DataFrame) -> pd.DataFrame:
         """Feature frame (columns `features`) from a raw frame: `feature_columns`, as training and monitors use it."""
@@ -335,7 +336,9 @@ def _check_value(value: Any, spec: InputField, *, index: int, where: str) -> Any
         return value.strip()
     if spec.kind == "datetime":
         if not isinstance(value, str):
-            raise InvalidRecords(f"record {index}: field {spec.name!r} must be an ISO 8601 date-time string", field=where)
+            raise InvalidRecords(
+                f"record {index}: field {spec.name!r} must be an ISO 8601 date-time string", field=where
+            )
         try:
             datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:  # NUL characters included

@@ -19,8 +19,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 
 from ..choices import ModelTask
 from ..evaluation import classification_metrics, regression_metrics
-from . import register
 from .base import FittedModel, InputField, Pipeline, TrainingData
+from .registry import register
 
 LOCAL_TZ = ZoneInfo("America/New_York")  # every origin (EWR, JFK, LGA) is in New York
 WEATHER = ("temp", "humid", "wind_speed", "wind_gust", "precip", "pressure", "visib")

@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from core.exceptions import InvalidInput
 from core.services import service_get_or_create, team_get_or_create
 
 from ..choices import MonitorKind, MonitorStatus, MonitorTrigger, TrainingRunStatus, TrainingTrigger
+from ..exceptions import TrainingFailed
 from ..models import MonitorResult, RegisteredModel
 from ..pipelines import get_pipeline
 from ..pipelines.flights import WEATHER
@@ -86,8 +88,6 @@ def month_starts(first: str, last: str) -> list[datetime]:
     start = datetime.strptime(first, "%Y-%m").replace(tzinfo=UTC)
     end = datetime.strptime(last, "%Y-%m").replace(tzinfo=UTC)
     if end < start:
-        from core.exceptions import InvalidInput
-
         raise InvalidInput(f"--to {last} is before --from {first}", field="to")
     months = []
     while start <= end:
@@ -181,16 +181,29 @@ def flights_replay(
         },
     )
     if outcome.decision is None:
-        from ..exceptions import TrainingFailed
-
         raise TrainingFailed(f"bootstrap training failed: {outcome.run.error}")
-    rows.append(ReplayMonth(
-        month=f"{months[0]:%Y-%m}", champion=outcome.version.version, predictions=0, mae=None,
-        optimistic_share=None, conservative_share=None, max_psi=None, drifted_features=0, statuses={},
-        incidents_opened=(), performance_incident="", signal_events=(), signals=0, retrained=True, retrain_reason="bootstrap",
-        decision=outcome.decision.decision, decision_version=outcome.version.version,
-        decision_reasons=tuple(outcome.decision.reasons),
-    ))
+    rows.append(
+        ReplayMonth(
+            month=f"{months[0]:%Y-%m}",
+            champion=outcome.version.version,
+            predictions=0,
+            mae=None,
+            optimistic_share=None,
+            conservative_share=None,
+            max_psi=None,
+            drifted_features=0,
+            statuses={},
+            incidents_opened=(),
+            performance_incident="",
+            signal_events=(),
+            signals=0,
+            retrained=True,
+            retrain_reason="bootstrap",
+            decision=outcome.decision.decision,
+            decision_version=outcome.version.version,
+            decision_reasons=tuple(outcome.decision.reasons),
+        )
+    )
 
     for index, start in enumerate(months[1:], start=1):
         end = _next_month(start)
@@ -214,7 +227,8 @@ def flights_replay(
                 )
                 champion_version = batch.version
                 actuals.extend(
-                    {"request_id": rid, "actual": float(actual[i])} for rid, i in zip(batch.request_ids, chunk, strict=False)
+                    {"request_id": rid, "actual": float(actual[i])}
+                    for rid, i in zip(batch.request_ids, chunk, strict=False)
                 )
         # Arrival delays are known once the flights have landed: attach them at the month's end.
         for lo in range(0, len(actuals), ACTUALS_CHUNK):
@@ -241,7 +255,8 @@ def flights_replay(
         )
         breach = perf is not None and perf.status == MonitorStatus.BREACH
         scheduled = bool(retrain_every) and index % retrain_every == 0
-        decision, decision_version, reasons, reason = "", None, (), ""
+        reasons: tuple[str, ...] = ()
+        decision, decision_version, reason = "", None, ""
         if breach or scheduled:
             reason = "performance breach" if breach else "schedule"
             say(f"{start:%Y-%m}: retraining ({reason}) as of {end:%Y-%m-%d}")

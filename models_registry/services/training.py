@@ -14,14 +14,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from threadpoolctl import threadpool_limits
 
+from core.enqueue import enqueue as enqueue_task
 from core.exceptions import InvalidInput
 
-from .. import tasks
 from ..artifacts import artifact_save
 from ..choices import GateOutcome, TrainingRunStatus, TrainingTrigger, VersionAlias, VersionStatus
 from ..exceptions import ArtifactIntegrityError, TrainingFailed, TrainingRunConflict
@@ -82,7 +82,7 @@ def training_run_create(
     as_of: datetime | None = None,
     trigger: str = TrainingTrigger.MANUAL,
     params: Mapping[str, Any] | None = None,
-    requested_by: AbstractBaseUser | None = None,
+    requested_by: User | None = None,
     enqueue: bool = True,
 ) -> TrainingRun:
     """A queued run; with `enqueue` the `training` queue picks it up after commit."""
@@ -96,7 +96,7 @@ def training_run_create(
         time_limit_seconds=settings.MODEL_TRAINING_TIME_LIMIT,
     )
     if enqueue:
-        transaction.on_commit(lambda: tasks.train_model.delay(run.pk))
+        enqueue_task("models_registry.train_model", run.pk)
     return run
 
 
@@ -188,7 +188,9 @@ def _train_and_gate(*, run: TrainingRun, log: _RunLog) -> tuple[ModelVersion, Ga
     train = pipeline.load(start=train_start, end=holdout_start)
     holdout = pipeline.load(start=holdout_start, end=holdout_end)
     if len(train.frame) < MIN_TRAIN_ROWS:
-        raise TrainingFailed(f"only {len(train.frame)} training rows before {holdout_start:%Y-%m-%d} (need {MIN_TRAIN_ROWS})")
+        raise TrainingFailed(
+            f"only {len(train.frame)} training rows before {holdout_start:%Y-%m-%d} (need {MIN_TRAIN_ROWS})"
+        )
     if len(holdout.frame) < MIN_HOLDOUT_ROWS:
         raise TrainingFailed(f"only {len(holdout.frame)} holdout rows (need {MIN_HOLDOUT_ROWS})")
     log(f"building features: {len(train.frame)} training rows, {len(holdout.frame)} holdout rows")
@@ -230,7 +232,9 @@ def _train_and_gate(*, run: TrainingRun, log: _RunLog) -> tuple[ModelVersion, Ga
         if (current.pk if current else None) != (champion.pk if champion else None):
             promote = False
             reasons.append("fail: the champion changed while this run trained; retrain to compare against it")
-        number = (ModelVersion.objects.filter(model=model).order_by("-version").values_list("version", flat=True).first() or 0) + 1
+        number = (
+            ModelVersion.objects.filter(model=model).order_by("-version").values_list("version", flat=True).first() or 0
+        ) + 1
         ModelVersion.objects.filter(model=model, alias=VersionAlias.CHALLENGER).update(alias=VersionAlias.NONE)
         version = ModelVersion.objects.create(
             model=model, version=number, training_run=run, alias=VersionAlias.CHALLENGER,
@@ -267,10 +271,12 @@ def training_runs_reap(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     reaped = 0
     for run in TrainingRun.objects.filter(status=TrainingRunStatus.RUNNING, started_at__isnull=False):
-        if run.started_at + timedelta(seconds=run.time_limit_seconds) + REAPER_GRACE < now:
+        started_at = run.started_at
+        assert started_at is not None  # filtered above
+        if started_at + timedelta(seconds=run.time_limit_seconds) + REAPER_GRACE < now:
             reaped += TrainingRun.objects.filter(pk=run.pk, status=TrainingRunStatus.RUNNING).update(
                 status=TrainingRunStatus.FAILED, finished_at=now,
-                error=f"reaped: still running {int((now - run.started_at).total_seconds())} s after start, "
+                error=f"reaped: still running {int((now - started_at).total_seconds())} s after start, "
                       f"limit {run.time_limit_seconds} s (worker lost?)",
             )
     reaped += TrainingRun.objects.filter(
@@ -291,7 +297,7 @@ def retraining_schedule(*, trigger: str = TrainingTrigger.SCHEDULE) -> list[Trai
 
 def training_run_start(
     *, model: RegisteredModel, as_of: datetime | None = None, params: Mapping[str, Any] | None = None,
-    requested_by: AbstractBaseUser | None = None, trigger: str = TrainingTrigger.API,
+    requested_by: User | None = None, trigger: str = TrainingTrigger.API,
 ) -> TrainingRun:
     """A person or playbook asks for a run; refused while one is already queued or running."""
     if model.training_runs.filter(status__in=TrainingRunStatus.active()).exists():

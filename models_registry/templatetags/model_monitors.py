@@ -8,7 +8,7 @@ from ..choices import MonitorKind, MonitorStatus
 
 register = template.Library()
 
-BADGE = {MonitorStatus.OK: "ok", MonitorStatus.WARNING: "sev-3", MonitorStatus.BREACH: "sev-1"}
+BADGE: dict[str, str] = {MonitorStatus.OK: "ok", MonitorStatus.WARNING: "sev-3", MonitorStatus.BREACH: "sev-1"}
 RECENT_RESULTS = 30  # rows in the model page's results table; the API has the rest
 
 

@@ -3,6 +3,6 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .telemetry import OtlpMetricsView
+from .views import OtlpMetricsView
 
 urlpatterns = [path("v1/metrics", OtlpMetricsView.as_view(), name="otlp-metrics")]

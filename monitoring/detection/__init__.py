@@ -12,6 +12,7 @@ Usage (live ingestion and backtest alike)::
 
 from __future__ import annotations
 
+from . import detectors  # noqa: F401  (registers the built-in detectors)
 from .base import DetectionResult, Detector, StateFormatError
 from .engine import score_series
 from .registry import DEFAULT_DETECTOR, detector_names, get_detector, register

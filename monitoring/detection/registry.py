@@ -1,4 +1,8 @@
-"""Registry of anomaly detectors by name; the default one scores every series unless told otherwise."""
+"""Registry of anomaly detectors by name; the default one scores every series unless told otherwise.
+
+Detector modules register themselves here on import; the `monitoring.detection` package imports the
+built-in ones (`detectors`), so whoever imports anything under it finds them registered.
+"""
 
 from __future__ import annotations
 
@@ -20,13 +24,11 @@ def register(cls: type[Detector]) -> type[Detector]:
 
 
 def detector_names() -> list[str]:
-    _load_builtin()
     return sorted(_REGISTRY)
 
 
 def get_detector(name: str | None = None) -> Detector:
     """An instance of the named detector (None → the default)."""
-    _load_builtin()
     key = name or DEFAULT_DETECTOR
     try:
         return _REGISTRY[key]()
@@ -35,8 +37,3 @@ def get_detector(name: str | None = None) -> Detector:
             f"unknown detector {key!r}; known: {', '.join(sorted(_REGISTRY))}"
         ) from None
 
-
-def _load_builtin() -> None:
-    # Importing the detector modules registers them; done lazily so importing the
-    # registry alone stays cheap and free of cycles.
-    from . import detectors  # noqa: F401

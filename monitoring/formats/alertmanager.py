@@ -69,7 +69,10 @@ class AlertmanagerParser(IntakeParser):
             problems.add("alerts", "is missing")
             return [], "", ""
         if not isinstance(alerts, list) or not alerts:
-            problems.add("alerts", f"must be a non-empty array, not {json_type(alerts) if not isinstance(alerts, list) else 'empty'}")
+            problems.add(
+                "alerts",
+                f"must be a non-empty array, not {json_type(alerts) if not isinstance(alerts, list) else 'empty'}",
+            )
             return [], "", ""
         group = {
             "receiver": receiver, "groupKey": group_key, "externalURL": external_url,

@@ -331,6 +331,9 @@ def known_services(names: set[str], *, cached: bool = True, answers: dict[str, b
             _known_services.clear()
         for name in missing:
             exists = name in found
-            _known_services[name] = (now + (SERVICE_NAME_TTL_SECONDS if exists else SERVICE_MISSING_TTL_SECONDS), exists)
+            _known_services[name] = (
+                now + (SERVICE_NAME_TTL_SECONDS if exists else SERVICE_MISSING_TTL_SECONDS),
+                exists,
+            )
         hits |= found
     return hits

@@ -39,7 +39,9 @@ def verify_signature(*, secret: str, body: bytes, headers: Any, now: float | Non
         except ValueError:
             raise SignatureInvalid(["signature timestamp must be Unix seconds"]) from None
         if age > SIGNATURE_MAX_AGE_SECONDS:
-            raise SignatureInvalid([f"signature timestamp is {int(age)} s away from now (limit {SIGNATURE_MAX_AGE_SECONDS} s)"])
+            raise SignatureInvalid(
+                [f"signature timestamp is {int(age)} s away from now (limit {SIGNATURE_MAX_AGE_SECONDS} s)"]
+            )
         signed = timestamp.encode() + b":" + body
     expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, signature.removeprefix("sha256=")):

@@ -16,6 +16,12 @@ from monitoring.choices import SeriesKind
 
 MAX_BATCH_POINTS = 10_000  # one request stays well under a second of work and a few MB of JSON
 MAX_METRIC_LENGTH = 200  # MetricSeries.metric
+# Series labels, refused over these limits (not truncated: they name the series). A series'
+# anomaly signal carries them as `label_<name>` plus its own `metric` and `kind`, so they sit well
+# inside the signal contract's limits (incidents.contracts, the one set of label limits), leaving
+# ANOMALY_SIGNAL_LABELS of room: 32 + 2 <= 64 labels, values 200 <= 500 characters (a test keeps
+# them so).
+ANOMALY_SIGNAL_LABELS = 2
 MAX_LABELS = 32  # Prometheus practice: more labels than this is a cardinality accident
 MAX_LABEL_LENGTH = 200
 MAX_UNIT_LENGTH = 32  # MetricSeries.unit
@@ -133,7 +139,9 @@ def parse_telemetry_json(
     # Each column is checked as a whole; of the errors found, the lowest point index wins
     # (ties go to the field a reader meets first), so the message names the first bad point.
     errors: list[InvalidTelemetry] = []
-    ts = _collect(errors, lambda: parse_timestamps(timestamps, now=now, max_future_skew_seconds=max_future_skew_seconds))
+    ts = _collect(
+        errors, lambda: parse_timestamps(timestamps, now=now, max_future_skew_seconds=max_future_skew_seconds)
+    )
     vals = _collect(errors, lambda: _parse_values(values))
     service_ids = [-1] * len(points)
     if _collect(errors, lambda: _check_strings(services, field="service", max_length=MAX_METRIC_LENGTH)) is not None:

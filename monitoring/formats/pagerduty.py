@@ -87,7 +87,7 @@ class PagerDutyParser(IntakeParser):
                 "fingerprint": dedup_key,
                 "labels": labels,
                 "severity_hint": SEVERITIES.get(severity, ""),
-                "status": ACTIONS[action],
+                "status": ACTIONS[str(action)],  # a key of ACTIONS: checked above
                 "occurred_at": occurred_at or received_at,
                 "payload": {k: v for k, v in data.items() if k != "routing_key"},
                 "links": safe_links([*links, (client_url, client or "Source")]),

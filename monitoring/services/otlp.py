@@ -81,7 +81,9 @@ def decompress(body: bytes, encoding: str) -> bytes:
     if encoding in ("", "identity"):
         return body
     if encoding != "gzip":
-        raise InvalidTelemetry(f"unsupported Content-Encoding {encoding!r} (use gzip or none)", field="Content-Encoding")
+        raise InvalidTelemetry(
+            f"unsupported Content-Encoding {encoding!r} (use gzip or none)", field="Content-Encoding"
+        )
     try:
         decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
         out = decoder.decompress(body, MAX_DECOMPRESSED)
@@ -295,7 +297,8 @@ def _rates(samples: list[_Sample]) -> list[_Sample]:
             restarted = row.counter_value is None or sample.value < row.counter_value or (
                 start_ts is not None and row.counter_start_ts is not None and start_ts != row.counter_start_ts
             )
-            if not restarted:
+            # Not restarted means a stored value, and its time is stored with it.
+            if not restarted and row.counter_value is not None and prev_ts is not None:
                 delta, interval = sample.value - row.counter_value, sample.ts - prev_ts
             elif row.counter_value is not None and start_ts is not None and sample.ts > sample.start:
                 delta, interval = sample.value, sample.ts - sample.start  # counted since its (re)start
@@ -303,8 +306,15 @@ def _rates(samples: list[_Sample]) -> list[_Sample]:
                 delta, interval = None, None  # first sight of this counter: nothing to compare with
             if delta is not None and interval and interval > 0:
                 value = delta / interval if sample.per_second else delta
-                result = _Sample(service_id=sample.service_id, metric=sample.metric, labels=sample.labels, unit=sample.unit,
-                                 ts=sample.ts, value=value, where=sample.where)
+                result = _Sample(
+                    service_id=sample.service_id,
+                    metric=sample.metric,
+                    labels=sample.labels,
+                    unit=sample.unit,
+                    ts=sample.ts,
+                    value=value,
+                    where=sample.where,
+                )
             row.counter_value = sample.value
             row.counter_ts = datetime.fromtimestamp(sample.ts, tz=UTC)
             row.counter_start_ts = start_ts

@@ -31,7 +31,9 @@ def clock(monkeypatch):
     return now
 
 
-def test_a_known_token_is_answered_without_asking_the_database_again(make_integration, django_assert_num_queries, clock):
+def test_a_known_token_is_answered_without_asking_the_database_again(
+    make_integration, django_assert_num_queries, clock
+):
     integration, token = make_integration()
     assert authentication.authenticate_integration_token(token).pk == integration.pk
     with django_assert_num_queries(0):

@@ -34,7 +34,13 @@ def stuck(recall: float, precision: float) -> dict:
         ("stuck_first_version_low_recall", ModelTask.CLASSIFICATION, stuck(0.15, 0.3), None, False),
         ("stuck_better_recall", ModelTask.CLASSIFICATION, stuck(0.32, 0.30), stuck(0.30, 0.30), True),
         ("stuck_recall_gain_below_minimum", ModelTask.CLASSIFICATION, stuck(0.302, 0.30), stuck(0.30, 0.30), False),
-        ("stuck_better_recall_but_precision_collapses", ModelTask.CLASSIFICATION, stuck(0.35, 0.22), stuck(0.30, 0.30), False),
+        (
+            "stuck_better_recall_but_precision_collapses",
+            ModelTask.CLASSIFICATION,
+            stuck(0.35, 0.22),
+            stuck(0.30, 0.30),
+            False,
+        ),
         ("empty_holdout", ModelTask.REGRESSION, {"n": 0}, None, False),
     ],
 )

@@ -51,7 +51,9 @@ def test_performance_waits_for_late_actuals_and_then_uses_only_labelled_predicti
     rows = _february(500)
     batch = _serve(champion_model, rows)
     actual = rows["target"].to_numpy()
-    first = [{"request_id": rid, "actual": float(a)} for rid, a in zip(batch.request_ids[:150], actual[:150], strict=False)]
+    first = [
+        {"request_id": rid, "actual": float(a)} for rid, a in zip(batch.request_ids[:150], actual[:150], strict=False)
+    ]
     actuals_attach(model=champion_model, actuals=first)
 
     early = _results(monitor_services.monitors_run_now(model=champion_model, period_start=FEB, period_end=MAR))
@@ -59,7 +61,10 @@ def test_performance_waits_for_late_actuals_and_then_uses_only_labelled_predicti
     assert "350 still waiting" in early[MonitorKind.PERFORMANCE].reasons[0]
     assert early[MonitorKind.OPERATIONAL].metrics["volume"] == 500  # served volume counts every prediction
 
-    rest = [{"request_id": rid, "actual": float(a)} for rid, a in zip(batch.request_ids[150:400], actual[150:400], strict=False)]
+    rest = [
+        {"request_id": rid, "actual": float(a)}
+        for rid, a in zip(batch.request_ids[150:400], actual[150:400], strict=False)
+    ]
     actuals_attach(model=champion_model, actuals=rest)
     later = _results(monitor_services.monitors_run_now(model=champion_model, period_start=FEB, period_end=MAR))
     performance = later[MonitorKind.PERFORMANCE]
@@ -78,7 +83,10 @@ def test_a_performance_breach_opens_a_model_incident_with_the_model_drift_playbo
     # Every journey lands an hour later than forecast: forecasts are far too optimistic.
     actuals_attach(
         model=champion_model,
-        actuals=[{"request_id": rid, "actual": p + 60.0} for rid, p in zip(batch.request_ids, batch.predictions, strict=False)],
+        actuals=[
+            {"request_id": rid, "actual": p + 60.0}
+            for rid, p in zip(batch.request_ids, batch.predictions, strict=False)
+        ],
     )
     with django_capture_on_commit_callbacks(execute=True):
         (run,) = monitor_services.monitors_run_now(model=champion_model, period_start=FEB, period_end=MAR)
@@ -103,7 +111,10 @@ def test_the_next_breach_of_the_same_kind_joins_the_open_alert_rather_than_openi
         batch = _serve(champion_model, rows, at=day)
         actuals_attach(
             model=champion_model,
-            actuals=[{"request_id": rid, "actual": p + 90.0} for rid, p in zip(batch.request_ids, batch.predictions, strict=False)],
+            actuals=[
+                {"request_id": rid, "actual": p + 90.0}
+                for rid, p in zip(batch.request_ids, batch.predictions, strict=False)
+            ],
         )
         monitor_services.monitors_run_now(model=champion_model, period_start=FEB, period_end=day.replace(hour=23))
     breaches = MonitorResult.objects.filter(kind=MonitorKind.PERFORMANCE, status=MonitorStatus.BREACH)
@@ -122,7 +133,9 @@ def test_data_drift_alone_warns_but_does_not_page(champion_model):
     # The model's forecasts turn out right: performance holds, so drift must not page.
     actuals_attach(
         model=champion_model,
-        actuals=[{"request_id": rid, "actual": p} for rid, p in zip(batch.request_ids, batch.predictions, strict=False)],
+        actuals=[
+            {"request_id": rid, "actual": p} for rid, p in zip(batch.request_ids, batch.predictions, strict=False)
+        ],
     )
     results = _results(monitor_services.monitors_run_now(model=champion_model, period_start=FEB, period_end=MAR))
     drift = results[MonitorKind.DATA_DRIFT]
@@ -142,7 +155,10 @@ def test_drift_turns_into_part_of_the_breach_when_performance_breaches_too(champ
     batch = _serve(champion_model, rows, records=records)
     actuals_attach(
         model=champion_model,
-        actuals=[{"request_id": rid, "actual": p + 60.0} for rid, p in zip(batch.request_ids, batch.predictions, strict=False)],
+        actuals=[
+            {"request_id": rid, "actual": p + 60.0}
+            for rid, p in zip(batch.request_ids, batch.predictions, strict=False)
+        ],
     )
     results = _results(monitor_services.monitors_run_now(model=champion_model, period_start=FEB, period_end=MAR))
     assert results[MonitorKind.PERFORMANCE].status == MonitorStatus.BREACH
@@ -194,7 +210,9 @@ def test_a_stuck_journey_model_is_judged_on_recall_and_precision_at_the_alert_bu
     settings.MONITOR_MIN_ACTUALS = 100
     pipeline = get_pipeline("flights.stuck_journey")
     train = pipeline.load(start=datetime(2013, 1, 11, tzinfo=UTC), end=datetime(2013, 1, 25, tzinfo=UTC)).frame
-    fitted = pipeline.fit(features=pipeline.build_features(train), target=train["target"].to_numpy(), params={"max_iter": 20})
+    fitted = pipeline.fit(
+        features=pipeline.build_features(train), target=train["target"].to_numpy(), params={"max_iter": 20}
+    )
     service = make_service("journey-eta-model")
     model = registered_model_get_or_create(
         name="stuck-journey", pipeline="flights.stuck_journey", team=service.team, service=service
@@ -211,7 +229,9 @@ def test_a_stuck_journey_model_is_judged_on_recall_and_precision_at_the_alert_bu
     batch = _serve(model, rows)
     actuals_attach(
         model=model,
-        actuals=[{"request_id": rid, "actual": int(a)} for rid, a in zip(batch.request_ids, rows["target"], strict=False)],
+        actuals=[
+            {"request_id": rid, "actual": int(a)} for rid, a in zip(batch.request_ids, rows["target"], strict=False)
+        ],
     )
     results = _results(monitor_services.monitors_run_now(model=model, period_start=FEB, period_end=MAR))
     performance = results[MonitorKind.PERFORMANCE]

@@ -24,7 +24,9 @@ def monitored(champion_model):
     batch = predictions_make(model=champion_model, records=flight_records(frame), at=FEB.replace(day=12))
     actuals_attach(
         model=champion_model,
-        actuals=[{"request_id": rid, "actual": float(a)} for rid, a in zip(batch.request_ids, frame["target"], strict=False)],
+        actuals=[
+            {"request_id": rid, "actual": float(a)} for rid, a in zip(batch.request_ids, frame["target"], strict=False)
+        ],
     )
     monitor_services.monitors_run_now(model=champion_model, period_start=FEB, period_end=MAR)
     return champion_model
@@ -109,7 +111,10 @@ def test_the_home_page_names_models_whose_monitors_breach(champion_model, make_u
     batch = predictions_make(model=champion_model, records=flight_records(frame), at=FEB.replace(day=12))
     actuals_attach(
         model=champion_model,
-        actuals=[{"request_id": rid, "actual": p + 60.0} for rid, p in zip(batch.request_ids, batch.predictions, strict=False)],
+        actuals=[
+            {"request_id": rid, "actual": p + 60.0}
+            for rid, p in zip(batch.request_ids, batch.predictions, strict=False)
+        ],
     )
     client.force_login(make_user("executive"))
     assert "monitors breaching" not in client.get("/").content.decode()

@@ -51,7 +51,9 @@ def test_unknown_model_is_a_404(history, client_as):
     assert client_as(Role.MANAGER).get("/api/v1/models/nope/versions/").status_code == 404
 
 
-def test_operators_start_training_runs_and_managers_may_not(journey_model, client_as, django_capture_on_commit_callbacks):
+def test_operators_start_training_runs_and_managers_may_not(
+    journey_model, client_as, django_capture_on_commit_callbacks
+):
     manager = client_as(Role.MANAGER).post("/api/v1/models/journey-time/training-runs/", {}, format="json")
     assert manager.status_code == 403
 
@@ -119,8 +121,22 @@ def test_playbook_actions_retrain_and_roll_back(history):
 
 
 def test_retrain_and_rollback_commands(journey_model, capsys):
-    call_command("retrain", "journey-time", "--as-of", "2013-03-01", "--params", '{"train_window_days": 10, "holdout_days": 4, "max_iter": 1}')
-    call_command("retrain", "journey-time", "--as-of", "2013-03-01", "--params", '{"train_window_days": 10, "holdout_days": 4, "max_iter": 25}')
+    call_command(
+        "retrain",
+        "journey-time",
+        "--as-of",
+        "2013-03-01",
+        "--params",
+        '{"train_window_days": 10, "holdout_days": 4, "max_iter": 1}',
+    )
+    call_command(
+        "retrain",
+        "journey-time",
+        "--as-of",
+        "2013-03-01",
+        "--params",
+        '{"train_window_days": 10, "holdout_days": 4, "max_iter": 25}',
+    )
     out = capsys.readouterr().out
     assert "decision: PROMOTE v1" in out and "decision: PROMOTE v2" in out and "MAE gain over champion" in out
     call_command("rollback", "journey-time")

@@ -68,7 +68,11 @@ def test_serving_builds_the_same_features_as_training(served, model_client):
         ("number_as_string", [{**RECORD, "distance": "far"}], "records[0].distance"),
         ("boolean_as_number", [{**RECORD, "temp": True}], "records[0].temp"),
         ("null_in_required_field", [{**RECORD, "carrier": None}], "records[0].carrier"),
-        ("bad_datetime", [RECORD, RECORD, {**RECORD, "scheduled_departure": "yesterday"}], "records[2].scheduled_departure"),
+        (
+            "bad_datetime",
+            [RECORD, RECORD, {**RECORD, "scheduled_departure": "yesterday"}],
+            "records[2].scheduled_departure",
+        ),
         ("record_not_an_object", [RECORD, 42], "records[1]"),
         ("empty_batch", [], "records"),
     ],
@@ -139,8 +143,12 @@ def test_actuals_of_a_classifier_must_be_zero_or_one(stuck_model, train, model_c
     fitted_cache_clear()
     train(stuck_model)
     ids = [p["request_id"] for p in predict(model_client, [RECORD], name="stuck-journey").json()["predictions"]]
-    bad = model_client.post("/api/v1/models/stuck-journey/actuals", {"actuals": [{"request_id": ids[0], "actual": 3}]}, format="json")
-    good = model_client.post("/api/v1/models/stuck-journey/actuals", {"actuals": [{"request_id": ids[0], "actual": True}]}, format="json")
+    bad = model_client.post(
+        "/api/v1/models/stuck-journey/actuals", {"actuals": [{"request_id": ids[0], "actual": 3}]}, format="json"
+    )
+    good = model_client.post(
+        "/api/v1/models/stuck-journey/actuals", {"actuals": [{"request_id": ids[0], "actual": True}]}, format="json"
+    )
     assert bad.status_code == 400 and bad.json()["field"] == "actuals[0].actual"
     assert good.status_code == 200 and PredictionLog.objects.get(request_id=ids[0]).actual == 1.0
 

@@ -157,12 +157,15 @@ def test_the_reaper_fails_runs_stuck_past_their_limit(journey_model):
     TrainingRun.objects.filter(pk=stuck.pk).update(
         status=TrainingRunStatus.RUNNING, started_at=now - timedelta(seconds=stuck.time_limit_seconds + 600)
     )
-    TrainingRun.objects.filter(pk=fresh.pk).update(status=TrainingRunStatus.RUNNING, started_at=now - timedelta(seconds=5))
+    TrainingRun.objects.filter(pk=fresh.pk).update(
+        status=TrainingRunStatus.RUNNING, started_at=now - timedelta(seconds=5)
+    )
     TrainingRun.objects.filter(pk=forgotten.pk).update(created_at=now - timedelta(days=1))
 
     assert training_runs_reap(now=now) == 2
 
-    stuck.refresh_from_db(); fresh.refresh_from_db(); forgotten.refresh_from_db()
+    for run in (stuck, fresh, forgotten):
+        run.refresh_from_db()
     assert stuck.status == TrainingRunStatus.FAILED and "reaped" in stuck.error
     assert fresh.status == TrainingRunStatus.RUNNING
     assert forgotten.status == TrainingRunStatus.FAILED

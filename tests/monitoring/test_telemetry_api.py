@@ -196,3 +196,21 @@ def test_people_cannot_post_telemetry_and_agents_cannot_read_series(client_as, a
 
 def test_telemetry_needs_a_token(api_client):
     assert api_client.post(URL, data=b"{}", content_type="application/json").status_code == 401
+
+
+def test_up_to_32_labels_of_200_characters_are_accepted_and_more_refused(agent):
+    body = points(agent.service.name, 1)
+    body[0]["labels"] = {f"l{i}": "v" * 200 for i in range(32)}
+    assert post(agent, {"points": body}).status_code == 202
+    body[0]["labels"] = {f"l{i}": "v" for i in range(33)}
+    assert post(agent, {"points": body}).json()["field"] == "labels"
+    body[0]["labels"] = {"l": "v" * 201}
+    assert post(agent, {"points": body}).json()["field"] == "labels"
+
+
+def test_a_series_labels_fit_the_signal_contract_with_room_for_the_anomaly_signals_own():
+    from incidents import contracts
+    from monitoring.formats import native
+
+    assert native.MAX_LABELS + native.ANOMALY_SIGNAL_LABELS <= contracts.MAX_LABELS
+    assert native.MAX_LABEL_LENGTH <= contracts.MAX_LABEL_CHARS

@@ -86,13 +86,15 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from None
         started = time.perf_counter()
         with tqdm(total=total, desc="replay", unit="month", file=self.stderr._out) as bar:
+            last_month: str | None = None
+
             def progress(message: str) -> None:
+                nonlocal last_month
                 bar.write(f"  {message}")
-                if message[:7] != getattr(progress, "last", None) and ": " in message:
-                    progress.last = message[:7]
+                if message[:7] != last_month and ": " in message:
+                    last_month = message[:7]
                     bar.update(1)
 
-            progress.last = None
             try:
                 report = flights_replay(
                     first_month=first, last_month=last, sample=sample, seed=seed, retrain_every=retrain_every,
@@ -109,5 +111,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"{m.month} signals: " + "; ".join(m.signal_events))
         for m in report.months:
             if m.decision_reasons and m.retrained:
-                self.stdout.write(f"{m.month} gate v{m.decision_version} {m.decision}: " + "; ".join(m.decision_reasons))
+                self.stdout.write(
+                    f"{m.month} gate v{m.decision_version} {m.decision}: " + "; ".join(m.decision_reasons)
+                )
         self.stdout.write(f"replayed {total} months in {time.perf_counter() - started:.1f} s")

@@ -31,7 +31,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("model", help="registered model name")
         parser.add_argument("--as-of", dest="as_of", help="train on data before this date (default: now / end of data)")
-        parser.add_argument("--params", default="{}", help='JSON overrides, e.g. \'{"max_iter": 50, "holdout_days": 7}\'')
+        parser.add_argument(
+            "--params", default="{}", help='JSON overrides, e.g. \'{"max_iter": 50, "holdout_days": 7}\''
+        )
 
     def handle(self, *args, model: str, as_of: str | None, params: str, **options):
         try:
@@ -65,13 +67,18 @@ class Command(BaseCommand):
         if outcome.run.status != TrainingRunStatus.SUCCEEDED:
             raise CommandError(f"training run {run.pk} failed: {outcome.run.error} (champion unchanged)")
         version, decision = outcome.version, outcome.decision
+        assert version is not None and decision is not None  # a succeeded run recorded both
         self.stdout.write(f"v{version.version} metrics: " + ", ".join(
             f"{k}={v:.4g}" for k, v in version.metrics.items() if isinstance(v, (int, float))))
         champion_metrics = decision.metrics.get("champion")
         if champion_metrics:
-            self.stdout.write(f"champion v{decision.champion.version} on the same holdout: " + ", ".join(
+            champion = decision.champion.version if decision.champion else "?"
+            self.stdout.write(f"champion v{champion} on the same holdout: " + ", ".join(
                 f"{k}={v:.4g}" for k, v in champion_metrics.items() if isinstance(v, (int, float))))
-        self.stdout.write(self.style.SUCCESS(f"decision: {decision.decision.upper()} v{version.version}")
-                          if decision.decision == "promote" else self.style.WARNING(f"decision: REJECT v{version.version}"))
+        self.stdout.write(
+            self.style.SUCCESS(f"decision: {decision.decision.upper()} v{version.version}")
+            if decision.decision == "promote"
+            else self.style.WARNING(f"decision: REJECT v{version.version}")
+        )
         for reason in decision.reasons:
             self.stdout.write(f"  - {reason}")

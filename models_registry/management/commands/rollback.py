@@ -20,6 +20,10 @@ class Command(BaseCommand):
             decision = services.model_rollback(model=registered, decided_by="manage.py rollback", reason=reason)
         except DomainError as exc:
             raise CommandError(exc.message) from None
-        self.stdout.write(self.style.SUCCESS(
-            f"{registered.name}: champion is v{decision.challenger.version} again (v{decision.champion.version} rolled back)"
-        ))
+        restored, rolled_back = decision.challenger, decision.champion
+        assert restored is not None and rolled_back is not None  # a rollback decision names both versions
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{registered.name}: champion is v{restored.version} again (v{rolled_back.version} rolled back)"
+            )
+        )

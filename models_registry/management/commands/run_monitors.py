@@ -55,4 +55,6 @@ class Command(BaseCommand):
                 )
                 for result in run.results.order_by("id"):
                     signal = f"  [signal {result.signal_outcome}]" if result.signal_outcome else ""
-                    self.stdout.write(f"  {result.kind:17} {result.status:8} {result.reasons[0] if result.reasons else ''}{signal}")
+                    self.stdout.write(
+                        f"  {result.kind:17} {result.status:8} {result.reasons[0] if result.reasons else ''}{signal}"
+                    )

@@ -46,7 +46,9 @@ def test_resending_the_same_notification_is_stored_and_counted_once(am_client, d
     assert Incident.objects.count() == 1
 
 
-def test_a_resolved_alert_resolves_its_alert_and_the_last_one_the_incident(am_client, django_capture_on_commit_callbacks):
+def test_a_resolved_alert_resolves_its_alert_and_the_last_one_the_incident(
+    am_client, django_capture_on_commit_callbacks
+):
     a, b = am_alert(instance="a"), am_alert(instance="b")
     now = datetime.now(UTC)
     with django_capture_on_commit_callbacks(execute=True):
@@ -76,7 +78,9 @@ def test_labels_and_annotations_become_the_signal(am_client, django_capture_on_c
     assert {link["text"] for link in row.links} == {"Source", "Runbook", "Alertmanager"}
 
 
-def test_a_service_label_naming_a_known_service_routes_the_alert_there(am_client, make_service, django_capture_on_commit_callbacks):
+def test_a_service_label_naming_a_known_service_routes_the_alert_there(
+    am_client, make_service, django_capture_on_commit_callbacks
+):
     am_client.integration.extra_services.add(make_service("web-frontend"))  # it may file there
     with django_capture_on_commit_callbacks(execute=True):
         post(am_client, am_payload(am_alert(service="web-frontend"), am_alert("Other", service="no-such-service")))
@@ -126,7 +130,10 @@ def test_a_trailing_slash_is_accepted(am_client):
 
 BAD_INPUT = {
     "wrong_version": (lambda: json.dumps(am_payload(version="3")), "version"),
-    "missing_alerts": (lambda: json.dumps({k: v for k, v in am_payload().items() if k != "alerts"}), "alerts: is missing"),
+    "missing_alerts": (
+        lambda: json.dumps({k: v for k, v in am_payload().items() if k != "alerts"}),
+        "alerts: is missing",
+    ),
     "empty_alerts": (lambda: json.dumps({**am_payload(), "alerts": []}), "alerts"),
     "not_json": (lambda: "receiver=aiops&status=firing", "not valid JSON"),
     "json_array": (lambda: "[1, 2]", "JSON object"),
@@ -135,10 +142,19 @@ BAD_INPUT = {
     "naive_starts_at": (lambda: json.dumps(am_payload(am_alert() | {"startsAt": "2024-01-01T10:00:00"})), "time zone"),
     "numeric_ends_at": (lambda: json.dumps(am_payload(am_alert() | {"endsAt": 1700000000})), "alerts[0].endsAt"),
     "unknown_status": (lambda: json.dumps(am_payload(am_alert() | {"status": "pending"})), "alerts[0].status"),
-    "labels_not_strings": (lambda: json.dumps(am_payload(am_alert() | {"labels": {"alertname": 3}})), "alerts[0].labels.alertname"),
-    "starts_in_ancient_past": (lambda: json.dumps(am_payload(am_alert() | {"startsAt": "2001-01-01T00:00:00Z"})), "more than a year"),
+    "labels_not_strings": (
+        lambda: json.dumps(am_payload(am_alert() | {"labels": {"alertname": 3}})),
+        "alerts[0].labels.alertname",
+    ),
+    "starts_in_ancient_past": (
+        lambda: json.dumps(am_payload(am_alert() | {"startsAt": "2001-01-01T00:00:00Z"})),
+        "more than a year",
+    ),
     "oversize": (lambda: json.dumps({**am_payload(), "pad": "x" * (1024 * 1024)}), "larger than 1 MB"),
-    "nan": (lambda: json.dumps(am_payload()).replace('"truncatedAlerts": 0', '"truncatedAlerts": NaN'), "not valid JSON"),
+    "nan": (
+        lambda: json.dumps(am_payload()).replace('"truncatedAlerts": 0', '"truncatedAlerts": NaN'),
+        "not valid JSON",
+    ),
     "nul_character": (lambda: json.dumps(am_payload(am_alert() | {"annotations": {"summary": "a\x00b"}})), "NUL"),
 }
 

@@ -27,7 +27,9 @@ def post(client, body: bytes, **headers):
     return client.post(URL, data=body, content_type="application/json", headers=headers)
 
 
-def test_grafanas_documented_payload_becomes_two_alerts_with_values_and_links(integration_client, django_capture_on_commit_callbacks):
+def test_grafanas_documented_payload_becomes_two_alerts_with_values_and_links(
+    integration_client, django_capture_on_commit_callbacks
+):
     client = integration_client("grafana")
     with django_capture_on_commit_callbacks(execute=True):
         response = post(client, json.dumps(grafana_payload()).encode())

@@ -23,7 +23,9 @@ def post(client, event, url=URL):
     return client.post(url, data=body, content_type="application/json")
 
 
-def test_a_trigger_is_answered_like_pagerduty_and_opens_an_incident(client, pd_integration, django_capture_on_commit_callbacks):
+def test_a_trigger_is_answered_like_pagerduty_and_opens_an_incident(
+    client, pd_integration, django_capture_on_commit_callbacks
+):
     _, token = pd_integration
     with django_capture_on_commit_callbacks(execute=True):
         response = post(client, pd_event(routing_key=token, dedup_key="disk-db-1"))
@@ -32,7 +34,13 @@ def test_a_trigger_is_answered_like_pagerduty_and_opens_an_incident(client, pd_i
     alert = Alert.objects.get(fingerprint=pd_integration[0].scoped_fingerprint("disk-db-1"))
     assert alert.title == "Disk almost full on db-1"
     assert alert.severity_hint == "high"  # PagerDuty "error"
-    assert alert.labels == {"source": "db-1", "component": "postgres", "group": "prod-db", "class": "disk", "severity": "error"}
+    assert alert.labels == {
+        "source": "db-1",
+        "component": "postgres",
+        "group": "prod-db",
+        "class": "disk",
+        "severity": "error",
+    }
     assert "free: 3%" in alert.description
     assert alert.links == [{"href": "https://grafana.example.com/d/disk", "text": "Disk dashboard"}]
     assert alert.payload["images"][0]["alt"] == "disk" and "routing_key" not in alert.payload
@@ -86,7 +94,10 @@ def test_path_variants_senders_build_are_accepted(client, pd_integration, url):
 
 
 BAD_EVENTS = {
-    "missing_routing_key": (lambda t: {k: v for k, v in pd_event().items() if k != "routing_key"}, "routing_key is missing"),
+    "missing_routing_key": (
+        lambda t: {k: v for k, v in pd_event().items() if k != "routing_key"},
+        "routing_key is missing",
+    ),
     "unknown_routing_key": (lambda t: pd_event(routing_key="aiops_nope"), "Invalid routing key"),
     "routing_key_of_another_kind": (lambda t: pd_event(routing_key="OTHER"), "Invalid routing key"),
     "unknown_event_action": (lambda t: pd_event(routing_key=t) | {"event_action": "escalate"}, "event_action"),

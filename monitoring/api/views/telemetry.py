@@ -1,32 +1,22 @@
 """Telemetry intake endpoints: the native batch API and OTLP/HTTP metrics (protobuf and JSON)."""
 from __future__ import annotations
 
-from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.parsers import BodyTooLarge, RawBodyParser, read_body
+from core.api.throttles import IntegrationRateThrottle
 from core.choices import IntegrationKind
 from core.permissions import IsIntegration
-from core.ratelimit import integration_rate_limit_check
 from monitoring.formats.native import MAX_BATCH_POINTS, InvalidTelemetry
 from monitoring.services import otlp as otlp_services
 from monitoring.services import telemetry as telemetry_services
 
 MAX_IDEMPOTENCY_KEY = 200  # TelemetryBatch.idempotency_key
-
-
-class _RawBody(BaseParser):
-    """Declares the accepted media types; the views read request.body themselves (orjson/protobuf)."""
-
-    media_type = "*/*"
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        return {}
 
 
 def _invalid(exc: InvalidTelemetry) -> Response:
@@ -38,8 +28,8 @@ def _invalid(exc: InvalidTelemetry) -> Response:
 
 def _body(request) -> bytes:
     try:
-        return request.body
-    except RequestDataTooBig:
+        return read_body(request)
+    except BodyTooLarge:
         raise InvalidTelemetry("the request body is larger than the server accepts", field="body") from None
 
 
@@ -49,7 +39,8 @@ class TelemetryView(APIView):
     permission_classes = [IsIntegration]
     # Agents that send metrics; alert-format tokens (alertmanager, grafana, pagerduty) do not.
     integration_kinds = {IntegrationKind.GENERIC, IntegrationKind.OTLP, IntegrationKind.MODEL}
-    parser_classes = [_RawBody]
+    parser_classes = [RawBodyParser]
+    throttle_classes = [IntegrationRateThrottle]
 
     @extend_schema(
         summary="Send a batch of metric points",
@@ -62,11 +53,18 @@ class TelemetryView(APIView):
             "`Idempotency-Key` is answered like the first and stored once."
         ),
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
-        request={"application/json": inline_serializer("TelemetryBatchIn", {"points": serializers.ListField(child=serializers.DictField())})},
-        responses={202: inline_serializer("TelemetryAccepted", {"batch_id": serializers.IntegerField(), "accepted": serializers.IntegerField()})},
+        request={
+            "application/json": inline_serializer(
+                "TelemetryBatchIn", {"points": serializers.ListField(child=serializers.DictField())}
+            )
+        },
+        responses={
+            202: inline_serializer(
+                "TelemetryAccepted", {"batch_id": serializers.IntegerField(), "accepted": serializers.IntegerField()}
+            )
+        },
     )
     def post(self, request):
-        integration_rate_limit_check(integration=request.auth)
         try:
             if request.content_type.split(";")[0].strip().lower() != "application/json":
                 raise InvalidTelemetry(
@@ -80,7 +78,9 @@ class TelemetryView(APIView):
             )
         except InvalidTelemetry as exc:
             return _invalid(exc)
-        response = Response({"batch_id": accepted.batch_id, "accepted": accepted.accepted}, status=status.HTTP_202_ACCEPTED)
+        response = Response(
+            {"batch_id": accepted.batch_id, "accepted": accepted.accepted}, status=status.HTTP_202_ACCEPTED
+        )
         if accepted.replayed:
             response["Idempotent-Replayed"] = "true"
         return response
@@ -91,6 +91,8 @@ class OtlpMetricsView(APIView):
 
     permission_classes = [IsIntegration]
     integration_kinds = {IntegrationKind.OTLP, IntegrationKind.GENERIC}
+    parser_classes = [RawBodyParser]
+    throttle_classes = [IntegrationRateThrottle]
 
     def handle_exception(self, exc):
         # A refused token kind or service is answered as OTLP/HTTP answers errors: a
@@ -100,7 +102,6 @@ class OtlpMetricsView(APIView):
             body, content_type = otlp_services.otlp_error_body(message=str(exc.detail), media_type=media, code=7)
             return HttpResponse(body, status=403, content_type=content_type)
         return super().handle_exception(exc)
-    parser_classes = [_RawBody]
 
     @extend_schema(
         summary="OTLP/HTTP metrics export",
@@ -115,12 +116,12 @@ class OtlpMetricsView(APIView):
         responses={200: bytes},
     )
     def post(self, request):
-        integration_rate_limit_check(integration=request.auth)
         media = request.content_type.split(";")[0].strip().lower()
         try:
             if media not in otlp_services.MEDIA_TYPES:
                 raise InvalidTelemetry(
-                    f"must be application/x-protobuf or application/json, not {media or 'missing'!r}", field="Content-Type"
+                    f"must be application/x-protobuf or application/json, not {media or 'missing'!r}",
+                    field="Content-Type",
                 )
             result = otlp_services.otlp_metrics_receive(
                 integration=request.auth, body=_body(request), media_type=media,

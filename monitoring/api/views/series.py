@@ -12,29 +12,10 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.exceptions import InvalidInput
-from monitoring.models import Anomaly, MetricSeries
+from monitoring.models import MetricSeries
 from monitoring.selectors import series as series_selectors
 
-
-class MetricSeriesSerializer(serializers.ModelSerializer):
-    service = serializers.CharField(source="service.name", read_only=True)
-    anomaly_count = serializers.IntegerField(read_only=True, help_text="Anomalies in the last 24 hours.")
-    anomaly_total = serializers.IntegerField(read_only=True)
-
-    class Meta:
-        model = MetricSeries
-        fields = ["id", "service", "metric", "labels", "kind", "unit", "detector", "threshold", "last_scored_ts",
-                  "anomaly_count", "anomaly_total", "created_at"]
-
-
-class AnomalySerializer(serializers.ModelSerializer):
-    service = serializers.CharField(source="series.service.name", read_only=True)
-    metric = serializers.CharField(source="series.metric", read_only=True)
-
-    class Meta:
-        model = Anomaly
-        fields = ["id", "series", "service", "metric", "ts", "value", "score", "expected", "lower", "upper",
-                  "direction", "detector", "reasons", "multivariate", "alert_id", "incident_id"]
+from ..serializers import AnomalySerializer, MetricSeriesSerializer
 
 
 def parse_time(raw: str | None, *, field: str, default: datetime) -> datetime:
@@ -68,20 +49,30 @@ class MetricSeriesViewSet(viewsets.ReadOnlyModelViewSet):
         parameters=[
             OpenApiParameter("from", str, description="RFC 3339 or epoch seconds; default 24 h before `to`"),
             OpenApiParameter("to", str, description="RFC 3339 or epoch seconds; default now"),
-            OpenApiParameter("step", float, description="bucket width in seconds; default range/500, at most 2,000 buckets"),
+            OpenApiParameter(
+                "step", float, description="bucket width in seconds; default range/500, at most 2,000 buckets"
+            ),
         ],
-        responses={200: inline_serializer("SeriesPoints", {
-            "series": serializers.IntegerField(), "from": serializers.DateTimeField(), "to": serializers.DateTimeField(),
-            "step": serializers.FloatField(), "t": serializers.ListField(child=serializers.FloatField()),
-            "mean": serializers.ListField(child=serializers.FloatField()),
-            "min": serializers.ListField(child=serializers.FloatField()),
-            "max": serializers.ListField(child=serializers.FloatField()),
-            "count": serializers.ListField(child=serializers.IntegerField()),
-            "expected": serializers.ListField(child=serializers.FloatField(allow_null=True)),
-            "lower": serializers.ListField(child=serializers.FloatField(allow_null=True)),
-            "upper": serializers.ListField(child=serializers.FloatField(allow_null=True)),
-            "anomalies": AnomalySerializer(many=True),
-        })},
+        responses={
+            200: inline_serializer(
+                "SeriesPoints",
+                {
+                    "series": serializers.IntegerField(),
+                    "from": serializers.DateTimeField(),
+                    "to": serializers.DateTimeField(),
+                    "step": serializers.FloatField(),
+                    "t": serializers.ListField(child=serializers.FloatField()),
+                    "mean": serializers.ListField(child=serializers.FloatField()),
+                    "min": serializers.ListField(child=serializers.FloatField()),
+                    "max": serializers.ListField(child=serializers.FloatField()),
+                    "count": serializers.ListField(child=serializers.IntegerField()),
+                    "expected": serializers.ListField(child=serializers.FloatField(allow_null=True)),
+                    "lower": serializers.ListField(child=serializers.FloatField(allow_null=True)),
+                    "upper": serializers.ListField(child=serializers.FloatField(allow_null=True)),
+                    "anomalies": AnomalySerializer(many=True),
+                },
+            )
+        },
     )
     @action(detail=True, methods=["get"])
     def points(self, request, pk=None):

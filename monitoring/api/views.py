@@ -1,2 +1,0 @@
-"""Views of the monitoring API."""
-from __future__ import annotations
