@@ -117,7 +117,7 @@ def status_changed(*, incident: Incident, old: str, new: str, actor: Any = None,
     if note:
         message += f": {note}"
     return event_record(
-        incident=incident, kind=kinds.get(new, TimelineKind.STATUS_CHANGED), actor=actor,
+        incident=incident, kind=kinds.get(IncidentStatus(new), TimelineKind.STATUS_CHANGED), actor=actor,
         actor_name=actor_name, message=message, data={"old": old, "new": new, "note": note}, at=at,
     )
 

@@ -23,7 +23,7 @@ class AlertIntakeAdmin(admin.ModelAdmin):
     date_hierarchy = "received_at"
     search_fields = ["dedup_key", "idempotency_key"]
     readonly_fields = ["integration", "idempotency_key", "claimed_at", "outcomes", "body", *INTAKE_FIELDS]
-    fields = readonly_fields
+    fields = tuple(readonly_fields)  # a tuple: the stubs' type of `fields` is covariant only as one
     actions = ["replay"]
 
     def has_add_permission(self, request) -> bool:
@@ -50,7 +50,7 @@ class RecentAlertIntakeInline(admin.TabularInline):
     model = AlertIntake
     formset = _RecentFormSet
     verbose_name_plural = "recent alert intake (latest 10; all under Monitoring > Alert intakes)"
-    fields = INTAKE_FIELDS
+    fields = tuple(INTAKE_FIELDS)
     readonly_fields = INTAKE_FIELDS
     extra = 0
     max_num = 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 import orjson
@@ -73,7 +74,7 @@ def run(stdout) -> None:
     if not metrics:
         stdout.write("  telemetry: demo services missing, skipped")
         return
-    recent = Point.objects.filter(series__service__name="checkout-api", ts__gte=timezone.now() - timezone.timedelta(minutes=30))
+    recent = Point.objects.filter(series__service__name="checkout-api", ts__gte=timezone.now() - timedelta(minutes=30))
     if recent.exists():
         stdout.write("  telemetry: already streamed in the last half hour, skipped")
         return
@@ -91,10 +92,11 @@ def run(stdout) -> None:
             integration=integration, body=orjson.dumps({"points": points[i:i + MAX_BATCH_POINTS]})
         )
     anomalies = Anomaly.objects.filter(series__in=MetricSeries.objects.filter(service__name__in=services))
-    fault = anomalies.filter(series__service__name="checkout-api", ts__gte=timezone.now() - timezone.timedelta(hours=1))
+    fault = anomalies.filter(series__service__name="checkout-api", ts__gte=timezone.now() - timedelta(hours=1))
     incident_ids = sorted({i for i in fault.values_list("incident_id", flat=True) if i})
     stdout.write(
-        f"  telemetry: {len(points):,} points in {len(metrics)} series streamed in {time.perf_counter() - started:.1f} s; "
+        f"  telemetry: {len(points):,} points in {len(metrics)} series streamed in "
+        f"{time.perf_counter() - started:.1f} s; "
         f"{anomalies.count()} anomalies, checkout fault → incident(s) {incident_ids or 'none'}"
     )
 
