@@ -1,14 +1,12 @@
-"""Correlation: which open incident a new alert joins (and by which rule), or open a new one."""
+"""Correlation on the general path: read the placement facts with the ORM, decide (`placement`), then store it."""
 from __future__ import annotations
 
-import hashlib
-from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from core.models import Service
 from incidents import events
@@ -18,8 +16,18 @@ from incidents.models import Alert, GroupingRule, Incident
 from . import response
 from .classifier import incident_apply_proposal
 from .commit import commit_durable
-from .fast_join import IncidentState, PlacementRead
 from .lifecycle import incident_transition
+from .placement import (
+    DEPENDENCY_DEPTH,
+    IncidentFacts,
+    Join,
+    Open,
+    PlacementFacts,
+    Reopen,
+    RuleFacts,
+    neighbourhood,
+    placement_decide,
+)
 from .severity import (
     SeverityFeatures,
     features_for_alert,
@@ -27,18 +35,6 @@ from .severity import (
     incident_reassess_severity,
     severity_assess,
 )
-
-# Dependency hops followed each way: a database fault explains its API and that API's
-# frontend (two hops); beyond that the link is too thin to group on.
-DEPENDENCY_DEPTH = 2
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class JoinChoice:
-    incident: IncidentState
-    rule: str
-    detail: str = ""
-    grouping_rule_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,37 +44,56 @@ class Placement:
     opened: bool
 
 
-def service_key(service_id: int) -> str:
-    return f"service:{service_id}"
-
-
-def rule_key(rule: GroupingRule, labels: dict[str, str]) -> str:
-    return _rule_key(rule.pk, rule.labels, labels)
-
-
-def _rule_key(rule_id: int, names: list[str], labels: dict[str, str]) -> str:
-    values = "\x1f".join(f"{name}={labels[name]}" for name in names)
-    return f"rule:{rule_id}:{hashlib.sha1(values.encode()).hexdigest()[:24]}"
-
-
 def related_service_ids(service_id: int, *, depth: int = DEPENDENCY_DEPTH) -> set[int]:
     """Services upstream (what it depends on) and downstream (what depends on it), within `depth` hops."""
-    up: dict[int, set[int]] = defaultdict(set)
-    down: dict[int, set[int]] = defaultdict(set)
-    for src, dst in Service.depends_on.through.objects.values_list("from_service_id", "to_service_id"):
-        up[src].add(dst)
-        down[dst].add(src)
-    found: set[int] = set()
-    for graph in (up, down):
-        frontier = {service_id}
-        for _ in range(depth):
-            frontier = {n for node in frontier for n in graph[node]} - found - {service_id}
-            found |= frontier
-    return found
+    edges = Service.depends_on.through.objects.values_list("from_service_id", "to_service_id")
+    return neighbourhood(service_id, edges=edges, depth=depth)
 
 
-def _open(qs):
+def _open(qs: QuerySet[Incident]) -> QuerySet[Incident]:
     return qs.filter(status__in=OPEN_INCIDENT_STATUSES)
+
+
+def _facts(incident: Incident, *, service_name: str = "", now: datetime | None = None,
+           reopen_window: timedelta | None = None) -> IncidentFacts:
+    """`now` and `reopen_window`: also say whether it may be reopened then (the model's invariant)."""
+    reopenable = (now is not None and not incident.is_open
+                  and incident.can_transition_to(IncidentStatus.TRIGGERED, now=now, reopen_window=reopen_window))
+    return IncidentFacts(id=incident.pk, status=incident.status, service_id=incident.service_id,
+                         last_received_at=incident.last_received_at, grouping_key=incident.grouping_key,
+                         service_name=service_name, reopenable=reopenable)
+
+
+class _OrmReader:
+    """Answers the decision's questions with the ORM, keeping the incidents it read for the write."""
+
+    def __init__(self, *, service_id: int) -> None:
+        self.service_id = service_id
+        self.incidents: dict[int, Incident] = {}
+        self.rules_by_id: dict[int, GroupingRule] = {}
+
+    def _seen(self, incident: Incident | None, *, service_name: str = "") -> IncidentFacts | None:
+        if incident is None:
+            return None
+        self.incidents[incident.pk] = incident
+        return _facts(incident, service_name=service_name)
+
+    def rules(self) -> Sequence[RuleFacts]:
+        rules = list(GroupingRule.objects.filter(enabled=True).filter(Q(service=None) | Q(service_id=self.service_id))
+                     .order_by("priority", "name", "id"))
+        self.rules_by_id = {rule.pk: rule for rule in rules}
+        return [RuleFacts(id=r.pk, name=r.name, labels=tuple(r.labels or ()), window_minutes=r.window_minutes)
+                for r in rules]
+
+    def open_by_key(self, key: str) -> IncidentFacts | None:
+        return self._seen(_open(Incident.objects.all()).filter(grouping_key=key).first())
+
+    def nearby(self, *, since: datetime, limit: int) -> Sequence[IncidentFacts]:
+        # One query for the service and its neighbourhood; the decision prefers the service's own.
+        ids = {self.service_id, *related_service_ids(self.service_id)}
+        found = _open(Incident.objects.all()).select_related("service").filter(
+            service_id__in=ids, last_received_at__gte=since).order_by("-last_received_at", "-id")[:limit]
+        return [facts for incident in found if (facts := self._seen(incident, service_name=incident.service.name))]
 
 
 def alert_place(*, alert: Alert, tier: int, team_id: int | None, window: timedelta, reopen_window: timedelta,
@@ -91,77 +106,25 @@ def alert_place(*, alert: Alert, tier: int, team_id: int | None, window: timedel
     `prior_incident_id` is the incident of the last alert with this fingerprint (the caller knows it).
     """
     arrived = arrived or now
-    cutoff = arrived - window
-    # 1. Fingerprint: the fault was seen before and its incident is still open (or just resolved).
+    read = _OrmReader(service_id=alert.service_id)
+    prior = None
     candidate = alert.incident_id or prior_incident_id
     if candidate:
         incident = Incident.objects.filter(pk=candidate).first()
-        if incident is not None and incident.is_open:
-            return _join(incident, alert, CorrelationRule.FINGERPRINT, tier=tier, now=now, arrived=arrived)
-        if incident is not None and incident.can_transition_to(
-            IncidentStatus.TRIGGERED, now=now, reopen_window=reopen_window
-        ) and not _open(Incident.objects.filter(grouping_key=incident.grouping_key)).exists():
-            return _reopen(incident, alert, tier=tier, now=now, arrived=arrived)
-    # 2. Label grouping rules (Alertmanager group_by), first matching rule decides.
-    for rule in GroupingRule.objects.filter(enabled=True).filter(Q(service=None) | Q(service_id=alert.service_id)):
-        if not rule.labels or not all(name in alert.labels for name in rule.labels):
-            continue
-        key = rule_key(rule, alert.labels)
-        incident = _open(Incident.objects).filter(grouping_key=key).first()
-        alert.grouping_rule = rule
-        rule_window = timedelta(minutes=rule.window_minutes)
-        since = arrived - rule_window
-        if incident is not None and incident.last_received_at >= since:
-            return _join(incident, alert, CorrelationRule.LABELS, tier=tier, now=now, arrived=arrived,
-                         detail=f"rule {rule.name}")
-        return _create(alert, key=key, tier=tier, team_id=team_id, arrived=arrived, since=since)
-    # 3./4. Same service, else a service it depends on (or that depends on it), within the window:
-    # one query for both, the same service preferred.
-    nearby = {alert.service_id, *related_service_ids(alert.service_id)}
-    candidates = list(_open(Incident.objects).select_related("service").filter(
-        service_id__in=nearby, last_received_at__gte=cutoff
-    ).order_by("-last_received_at")[:20])
-    own = next((i for i in candidates if i.service_id == alert.service_id), None)
-    if own is not None:
-        return _join(own, alert, CorrelationRule.SERVICE, tier=tier, now=now, arrived=arrived)
-    if candidates:
-        return _join(candidates[0], alert, CorrelationRule.DEPENDENCY, tier=tier, now=now, arrived=arrived,
-                     detail=f"dependency of {candidates[0].service.name}")
-    return _create(alert, key=service_key(alert.service_id), tier=tier, team_id=team_id, arrived=arrived,
-                   since=cutoff)
-
-
-def join_choice(*, alert: Alert, read: PlacementRead, now: datetime, arrived: datetime,
-                keyed: Callable[[str], IncidentState | None]) -> JoinChoice | None:
-    """The open incident `alert_place` would have a new alert join, and by which rule.
-
-    None when `alert_place` would do something else (reopen, open an incident). `keyed` finds
-    the open incident holding a label rule's grouping key. `now` and `arrived` mean what they
-    mean there (`read.nearest` was chosen with `arrived`).
-    """
-    prior = read.prior_incident
-    if prior is not None:
-        if prior.status in OPEN_INCIDENT_STATUSES:
-            return JoinChoice(incident=prior, rule=CorrelationRule.FINGERPRINT)
-        reopen_window = timedelta(minutes=read.settings.reopen_window_minutes)
-        if Incident(status=prior.status, resolved_at=prior.resolved_at).can_transition_to(
-                IncidentStatus.TRIGGERED, now=now, reopen_window=reopen_window):
-            return None
-    for rule_id, name, names, window_minutes in read.rules:
-        if not names or not all(n in alert.labels for n in names):
-            continue
-        incident = keyed(_rule_key(rule_id, names, alert.labels))
-        if incident is not None and incident.last_received_at >= arrived - timedelta(minutes=window_minutes):
-            return JoinChoice(incident=incident, rule=CorrelationRule.LABELS, detail=f"rule {name}",
-                              grouping_rule_id=rule_id)
-        return None
-    nearest = read.nearest
-    if nearest is None:
-        return None
-    if nearest.service_id == alert.service_id:
-        return JoinChoice(incident=nearest, rule=CorrelationRule.SERVICE)
-    return JoinChoice(incident=nearest, rule=CorrelationRule.DEPENDENCY,
-                      detail=f"dependency of {nearest.service_name}")
+        if incident is not None:
+            read.incidents[incident.pk] = incident
+            prior = _facts(incident, now=now, reopen_window=reopen_window)
+    decision = placement_decide(PlacementFacts(service_id=alert.service_id, labels=alert.labels, arrived=arrived,
+                                               window=window, prior=prior, read=read))
+    if isinstance(decision, Reopen):
+        return _reopen(read.incidents[decision.incident_id], alert, tier=tier, now=now, arrived=arrived)
+    if decision.grouping_rule_id is not None:
+        alert.grouping_rule = read.rules_by_id[decision.grouping_rule_id]
+    if isinstance(decision, Join):
+        return _join(read.incidents[decision.incident_id], alert, decision.rule, tier=tier, now=now,
+                     arrived=arrived, detail=decision.detail)
+    assert isinstance(decision, Open)
+    return _create(alert, key=decision.key, tier=tier, team_id=team_id, arrived=arrived, since=decision.since)
 
 
 class PlacementRace(Exception):
@@ -185,8 +148,9 @@ def _join(incident: Incident, alert: Alert, rule: str, *, tier: int, now: dateti
                               features_for_alert(alert, tier=tier))
     incident_reassess_severity(incident=incident, features=features, now=now, save=False)
     incident_apply_proposal(incident=incident)
-    incident.save(update_fields=["last_alert_at", "last_received_at", "alert_count", "severity", "severity_source", "severity_reasons",
-                                 "severity_features", "rules_severity", "proposed_severity", "proposed_confidence"])
+    incident.save(update_fields=["last_alert_at", "last_received_at", "alert_count", "severity", "severity_source",
+                                 "severity_reasons", "severity_features", "rules_severity", "proposed_severity",
+                                 "proposed_confidence"])
     return Placement(incident=incident, rule=rule, opened=False)
 
 

@@ -3,22 +3,23 @@
 In an alert storm most new alerts join an incident that is already open (same fingerprint as
 an earlier alert, a label rule's key, the same service, or a service in its dependency graph).
 The general path (`correlation.alert_place`) spends about fifteen ORM statements and a held
-row lock on that; here one prepared statement reads everything the decision needs (the
+row lock on that; here one prepared statement reads every fact the decision needs (the
 service and its settings, the fingerprint's last alert and its incident, label rules, active
-silences, the nearest open incident of the service or its dependencies; a matching label rule
+silences, the recent open incidents of the service and its dependencies; a matching label rule
 costs one more), and one prepared statement writes the alert, its timeline row and the
-incident's new counters and severity inputs together.
+incident's new counters and severity inputs together. The SQL reads facts only: the decision
+is `placement.placement_decide`, the same function the general path calls.
 
 The write is optimistic: it applies only if the incident row is still the version that was
 read (`xmin`), so a concurrent join, override or status change makes it write nothing and the
 caller reads again. What this path does not handle (a silence, persistence, flapping, a
-reopen, a new incident, a severity upgrade, an active classifier) goes to the general path,
-which decides the same way (`correlation.join_choice` mirrors `alert_place`).
+reopen, a new incident, a severity upgrade, an active classifier) goes to the general path.
 """
 from __future__ import annotations
 
 import re
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,8 @@ from psycopg.types.json import Jsonb
 
 from incidents.choices import OPEN_INCIDENT_STATUSES
 from incidents.models import Alert, ServiceIncidentSettings, TimelineEvent
+
+from .placement import DEPENDENCY_DEPTH, NEARBY_LIMIT
 
 _DEFAULTS = ServiceIncidentSettings()
 _OPEN = [str(s) for s in OPEN_INCIDENT_STATUSES]
@@ -69,8 +72,10 @@ class PlacementRead:
     prior_status: str | None  # of the fingerprint's last alert (the caller found none firing)
     prior_resolved_at: datetime | None
     prior_incident: IncidentState | None  # that alert's incident
-    nearest: IncidentState | None  # the incident rule 3/4 would pick (own service first)
-    rules: list[tuple[int, str, list[str], int]]  # enabled rules that apply: id, name, labels, window
+    # Open incidents of the service and its dependency neighbourhood received within the service's
+    # window: the `NEARBY_LIMIT` most recent (`placement.FactReader.nearby`).
+    nearby: list[IncidentState]
+    rules: list[tuple[int, str, list[str], int]]  # enabled rules that apply, in order: id, name, labels, window
     silences: list[tuple[int, list[dict[str, str]]]]  # active silences: id, matchers
     alert_id: int  # reserved for the new alert
 
@@ -79,9 +84,31 @@ def _incident_select(alias: str) -> str:
     return ", ".join(f"{alias}.{c}" for c in _INCIDENT_COLUMNS) + f", {alias}.xmin::text"
 
 
-# Windows are measured on arrival (`arrived`, our clock), as in `correlation.alert_place`.
-# The dependency neighbourhood mirrors `correlation.related_service_ids` (two hops upstream, then
-# two hops downstream from what is not already upstream), so both paths group alike.
+_DEPENDS_ON = "core_service_depends_on"
+
+
+def _neighbourhood_sql(depth: int) -> str:
+    """CTEs ending in `nearby`: `svc` and its neighbourhood, walked as `placement.neighbourhood` walks it.
+
+    Upstream: `depth` hops along depends_on. Downstream: `depth` hops against it, not through
+    the service itself or what is already upstream (the last hop expands nothing, so it need not
+    filter). tests/integration/test_placement_property.py compares the two on random graphs.
+    """
+    ctes = [f"up1 AS (SELECT d.to_service_id AS id FROM {_DEPENDS_ON} d JOIN svc ON d.from_service_id = svc.id)"]
+    ctes += [f"up{k} AS (SELECT d.to_service_id AS id FROM {_DEPENDS_ON} d "
+             f"WHERE d.from_service_id IN (SELECT id FROM up{k - 1}))" for k in range(2, depth + 1)]
+    ctes.append("up AS (" + " UNION ".join(f"SELECT id FROM up{k}" for k in range(1, depth + 1)) + ")")
+    for k in range(1, depth + 1):
+        source = "d.to_service_id = svc.id" if k == 1 else f"d.to_service_id IN (SELECT id FROM down{k - 1})"
+        walk = " AND d.from_service_id <> svc.id AND d.from_service_id NOT IN (SELECT id FROM up)" if k < depth else ""
+        ctes.append(f"down{k} AS (SELECT d.from_service_id AS id FROM {_DEPENDS_ON} d, svc WHERE {source}{walk})")
+    ctes.append("nearby AS (SELECT id FROM svc UNION SELECT id FROM up"
+                + "".join(f" UNION SELECT id FROM down{k}" for k in range(1, depth + 1)) + ")")
+    return ",\n".join(ctes)
+
+
+# Windows are measured on arrival (`arrived`, our clock), as in `placement.placement_decide`.
+_NEARBY_COLUMNS = ", ".join(f"r.{c}" for c in _INCIDENT_COLUMNS)
 _READ_SQL = f"""
 WITH svc AS (
     SELECT s.id, s.name, s.tier, s.team_id, st.min_persistence_seconds, st.min_repeat_count,
@@ -93,32 +120,22 @@ WITH svc AS (
 ), prior AS (
     SELECT a.status, a.resolved_at, a.incident_id FROM incidents_alert a
     WHERE a.fingerprint = %(fingerprint)s ORDER BY a.last_seen DESC, a.id DESC LIMIT 1
-), up1 AS (
-    SELECT d.to_service_id AS id FROM core_service_depends_on d JOIN svc ON d.from_service_id = svc.id
-), up AS (
-    SELECT id FROM up1
-    UNION SELECT d.to_service_id FROM core_service_depends_on d WHERE d.from_service_id IN (SELECT id FROM up1)
-), down1 AS (
-    SELECT d.from_service_id AS id FROM core_service_depends_on d JOIN svc ON d.to_service_id = svc.id
-    WHERE d.from_service_id <> svc.id AND d.from_service_id NOT IN (SELECT id FROM up)
-), nearby AS (
-    SELECT id FROM svc UNION SELECT id FROM up UNION SELECT id FROM down1
-    UNION SELECT d.from_service_id FROM core_service_depends_on d WHERE d.to_service_id IN (SELECT id FROM down1)
-), recent AS (
+),
+{_neighbourhood_sql(DEPENDENCY_DEPTH)},
+recent AS (
     SELECT i.*, i.xmin AS version FROM incidents_incident i, svc
     WHERE i.status = ANY(%(open)s) AND i.service_id IN (SELECT id FROM nearby)
       AND i.last_received_at >= %(arrived)s - svc.win
-    ORDER BY i.last_received_at DESC LIMIT 20
-), nearest AS (
-    SELECT r.* FROM recent r, svc ORDER BY (r.service_id = svc.id) DESC, r.last_received_at DESC LIMIT 1
+    ORDER BY i.last_received_at DESC, i.id DESC LIMIT %(limit)s
 )
 SELECT svc.id, svc.name, svc.tier, svc.team_id, svc.min_persistence_seconds, svc.min_repeat_count,
        svc.flap_threshold, svc.flap_window_minutes, svc.correlation_window_minutes, svc.auto_resolve,
        svc.reopen_window_minutes,
        prior.status, prior.resolved_at,
        {_incident_select("fi")},
-       {", ".join(f"nearest.{c}" for c in _INCIDENT_COLUMNS)}, nearest.version::text, ns.name,
-       (SELECT json_agg(json_build_array(r.id, r.name, r.labels, r.window_minutes) ORDER BY r.priority, r.name)
+       (SELECT json_agg(json_build_array({_NEARBY_COLUMNS}, r.version::text, ns.name))
+        FROM recent r JOIN core_service ns ON ns.id = r.service_id),
+       (SELECT json_agg(json_build_array(r.id, r.name, r.labels, r.window_minutes) ORDER BY r.priority, r.name, r.id)
         FROM incidents_groupingrule r, svc WHERE r.enabled AND (r.service_id IS NULL OR r.service_id = svc.id)),
        (SELECT json_agg(json_build_array(s.id, s.matchers)) FROM incidents_silence s
         WHERE s.starts_at <= %(now)s AND s.ends_at > %(now)s AND s.expired_early_at IS NULL),
@@ -127,12 +144,11 @@ FROM (SELECT 1) AS one
 LEFT JOIN svc ON true
 LEFT JOIN prior ON true
 LEFT JOIN incidents_incident fi ON fi.id = prior.incident_id
-LEFT JOIN nearest ON true
-LEFT JOIN core_service ns ON ns.id = nearest.service_id
 """
 
 _SETTINGS_FIELDS = ("min_persistence_seconds", "min_repeat_count", "flap_threshold", "flap_window_minutes",
                     "correlation_window_minutes", "auto_resolve", "reopen_window_minutes")
+_TIME_COLUMNS = ("opened_at", "last_alert_at", "last_received_at", "resolved_at")
 
 
 def _json(value: Any) -> Any:
@@ -140,7 +156,7 @@ def _json(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str) else value
 
 
-def _incident(values: tuple, service_name: str = "") -> IncidentState | None:
+def _incident(values: Sequence[Any], service_name: str = "") -> IncidentState | None:
     if values[0] is None:
         return None
     state = dict(zip(_INCIDENT_COLUMNS, values[:-1], strict=True))
@@ -149,22 +165,34 @@ def _incident(values: tuple, service_name: str = "") -> IncidentState | None:
     return IncidentState(**state, version=values[-1], service_name=service_name)
 
 
+def _incident_from_json(values: list[Any]) -> IncidentState:
+    """One `recent` row as json_build_array gives it: times are ISO strings there."""
+    state = dict(zip(_INCIDENT_COLUMNS, values[:-2], strict=True))
+    for column in _TIME_COLUMNS:
+        if state[column] is not None:
+            state[column] = datetime.fromisoformat(state[column])
+    return IncidentState(**state, version=values[-2], service_name=values[-1])
+
+
 def placement_read(*, service: str, fingerprint: str, arrived: datetime, now: datetime) -> PlacementRead:
     """Everything the placement of a new alert arriving at `arrived` depends on, in one statement."""
     n = len(_INCIDENT_COLUMNS) + 1
     row = fetch_one(_READ_SQL, {
         "service": service, "fingerprint": fingerprint, "arrived": arrived, "now": now, "open": _OPEN,
-        "window": _DEFAULTS.correlation_window_minutes,
+        "window": _DEFAULTS.correlation_window_minutes, "limit": NEARBY_LIMIT,
     })
+    assert row is not None  # one row whatever matches (every join is an outer join on `one`)
     svc, prior, rest = row[:11], row[11:13], row[13:]
-    fi, nearest, (nearest_service, rules, silences, alert_id) = rest[:n], rest[n:2 * n], rest[2 * n:]
+    fi, (nearby, rules, silences, alert_id) = rest[:n], rest[n:]
     settings = _DEFAULTS
     if svc[4] is not None:
         settings = ServiceIncidentSettings(service_id=svc[0], **dict(zip(_SETTINGS_FIELDS, svc[4:11], strict=True)))
     return PlacementRead(
         service_id=svc[0], service_name=svc[1] or "", tier=svc[2] or 0, team_id=svc[3], settings=settings,
-        prior_status=prior[0], prior_resolved_at=prior[1], prior_incident=_incident(fi), nearest=_incident(nearest, nearest_service or ""),
-        rules=[tuple(r) for r in _json(rules) or ()], silences=[tuple(s) for s in _json(silences) or ()],
+        prior_status=prior[0], prior_resolved_at=prior[1], prior_incident=_incident(fi),
+        nearby=[_incident_from_json(values) for values in _json(nearby) or ()],
+        rules=[(r[0], r[1], list(r[2]), r[3]) for r in _json(rules) or ()],
+        silences=[(s[0], s[1]) for s in _json(silences) or ()],
         alert_id=alert_id,
     )
 
