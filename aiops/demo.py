@@ -67,12 +67,14 @@ def load_organisation() -> dict:
 # Each app adds a callable `(stdout) -> None` here as it grows a demo: the shell wires apps together.
 STEPS: list = []
 STEPS.append(models_registry_demo.run)
-# Telemetry: seasonal history and a checkout fault that opens an incident (before the response step).
+# Incident core: incidents of every level with grouped alerts, a silence and a flapping alert. It plays
+# days of history back with their arrival times, so it runs before anything arrives "now": correlation
+# windows run on arrival, and a live incident would otherwise sit in the replayed history's window.
+STEPS.append(incidents_demo.run)
+# Telemetry: seasonal history and a checkout fault that raises an incident (before the response step).
 STEPS.append(monitoring_demo.run)
 # Alert intake: an Alertmanager group and a PagerDuty event on their own service, stored and drained.
 STEPS.append(monitoring_demo.run_alert_intake)
-# Incident core: incidents of every level with grouped alerts, a silence and a flapping alert.
-STEPS.append(incidents_demo.run)
 # After the incident demo (if any): playbooks attached, pages in the in-app list and var/mail, a digest.
 STEPS.append(incidents_demo.run_response)
 # Last: a month of predictions and actuals through the monitors (a breach opens a model incident).

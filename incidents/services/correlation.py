@@ -124,7 +124,8 @@ def alert_place(*, alert: Alert, tier: int, team_id: int | None, window: timedel
         return _join(read.incidents[decision.incident_id], alert, decision.rule, tier=tier, now=now,
                      arrived=arrived, detail=decision.detail)
     assert isinstance(decision, Open)
-    return _create(alert, key=decision.key, tier=tier, team_id=team_id, arrived=arrived, since=decision.since)
+    return _create(alert, key=decision.key, tier=tier, team_id=team_id, arrived=arrived, since=decision.since,
+                   until=decision.until)
 
 
 class PlacementRace(Exception):
@@ -162,14 +163,14 @@ def _reopen(incident: Incident, alert: Alert, *, tier: int, now: datetime, arriv
 
 
 def _create(alert: Alert, *, key: str, tier: int, team_id: int | None, arrived: datetime,
-            since: datetime) -> Placement:
-    """Open an incident under `key`; one holding it that received an alert `since` would have been
-    joined, had the caller seen it."""
+            since: datetime, until: datetime) -> Placement:
+    """Open an incident under `key`; one holding it that received an alert between `since` and
+    `until` would have been joined, had the caller seen it."""
     commit_durable()  # a new incident pages people: it must survive a crash
     holder = _open(Incident.objects.filter(grouping_key=key)).values_list("pk", "last_received_at").first()
     if holder is not None:
         pk, last_received_at = holder
-        if last_received_at >= since:
+        if since <= last_received_at <= until:
             # Another worker opened it after this one looked for incidents to join: join it instead.
             raise PlacementRace(f"incident {pk} took {key} meanwhile")
         # Past its window, it stops collecting alerts under that key (renamed), so the new

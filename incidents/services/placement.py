@@ -101,9 +101,10 @@ class Reopen:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Open:
     key: str  # the grouping key the new incident holds
-    # An open incident already holding `key` that received an alert since then would have been
+    # An open incident already holding `key` that received an alert between these would have been
     # joined: finding one at insert time means another worker won the race.
     since: datetime
+    until: datetime
     grouping_rule_id: int | None = None
 
 
@@ -119,6 +120,10 @@ def placement_decide(facts: PlacementFacts) -> Decision:
        joining the open incident holding its key if that received an alert within the rule's window.
     3./4. The service's own open incident within the window, else the most recent one of a
        service in its dependency neighbourhood; else open an incident for the service.
+
+    Windows run on arrival, both ways: an incident whose latest alert arrived more than a window
+    after this one did (history played back, as the demo does; live arrivals only move forward) is
+    not this alert's incident either.
     """
     prior = facts.prior
     if prior is not None:
@@ -130,14 +135,16 @@ def placement_decide(facts: PlacementFacts) -> Decision:
         if not rule.labels or not all(name in facts.labels for name in rule.labels):
             continue
         key = rule_key(rule.id, rule.labels, facts.labels)
-        since = facts.arrived - timedelta(minutes=rule.window_minutes)
+        window = timedelta(minutes=rule.window_minutes)
+        since, until = facts.arrived - window, facts.arrived + window
         holder = facts.read.open_by_key(key)
-        if holder is not None and holder.last_received_at >= since:
+        if holder is not None and since <= holder.last_received_at <= until:
             return Join(incident_id=holder.id, rule=CorrelationRule.LABELS, detail=f"rule {rule.name}",
                         grouping_rule_id=rule.id)
-        return Open(key=key, since=since, grouping_rule_id=rule.id)
-    cutoff = facts.arrived - facts.window
-    recent = sorted((i for i in facts.read.nearby(since=cutoff, limit=NEARBY_LIMIT) if i.last_received_at >= cutoff),
+        return Open(key=key, since=since, until=until, grouping_rule_id=rule.id)
+    cutoff, until = facts.arrived - facts.window, facts.arrived + facts.window
+    recent = sorted((i for i in facts.read.nearby(since=cutoff, limit=NEARBY_LIMIT)
+                     if cutoff <= i.last_received_at <= until),
                     key=lambda i: (i.last_received_at, i.id), reverse=True)[:NEARBY_LIMIT]
     own = next((i for i in recent if i.service_id == facts.service_id), None)
     if own is not None:
@@ -145,7 +152,7 @@ def placement_decide(facts: PlacementFacts) -> Decision:
     if recent:
         return Join(incident_id=recent[0].id, rule=CorrelationRule.DEPENDENCY,
                     detail=f"dependency of {recent[0].service_name}")
-    return Open(key=service_key(facts.service_id), since=cutoff)
+    return Open(key=service_key(facts.service_id), since=cutoff, until=until)
 
 
 def service_key(service_id: int) -> str:

@@ -78,7 +78,8 @@ def test_the_first_matching_label_rule_decides_even_when_its_incident_is_stale()
     assert decide(fresh, labels=labels) == Join(incident_id=3, rule=CorrelationRule.LABELS, detail="rule by cluster",
                                                 grouping_rule_id=2)
     stale = Facts(rule_list=rules, keyed={key: incident(3, minutes_ago=11)}, near=[incident(4)])
-    assert decide(stale, labels=labels) == Open(key=key, since=NOW - timedelta(minutes=10), grouping_rule_id=2)
+    assert decide(stale, labels=labels) == Open(key=key, since=NOW - timedelta(minutes=10),
+                                                until=NOW + timedelta(minutes=10), grouping_rule_id=2)
     assert "nearby" not in stale.asked
 
 
@@ -92,7 +93,16 @@ def test_the_services_own_incident_beats_a_more_recent_dependency_and_ties_go_to
 
 def test_nothing_nearby_within_the_window_opens_an_incident_for_the_service():
     assert decide(Facts(near=[incident(5, minutes_ago=31)])) == Open(key=service_key(1),
-                                                                     since=NOW - timedelta(minutes=30))
+                                                                     since=NOW - timedelta(minutes=30),
+                                                                     until=NOW + timedelta(minutes=30))
+
+
+def test_history_played_back_does_not_join_an_incident_whose_alerts_arrived_a_window_later():
+    # The demo replays last week with arrival times: an incident of today is not that alert's incident.
+    later = incident(5, minutes_ago=-31)
+    assert decide(Facts(near=[later])) == Open(key=service_key(1), since=NOW - timedelta(minutes=30),
+                                               until=NOW + timedelta(minutes=30))
+    assert decide(Facts(near=[incident(5, minutes_ago=-29)])) == Join(incident_id=5, rule=CorrelationRule.SERVICE)
 
 
 def test_the_neighbourhood_walks_two_hops_each_way_but_not_down_through_what_is_upstream():
