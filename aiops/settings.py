@@ -364,6 +364,9 @@ NOTIFY_PENDING_GRACE_SECONDS = env_float("NOTIFY_PENDING_GRACE_SECONDS", 15.0)
 # The trained severity classifier (manage.py train_severity) proposes a level next to the rules;
 # false keeps only the rules even when a trained model exists.
 SEVERITY_CLASSIFIER_ENABLED = env_bool("SEVERITY_CLASSIFIER_ENABLED", True)
+# On PostgreSQL a new alert joining an open incident takes one read and one write (fast_join.py);
+# false sends every signal down the general path (the property test replays histories both ways).
+INCIDENTS_FAST_PATH = env_bool("INCIDENTS_FAST_PATH", True)
 
 # --- Periodic tasks: the one beat table (aiops/beat.py), after the settings it reads ---------------
 CELERY_BEAT_SCHEDULE = beat_schedule(

@@ -32,7 +32,7 @@ def fast_path_enabled() -> bool:
     replays random histories both ways); `INCIDENTS_FAST_PATH = False` sends everything down the
     general path.
     """
-    return connection.vendor == "postgresql" and getattr(settings, "INCIDENTS_FAST_PATH", True)
+    return connection.vendor == "postgresql" and settings.INCIDENTS_FAST_PATH
 
 
 def signal_ingest(*, signal: SignalIn) -> SignalResult:
