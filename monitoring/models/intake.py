@@ -33,6 +33,8 @@ class AlertIntake(models.Model):
     error = models.TextField(blank=True)
     # [{"alert_id": .., "incident_id": .., "outcome": ..}] per signal, from the incident core.
     outcomes = models.JSONField(default=list, blank=True)
+    # integration id % DRAIN_PARTITIONS: one drain at a time per partition keeps a sender's rows in order.
+    partition = models.PositiveSmallIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -42,6 +44,7 @@ class AlertIntake(models.Model):
         indexes = [
             models.Index(fields=["status", "received_at"], name="alert_intake_status_idx"),
             models.Index(fields=["integration", "-received_at"], name="alert_intake_recent_idx"),
+            models.Index(fields=["status", "partition", "received_at"], name="alert_intake_partition_idx"),
         ]
 
     def __str__(self) -> str:

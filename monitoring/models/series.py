@@ -86,9 +86,13 @@ class DetectQueue(models.Model):
     first_ts = models.FloatField(null=True)
     last_ts = models.FloatField(null=True)
     points = models.PositiveIntegerField(default=0)
+    # service id % DRAIN_PARTITIONS: a service's series are scored by one drain at a time, together
+    # (the multivariate score groups a service's series scored in one step).
+    partition = models.PositiveSmallIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["id"]
+        indexes = [models.Index(fields=["partition", "id"], name="detect_queue_partition_idx")]
 
 
 class Point(models.Model):
