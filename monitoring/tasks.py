@@ -30,7 +30,9 @@ def _warm_detectors(**_kwargs: Any) -> None:
 # Operational database errors are transient (a restart, a deadlock victim, a full pool): retry
 # with backoff; the services claim rows so a retry never stores or scores anything twice.
 # Programming and integrity errors are bugs or bad data and fail at once.
-_RETRY = {"autoretry_for": (OperationalError, InterfaceError), "retry_backoff": 2, "retry_backoff_max": 60, "max_retries": 5}
+_RETRY: dict[str, Any] = {
+    "autoretry_for": (OperationalError, InterfaceError), "retry_backoff": 2, "retry_backoff_max": 60, "max_retries": 5,
+}
 
 
 # The drains (core.drain): kicked (debounced) after commits with their partition, swept by beat;
@@ -93,7 +95,8 @@ def process_alert_intakes(self: Task, partition: int | None = None) -> int:
 
 
 # One row (messages queued by earlier versions, bench_notify's storm); same processing as the drain.
-@shared_task(name="monitoring.process_alert_intake", bind=True, max_retries=ALERT_INTAKE_MAX_RETRIES, ignore_result=True)
+@shared_task(name="monitoring.process_alert_intake", bind=True, max_retries=ALERT_INTAKE_MAX_RETRIES,
+             ignore_result=True)
 def process_alert_intake(self: Task, intake_id: int) -> str:
     try:
         intake = intake_services.alert_intake_process(intake_id=intake_id)

@@ -39,7 +39,9 @@ class AlertIntake(models.Model):
     class Meta:
         ordering = ["-received_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["integration", "idempotency_key"], name="alert_intake_unique_idempotency_key"),
+            models.UniqueConstraint(
+                fields=["integration", "idempotency_key"], name="alert_intake_unique_idempotency_key"
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "received_at"], name="alert_intake_status_idx"),

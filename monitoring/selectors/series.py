@@ -86,13 +86,13 @@ class SeriesWindow:
 
 def _points_arrays(series_id: int, start: datetime | None, end: datetime, limit: int | None = None,
                    newest: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    qs = Point.objects.filter(series_id=series_id, ts__lt=end)
+    points = Point.objects.filter(series_id=series_id, ts__lt=end)
     if start is not None:
-        qs = qs.filter(ts__gte=start)
-    qs = qs.order_by("-ts" if newest else "ts").values_list("ts", "value")
+        points = points.filter(ts__gte=start)
+    pairs = points.order_by("-ts" if newest else "ts").values_list("ts", "value")
     if limit:
-        qs = qs[:limit]
-    rows = [(t.timestamp(), v) for t, v in qs]
+        pairs = pairs[:limit]
+    rows = [(t.timestamp(), v) for t, v in pairs]
     if newest:
         rows.reverse()
     if not rows:
@@ -125,7 +125,8 @@ def series_window(*, series: MetricSeries, start: datetime, end: datetime, step:
     first_raw = ts[0] if ts.shape[0] else end.timestamp()
     rollups = list(
         PointRollup.objects.filter(
-            series_id=series.pk, hour__gte=start - timedelta(hours=1), hour__lt=datetime.fromtimestamp(first_raw, tz=UTC),
+            series_id=series.pk, hour__gte=start - timedelta(hours=1),
+            hour__lt=datetime.fromtimestamp(first_raw, tz=UTC),
         ).order_by("hour").values_list("hour", "min", "max", "mean", "count")
     )
     t0 = start.timestamp()

@@ -76,6 +76,7 @@ _COPY_ROW = np.dtype([
     ("l_value", ">i4"), ("value", ">f8"),
 ])
 STAGING_TABLE = "monitoring_point_staging_k"  # (series_id, ts, value, k): k = row position
+_COPY_POINTS = f"COPY {Point._meta.db_table} (series_id, ts, value) FROM STDIN (FORMAT BINARY)"
 
 
 _PG_EPOCH_US = 946_684_800 * 1_000_000
@@ -126,7 +127,7 @@ def points_insert(*, series_ids: np.ndarray, ts: np.ndarray, values: np.ndarray)
             # A savepoint: a duplicate fails this COPY alone (COPY bypasses Django's error wrapping).
             with transaction.atomic(), connection.wrap_database_errors:
                 with connection.cursor() as cursor:
-                    with cursor.copy(f"COPY {Point._meta.db_table} (series_id, ts, value) FROM STDIN (FORMAT BINARY)") as copy:
+                    with cursor.copy(_COPY_POINTS) as copy:
                         copy.write(pg_copy_binary(series_ids[fresh], ts[fresh], values[fresh]))
         except IntegrityError:
             continue  # another process stored newer points meanwhile: ask the database again
@@ -175,7 +176,8 @@ def _stored_max(series_ids: np.ndarray, *, refresh: bool) -> dict[int, int]:
         with connection.cursor() as cursor:
             # One backwards step on the (series, ts) key per series.
             cursor.execute(
-                "SELECT v.id, (SELECT (EXTRACT(EPOCH FROM max(p.ts) - timestamptz '2000-01-01 00:00:00+00') * 1000000)::bigint "
+                "SELECT v.id, (SELECT "
+                "(EXTRACT(EPOCH FROM max(p.ts) - timestamptz '2000-01-01 00:00:00+00') * 1000000)::bigint "
                 f"FROM {Point._meta.db_table} p WHERE p.series_id = v.id) FROM unnest(%s::bigint[]) AS v(id)",
                 [missing],
             )

@@ -229,7 +229,8 @@ def _claim(*, max_points: int, batch_ids: list[int] | None, partition: int | Non
     if partition is not None:
         rows = rows.filter(partition=partition)
     head = list(rows.order_by("pk").values_list("pk", "point_count")[:INGEST_STEP_BATCHES])
-    ids, total = [], 0
+    ids: list[int] = []
+    total = 0
     for pk, count in head:
         if ids and total + count > max_points:
             break
@@ -260,7 +261,7 @@ def _write(claimed: list[TelemetryBatch]) -> IngestStep:
                 at = key_pos[ident] = len(keys)
                 keys.append(SeriesKey.from_list(raw))
             local[j] = at
-        index, ts, values = unpack_points(row.data)
+        index, ts, values = unpack_points(bytes(row.data))
         parts_index.append(local[index])
         parts_ts.append(ts)
         parts_values.append(values)
@@ -316,7 +317,8 @@ def _detect_enqueue(series_ids: np.ndarray, ts: np.ndarray, service_ids: np.ndar
 def _count_receipts(claimed: list[TelemetryBatch]) -> None:
     """A batch counts as a received request of its integration when it is first written."""
     first = [row for row in claimed if row.integration_id is not None]
-    for integration_id, count in Counter(row.integration_id for row in first).items():
+    counts: Counter[int] = Counter(row.integration_id for row in first if row.integration_id is not None)
+    for integration_id, count in counts.items():
         latest = max(row.received_at for row in first if row.integration_id == integration_id)
         Integration.objects.filter(pk=integration_id).update(
             received_count=F("received_count") + count,

@@ -6,12 +6,14 @@ scored in the same step, so one drain must score all of them.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 from django.db import connection
 
 from core.db import is_postgres
+from monitoring.detection.base import DetectionResult
 from monitoring.detection.multivariate import (
     MIN_HISTORY,
     MULTIVARIATE_THRESHOLD,
@@ -19,7 +21,7 @@ from monitoring.detection.multivariate import (
     multivariate_score,
     series_align,
 )
-from monitoring.models import Point
+from monitoring.models import Anomaly, MetricSeries, Point
 from monitoring.selectors.series import series_detector
 
 from .records import Found, anomaly_row
@@ -35,12 +37,36 @@ MV_MIN_CONTRIBUTORS = 2
 MV_UNIVARIATE_SUPPORT = 0.5
 
 
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """A series with points scored in this run: its new points and their univariate result."""
+
+    found: Found
+    ts: np.ndarray
+    values: np.ndarray
+    result: DetectionResult
+
+    @property
+    def series(self) -> MetricSeries:
+        return self.found.series
+
+    @property
+    def rows(self) -> list[Anomaly]:
+        return self.found.rows
+
+    @property
+    def threshold(self) -> float:
+        return self.found.threshold
+
+
 def _multivariate(found: list[Found], *, watermarks: dict[int, datetime | None]) -> None:
-    by_service: dict[int, list[Found]] = defaultdict(list)
+    by_service: dict[int, list[_Run]] = defaultdict(list)
     for f in found:
         # History is what was scored before this run; a new series has none to compare with.
-        if f.result is not None and watermarks.get(f.series.pk) is not None:
-            by_service[f.series.service_id].append(f)
+        scored = f.result is not None and f.ts is not None and f.values is not None
+        if scored and watermarks.get(f.series.pk) is not None:
+            assert f.ts is not None and f.values is not None and f.result is not None  # for the type checker
+            by_service[f.series.service_id].append(_Run(f, f.ts, f.values, f.result))
     # A joint row needs MV_MIN_CONTRIBUTORS series leaning unusual on their own, so a service
     # with fewer such series in this run cannot produce one: skip its (costly) pyod fit.
     groups = [
@@ -51,7 +77,9 @@ def _multivariate(found: list[Found], *, watermarks: dict[int, datetime | None])
     ]
     if not groups:
         return
-    history = _history_points({f.series.pk: watermarks[f.series.pk] for g in groups for f in g})
+    history = _history_points(
+        {f.series.pk: w for g in groups for f in g if (w := watermarks[f.series.pk]) is not None}
+    )
     for group in groups:
         try:
             _multivariate_service(group, history)
@@ -59,10 +87,10 @@ def _multivariate(found: list[Found], *, watermarks: dict[int, datetime | None])
             continue  # too little aligned history yet: the univariate path still ran
 
 
-def _multivariate_service(group: list[Found], history: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
+def _multivariate_service(group: list[_Run], history: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
     run_start = min(float(f.ts[0]) for f in group)
-    series_data = {}
-    steps = []
+    series_data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    steps: list[float] = []
     for f in group:
         h_ts, h_values = history.get(f.series.pk, (np.zeros(0), np.zeros(0)))
         series_data[str(f.series.pk)] = (np.concatenate([h_ts, f.ts]), np.concatenate([h_values, f.values]))
@@ -149,7 +177,8 @@ def _history_points(until: dict[int, datetime]) -> dict[int, tuple[np.ndarray, n
         return out
     for sid, cutoff in until.items():
         rows = list(
-            Point.objects.filter(series_id=sid, ts__lte=cutoff).order_by("-ts").values_list("ts", "value")[:MV_HISTORY_POINTS]
+            Point.objects.filter(series_id=sid, ts__lte=cutoff).order_by("-ts")
+            .values_list("ts", "value")[:MV_HISTORY_POINTS]
         )
         rows.reverse()
         out[sid] = (np.array([t.timestamp() for t, _ in rows]), np.array([v for _, v in rows], dtype=np.float64))

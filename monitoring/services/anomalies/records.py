@@ -41,7 +41,9 @@ class Claim:
     rows: int
 
 
-def anomaly_row(series: MetricSeries, detector: Detector, result: DetectionResult, i: int, ts: float, value: float, threshold: float) -> Anomaly:
+def anomaly_row(series: MetricSeries, detector: Detector, result: DetectionResult, i: int, ts: float, value: float,
+                threshold: float) -> Anomaly:
+    """The anomaly at position `i` of a scored run, with its reasons."""
     expected, lower, upper = float(result.expected[i]), float(result.lower[i]), float(result.upper[i])
     direction = Direction.UP if value >= expected else Direction.DOWN
     reasons = [f"score {result.scores[i]:.2f} above threshold {threshold:.2f} ({detector.name})"]

@@ -97,8 +97,8 @@ def _plan(s: MetricSeries, claim: Claim) -> _Plan:
         # The series was given another detector: it learns afresh from the new points on.
         return _Plan(series=s, detector=detector, start_from="initial", start_ts=watermark or 0.0,
                      start_scored=s.points_scored, watermark=watermark, until=until, reset=True)
-    late = claim.first is not None and watermark is not None and claim.first <= watermark
-    if not late:
+    first = claim.first
+    if first is None or watermark is None or first > watermark:  # no late points
         if live is not None:
             return _Plan(series=s, detector=detector, start_from="live", start_ts=live.ts, start_scored=live.scored,
                          watermark=watermark, until=until, state=live.state)
@@ -113,12 +113,12 @@ def _plan(s: MetricSeries, claim: Claim) -> _Plan:
     if s.ckpt_a_ts is not None:
         candidates.append(("a", s.ckpt_a_ts, s.ckpt_a_scored))
     candidates.sort(key=lambda c: -c[1])
-    chosen = next((c for c in candidates if c[1] < claim.first), candidates[-1])
+    chosen = next((c for c in candidates if c[1] < first), candidates[-1])
     plan = _Plan(series=s, detector=detector, start_from=chosen[0], start_ts=chosen[1], start_scored=chosen[2],
-                 watermark=watermark, until=until, late=claim.first)
+                 watermark=watermark, until=until, late=first)
     # A checkpoint at or after the late points did not see them: it is no longer a valid start.
-    plan.drop_a = chosen[0] != "a" and s.ckpt_a_ts is not None and s.ckpt_a_ts >= claim.first
-    plan.drop_b = chosen[0] != "b" and s.ckpt_b_ts is not None and s.ckpt_b_ts >= claim.first
+    plan.drop_a = chosen[0] != "a" and s.ckpt_a_ts is not None and s.ckpt_a_ts >= first
+    plan.drop_b = chosen[0] != "b" and s.ckpt_b_ts is not None and s.ckpt_b_ts >= first
     return plan
 
 

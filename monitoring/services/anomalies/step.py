@@ -75,8 +75,9 @@ def _detect_claim(*, max_points: int, partition: int | None) -> dict[int, Claim]
     where, params = ("WHERE partition = %s", [partition]) if partition is not None else ("", [])
     with connection.cursor() as cursor:
         cursor.execute(
-            f"DELETE FROM {table} WHERE id IN (SELECT id FROM (SELECT id, SUM(points) OVER (ORDER BY id) - points AS before "
-            f"FROM {table} {where} ORDER BY id LIMIT %s) AS q WHERE before < %s) RETURNING series_id, first_ts, last_ts",
+            f"DELETE FROM {table} WHERE id IN (SELECT id FROM ("
+            f"SELECT id, SUM(points) OVER (ORDER BY id) - points AS before FROM {table} {where} ORDER BY id LIMIT %s"
+            ") AS q WHERE before < %s) RETURNING series_id, first_ts, last_ts",
             [*params, DETECT_STEP_ROWS, max_points],
         )
         rows = cursor.fetchall()
@@ -205,7 +206,8 @@ def _points_between(ranges: list[tuple[int, float, float]]) -> dict[int, tuple[n
             # One row per series with its times and values packed as raw big-endian bytes (the
             # aggregates see the rows in the same order): parsed by numpy without a per-point loop.
             cursor.execute(
-                "SELECT v.id, string_agg(timestamptz_send(p.ts), ''::bytea), string_agg(float8send(p.value), ''::bytea) "
+                "SELECT v.id, string_agg(timestamptz_send(p.ts), ''::bytea), "
+                "string_agg(float8send(p.value), ''::bytea) "
                 f"FROM unnest(%s::bigint[], %s::float8[], %s::float8[]) AS v(id, lo, hi) JOIN {Point._meta.db_table} p "
                 "ON p.series_id = v.id AND p.ts > to_timestamp(v.lo) AND p.ts <= to_timestamp(v.hi) GROUP BY v.id",
                 [ids, starts, ends],
@@ -217,7 +219,7 @@ def _points_between(ranges: list[tuple[int, float, float]]) -> dict[int, tuple[n
                                        np.frombuffer(value_bytes, dtype=">f8").astype(np.float64)[order])
         return out
     else:
-        parts = []
+        parts: list[tuple[int, float, float]] = []
         for series_id, start, end in ranges:
             qs = Point.objects.filter(series_id=series_id, ts__gt=datetime.fromtimestamp(start, tz=UTC))
             if math.isfinite(end):

@@ -113,7 +113,8 @@ def _lock_conflict(exc: BaseException) -> bool:
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
 
 
-def _ingest(parsed: list[tuple[AlertIntake, list[SignalIn]]], *, outcomes: dict[int, list[dict[str, Any]]], errors: dict[int, str]) -> None:
+def _ingest(parsed: list[tuple[AlertIntake, list[SignalIn]]], *, outcomes: dict[int, list[dict[str, Any]]],
+            errors: dict[int, str]) -> None:
     """All rows' signals in one core call; if the core refuses it, row by row to find the culprit.
 
     Each call runs in a savepoint: what a refused call had stored is undone before the rows are

@@ -78,7 +78,8 @@ def test_a_row_the_core_refuses_is_failed_with_the_reason_and_the_others_are_pro
     bad_alert = am_alert(instance="bad")
     bad = store(am_client, am_payload(bad_alert))
     also_good = store(am_client, am_payload(am_alert(instance="also-good")))
-    calls = core_calls(monkeypatch, refuse=frozenset({am_client.integration.scoped_fingerprint(bad_alert["fingerprint"])}))
+    refused = am_client.integration.scoped_fingerprint(bad_alert["fingerprint"])
+    calls = core_calls(monkeypatch, refuse=frozenset({refused}))
     result = intake_services.alert_intakes_drain()
     assert (result.processed, result.failed) == (2, 1)
     assert len(calls) == 4  # the batch, then row by row to find the culprit
@@ -129,7 +130,8 @@ def test_the_drain_task_retries_database_trouble_and_the_row_fails_after_its_att
 
     monkeypatch.setattr(intake_services.incident_services, "signals_ingest", down)
     retries = []
-    monkeypatch.setattr(tasks.process_alert_intakes, "retry", lambda exc=None, countdown=None: retries.append(countdown) or exc)
+    monkeypatch.setattr(tasks.process_alert_intakes, "retry",
+                        lambda exc=None, countdown=None: retries.append(countdown) or exc)
     for _ in range(intake_services.MAX_ATTEMPTS):
         tasks.process_alert_intakes.apply()
     intake.refresh_from_db()
@@ -213,8 +215,11 @@ def broker(monkeypatch, settings):
 def test_the_kick_is_published_from_a_background_thread(monkeypatch, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
     published = threading.Event()
-    monkeypatch.setattr(enqueue.current_app, "send_task",
-                        lambda *a, **k: published.set() if threading.current_thread().name == "core-enqueue-kicker" else None)
+    def send_task(*args, **kwargs):
+        if threading.current_thread().name == "core-enqueue-kicker":
+            published.set()
+
+    monkeypatch.setattr(enqueue.current_app, "send_task", send_task)
     enqueue._last_kick.clear()
     intake_services.alert_intakes_kick(partition=0)
     assert published.wait(timeout=30)
@@ -264,7 +269,8 @@ def test_each_partition_of_senders_asks_for_its_own_drain(am_client, integration
     with django_capture_on_commit_callbacks(execute=True):
         for i in range(3):
             for client in (am_client, other):
-                client.post(URL, data=json.dumps(am_payload(am_alert(instance=str(i)))), content_type="application/json")
+                payload = am_payload(am_alert(instance=str(i)))
+                client.post(URL, data=json.dumps(payload), content_type="application/json")
     assert AlertIntake.objects.count() == 6
     assert sorted(broker) == sorted(partitions)  # one drain each, so two workers drain them at once
 
