@@ -148,10 +148,12 @@ def drain_kick_on_commit(drain: Drain, partitions: Iterable[int]) -> None:
 
 
 def drain_run(drain: Drain, partition: int, step: Callable[[Lease], int], *, pending: Callable[[], bool],
-              on_finish: Callable[[], object] | None = None, idle_seconds: float | None = None,
-              max_seconds: float | None = None) -> int:
+              pending_elsewhere: Callable[[], bool] | None = None, on_finish: Callable[[], object] | None = None,
+              idle_seconds: float | None = None, max_seconds: float | None = None) -> int:
     """Run `step` (returns the rows it took; 0 when the partition was empty) until idle, then
-    `on_finish` (still holding the partition).
+    `on_finish` (still holding the partition). `pending` says whether the partition has rows,
+    `pending_elsewhere` whether other partitions do: then an empty partition ends the drain at
+    once instead of waiting for its rows, so the worker takes another partition's queued drain.
 
     Returns the rows taken, or -1 when another worker holds the partition (it will see our rows).
     """
@@ -163,7 +165,7 @@ def drain_run(drain: Drain, partition: int, step: Callable[[Lease], int], *, pen
         return -1
     try:
         taken, handed_over = _loop(lease, step, idle_seconds, drain.max_seconds if max_seconds is None else max_seconds,
-                                   flag=not eager)
+                                   flag=not eager, elsewhere=pending_elsewhere)
     finally:
         try:
             if on_finish is not None:
@@ -190,7 +192,7 @@ def drain_partitions(run: Callable[[int], int], partition: int | None) -> int:
 
 
 def _loop(lease: Lease, step: Callable[[Lease], int], idle_seconds: float, max_seconds: float, *,
-          flag: bool) -> tuple[int, bool]:
+          flag: bool, elsewhere: Callable[[], bool] | None) -> tuple[int, bool]:
     taken = 0
     started = last_work = renewed = time.monotonic()
     while True:
@@ -211,7 +213,7 @@ def _loop(lease: Lease, step: Callable[[Lease], int], idle_seconds: float, max_s
             if now - started > max_seconds:
                 return taken, True
             continue
-        if now - last_work >= idle_seconds:
+        if now - last_work >= idle_seconds or (elsewhere is not None and elsewhere()):
             return taken, False
         time.sleep(POLL_SECONDS)
 

@@ -160,11 +160,13 @@ def telemetry_ingest_drain(*, partition: int | None = None, idle_seconds: float 
                            max_seconds: float | None = None) -> int:
     """Write the partition's queued batches (every partition's when None) step by step until none
     is left; returns the points taken (-1: another worker holds the partition)."""
+    queued = TelemetryBatch.objects.filter(status=BatchStatus.QUEUED)
 
     def run(p: int) -> int:
         return drain_run(
             INGEST, p, lambda lease: telemetry_ingest_step(partition=p, lease=lease).points,
-            pending=lambda: TelemetryBatch.objects.filter(status=BatchStatus.QUEUED, partition=p).exists(),
+            pending=lambda: queued.filter(partition=p).exists(),
+            pending_elsewhere=lambda: queued.exclude(partition=p).exists(),
             idle_seconds=idle_seconds, max_seconds=max_seconds,
         )
 

@@ -199,3 +199,11 @@ def test_batches_and_detect_rows_carry_the_partition_of_their_sender_and_service
     assert set(DetectQueue.objects.values_list("partition", flat=True)) == {integration.service_id % 4}
     assert anomaly_services.telemetry_detect_step(partition=(integration.service_id + 1) % 4).claimed == 0
     assert anomaly_services.telemetry_detect_step(partition=integration.service_id % 4).claimed == 3
+
+
+def test_an_empty_partition_ends_its_drain_at_once_while_other_partitions_wait(db, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # in-process drains never wait for rows anyway
+    started = time.monotonic()
+    assert drain_run(drains.DETECT, 0, lambda lease: 0, pending=lambda: False, pending_elsewhere=lambda: True,
+                     idle_seconds=30) == 0
+    assert time.monotonic() - started < 10, "the worker moves on to another partition's drain"

@@ -22,7 +22,9 @@ def telemetry_detect_drain(*, partition: int | None = None, idle_seconds: float 
     def run(p: int) -> int:
         return drain_run(
             DETECT, p, lambda lease: telemetry_detect_step(partition=p, lease=lease).claimed,
-            pending=lambda: DetectQueue.objects.filter(partition=p).exists(), on_finish=series_states_persist,
+            pending=lambda: DetectQueue.objects.filter(partition=p).exists(),
+            pending_elsewhere=lambda: DetectQueue.objects.exclude(partition=p).exists(),
+            on_finish=series_states_persist,
             idle_seconds=idle_seconds, max_seconds=max_seconds,
         )
 

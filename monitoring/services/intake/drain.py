@@ -38,10 +38,13 @@ def alert_intakes_drain(*, partition: int | None = None, batch_size: int = DRAIN
             totals[name] += getattr(result, name)
         return result.claimed
 
+    queued = AlertIntake.objects.filter(status=AlertIntakeStatus.QUEUED)
+
     def run(p: int) -> int:
         return drain_run(
             ALERT_INTAKE, p, lambda lease: step(p),
-            pending=lambda: AlertIntake.objects.filter(status=AlertIntakeStatus.QUEUED, partition=p).exists(),
+            pending=lambda: queued.filter(partition=p).exists(),
+            pending_elsewhere=lambda: queued.exclude(partition=p).exists(),
             idle_seconds=idle_seconds, max_seconds=max_seconds,
         )
 
