@@ -11,6 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Avg, Count, Max, Min
 from django.db.models.functions import TruncHour
 
+from core.db import is_postgres
 from monitoring.models import MetricSeries, Point, PointRollup
 
 from ..formats.native import SeriesKey
@@ -113,7 +114,7 @@ def points_insert(*, series_ids: np.ndarray, ts: np.ndarray, values: np.ndarray)
     series_ids = np.asarray(series_ids, dtype=np.int64)
     keys = _ts_key(ts)
     first = _first_occurrences(series_ids, keys)
-    if connection.vendor != "postgresql":
+    if not is_postgres():
         stored[first[_absent_generic(series_ids[first], keys[first])]] = True
         _insert_generic(series_ids[stored], ts[stored], values[stored])
         return stored
