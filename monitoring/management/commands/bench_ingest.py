@@ -184,6 +184,7 @@ class Command(BaseCommand):
                         raise CommandError(f"a detect worker did not start; see {LOG_DIR / f'detect-{i}.log'}")
                     time.sleep(0.2)
             load = os.getloadavg()
+            cpu_before = _cpu_seconds([w.pid for w in workers])
             started = time.perf_counter()
             for partition in range(partition_count()):
                 send("monitoring.detect_telemetry", partition)
@@ -193,13 +194,15 @@ class Command(BaseCommand):
                     raise CommandError(f"timed out with {queue.count()} queue rows left")
                 time.sleep(0.05)
             elapsed = time.perf_counter() - started
+            cpu = {k: v - cpu_before.get(k, 0.0) for k, v in _cpu_seconds([w.pid for w in workers]).items()}
         finally:
             processes_stop(workers)
         scored = MetricSeries.objects.filter(service__in=services).aggregate(n=Sum("points_scored"))["n"] or 0
         self.stdout.write(
             f"{opts['workers']} detect worker process(es): {scored:,} points scored in {elapsed:.2f} s = "
             f"{scored / elapsed:,.0f} points/s (load average before {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, "
-            f"after {' '.join(f'{x:.2f}' for x in os.getloadavg())})"
+            f"after {' '.join(f'{x:.2f}' for x in os.getloadavg())}); CPU seconds: detect workers "
+            f"{cpu['workers']:.1f}, PostgreSQL {cpu['postgres']:.1f}"
         )
 
     def _detect_backlog(self, services: list[Service], per_service: int, per_series: int) -> int:
@@ -324,3 +327,31 @@ class Command(BaseCommand):
             service.delete()  # cascades to series, points, anomalies
         integration.delete()
         Team.objects.filter(name="Benchmarks", services__isnull=True).delete()
+
+
+def _cpu_seconds(worker_pids: list[int]) -> dict[str, float]:
+    """CPU seconds so far of the worker processes (and their pool children) and of the PostgreSQL
+    backends on this machine serving this database."""
+    tick = os.sysconf("SC_CLK_TCK")
+    database = f" {settings.DATABASES['default']['NAME']} ".encode()
+    workers = postgres = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                name, rest = f.read().rsplit(")", 1)
+        except OSError:
+            continue
+        fields = rest.split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick
+        if int(entry) in worker_pids or int(fields[1]) in worker_pids:
+            workers += seconds
+        elif name.endswith("(postgres"):
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    mine = database in f.read()
+            except OSError:
+                continue
+            postgres += seconds if mine else 0.0
+    return {"workers": workers, "postgres": postgres}
