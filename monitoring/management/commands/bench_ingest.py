@@ -228,6 +228,12 @@ class Command(BaseCommand):
                         partition=partition_of(service_id))
             for pk, service_id in series
         ])
+        with connection.cursor() as cursor:
+            # Statistics as a running service's tables have them (autovacuum has not seen the backlog
+            # yet): without them the planner reads the points of a step with a parallel scan of the
+            # whole table, and a drain's CPU is PostgreSQL's, whatever the workers.
+            for model in (Point, DetectQueue, MetricSeries):
+                cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
         return len(series) * per_series
 
     # --- measurement ------------------------------------------------------------------------------
