@@ -340,6 +340,14 @@ TELEMETRY_ALLOWED_LATENESS_SECONDS = env_float("TELEMETRY_ALLOWED_LATENESS_SECON
 # A detect worker keeps detector states in memory and writes them to the series rows when it
 # hands over, and at least this often: what a worker that dies loses, its successor replays.
 DETECT_STATE_PERSIST_SECONDS = env_float("DETECT_STATE_PERSIST_SECONDS", 30.0)
+# The drains (telemetry ingest and detection, alert intake) are partitioned: ingest and alert intake
+# by integration, detection by service; one worker at a time drains a partition, in order, so this
+# many worker processes (on any number of machines) drain in parallel. At least workers x machines;
+# change it only while the queues are empty (README, "Scaling the drains").
+DRAIN_PARTITIONS = env_int("DRAIN_PARTITIONS", 8, minimum=1)
+# A telemetry drain renews its partition's lease every step; one not renewed this long (its worker
+# died) is taken over. Longer than the slowest step (about a second), short enough to resume quickly.
+DRAIN_LEASE_SECONDS = env_float("DRAIN_LEASE_SECONDS", 15.0)
 
 # --- Alert intake (Alertmanager, Grafana, PagerDuty Events v2) ---------------------------
 # A drain's claim on intake rows lasts this long unless the drain holds them (a row lock, freed

@@ -33,15 +33,20 @@ class AlertIntake(models.Model):
     error = models.TextField(blank=True)
     # [{"alert_id": .., "incident_id": .., "outcome": ..}] per signal, from the incident core.
     outcomes = models.JSONField(default=list, blank=True)
+    # integration id % DRAIN_PARTITIONS: one drain at a time per partition keeps a sender's rows in order.
+    partition = models.PositiveSmallIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["-received_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["integration", "idempotency_key"], name="alert_intake_unique_idempotency_key"),
+            models.UniqueConstraint(
+                fields=["integration", "idempotency_key"], name="alert_intake_unique_idempotency_key"
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "received_at"], name="alert_intake_status_idx"),
             models.Index(fields=["integration", "-received_at"], name="alert_intake_recent_idx"),
+            models.Index(fields=["status", "partition", "received_at"], name="alert_intake_partition_idx"),
         ]
 
     def __str__(self) -> str:

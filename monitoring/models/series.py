@@ -21,7 +21,8 @@ class MetricSeries(models.Model):
     unit = models.CharField(max_length=32, blank=True)
     detector = models.CharField(max_length=64, blank=True, help_text="Empty uses the default detector.")
     threshold = models.FloatField(
-        null=True, blank=True, help_text="Score in [0, 1] above which a point is an anomaly; empty uses the detector's default."
+        null=True, blank=True,
+        help_text="Score in [0, 1] above which a point is an anomaly; empty uses the detector's default.",
     )
     # Detector state as of `state_ts` (the event time of the last point it has seen, epoch seconds;
     # empty: no point yet). Written when a detect drain hands the series over, and at least every
@@ -86,9 +87,16 @@ class DetectQueue(models.Model):
     first_ts = models.FloatField(null=True)
     last_ts = models.FloatField(null=True)
     points = models.PositiveIntegerField(default=0)
+    # service id % DRAIN_PARTITIONS: a service's series are scored by one drain at a time, together
+    # (the multivariate score groups a service's series scored in one step).
+    partition = models.PositiveSmallIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["id"]
+        indexes = [models.Index(fields=["partition", "id"], name="detect_queue_partition_idx")]
+
+    def __str__(self) -> str:
+        return f"series {self.series_id}: {self.points} points queued"
 
 
 class Point(models.Model):
@@ -102,6 +110,9 @@ class Point(models.Model):
 
     class Meta:
         ordering = ["series", "ts"]
+
+    def __str__(self) -> str:
+        return f"{self.series_id}@{self.ts:%Y-%m-%d %H:%M:%S}={self.value}"
 
 
 class PointRollup(models.Model):
@@ -118,6 +129,9 @@ class PointRollup(models.Model):
     class Meta:
         ordering = ["series", "hour"]
 
+    def __str__(self) -> str:
+        return f"{self.series_id}@{self.hour:%Y-%m-%d %H}:00 ({self.count} points)"
+
 
 class Anomaly(models.Model):
     """A point whose score passed its series' threshold."""
@@ -132,7 +146,9 @@ class Anomaly(models.Model):
     direction = models.CharField(max_length=4, choices=Direction.choices)
     detector = models.CharField(max_length=64)
     reasons = models.JSONField(default=list, blank=True)
-    multivariate = models.BooleanField(default=False, help_text="Part of an anomaly across several series of the service.")
+    multivariate = models.BooleanField(
+        default=False, help_text="Part of an anomaly across several series of the service."
+    )
     # Ids in the incidents app, kept as plain integers: monitoring only links to them.
     alert_id = models.BigIntegerField(null=True, blank=True)
     incident_id = models.BigIntegerField(null=True, blank=True)

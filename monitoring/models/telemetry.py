@@ -30,6 +30,8 @@ class TelemetryBatch(models.Model):
     processed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
+    # integration id % DRAIN_PARTITIONS: one drain at a time per partition writes a sender's batches in order.
+    partition = models.PositiveSmallIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -41,7 +43,10 @@ class TelemetryBatch(models.Model):
                 name="telemetry_batch_unique_idempotency_key",
             ),
         ]
-        indexes = [models.Index(fields=["status", "received_at"], name="telemetry_batch_status_idx")]
+        indexes = [
+            models.Index(fields=["status", "received_at"], name="telemetry_batch_status_idx"),
+            models.Index(fields=["status", "partition", "id"], name="telemetry_batch_partition_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"batch {self.pk} ({self.point_count} points, {self.status})"

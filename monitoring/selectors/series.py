@@ -1,23 +1,36 @@
 """Reads of series, points (downsampled, with the detector's expected band) and anomalies."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from monitoring.detection.base import Detector
 from monitoring.detection.engine import score_series
+from monitoring.detection.registry import UnknownDetector, get_detector
 from monitoring.models import Anomaly, MetricSeries, Point, PointRollup
-from monitoring.services.anomalies import series_detector
+
+logger = logging.getLogger(__name__)
 
 MAX_BUCKETS = 2_000  # a chart cannot show more; also bounds the response size
 DEFAULT_BUCKETS = 500
 # Points before `from` replayed through a fresh detector so the band is warmed up at `from`.
 BAND_WARMUP_POINTS = 2_000
 MAX_RAW_POINTS = 200_000  # a wider range reads rollups only (bounded memory per request)
+
+
+def series_detector(series: MetricSeries) -> Detector:
+    """The series' detector (the chart's band and the detect drain use the same one)."""
+    try:
+        return get_detector(series.detector or None)
+    except UnknownDetector:
+        # A detector removed from the code base must not stop the series being watched.
+        logger.warning("series %s names unknown detector %r; using the default", series.pk, series.detector)
+        return get_detector(None)
 
 
 def series_list(*, service: str = "", metric: str = "", kind: str = "", since: datetime | None = None) -> QuerySet:
@@ -73,26 +86,13 @@ class SeriesWindow:
 
 def _points_arrays(series_id: int, start: datetime | None, end: datetime, limit: int | None = None,
                    newest: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    if connection.vendor == "postgresql":
-        where, params = "series_id = %s AND ts < %s", [series_id, end]
-        if start is not None:
-            where += " AND ts >= %s"
-            params.append(start)
-        order = "DESC" if newest else "ASC"
-        sql = f"SELECT EXTRACT(EPOCH FROM ts)::float8, value FROM {Point._meta.db_table} WHERE {where} ORDER BY ts {order}"
-        if limit:
-            sql += f" LIMIT {int(limit)}"
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-    else:
-        qs = Point.objects.filter(series_id=series_id, ts__lt=end)
-        if start is not None:
-            qs = qs.filter(ts__gte=start)
-        qs = qs.order_by("-ts" if newest else "ts").values_list("ts", "value")
-        if limit:
-            qs = qs[:limit]
-        rows = [(t.timestamp(), v) for t, v in qs]
+    points = Point.objects.filter(series_id=series_id, ts__lt=end)
+    if start is not None:
+        points = points.filter(ts__gte=start)
+    pairs = points.order_by("-ts" if newest else "ts").values_list("ts", "value")
+    if limit:
+        pairs = pairs[:limit]
+    rows = [(t.timestamp(), v) for t, v in pairs]
     if newest:
         rows.reverse()
     if not rows:
@@ -125,7 +125,8 @@ def series_window(*, series: MetricSeries, start: datetime, end: datetime, step:
     first_raw = ts[0] if ts.shape[0] else end.timestamp()
     rollups = list(
         PointRollup.objects.filter(
-            series_id=series.pk, hour__gte=start - timedelta(hours=1), hour__lt=datetime.fromtimestamp(first_raw, tz=UTC),
+            series_id=series.pk, hour__gte=start - timedelta(hours=1),
+            hour__lt=datetime.fromtimestamp(first_raw, tz=UTC),
         ).order_by("hour").values_list("hour", "min", "max", "mean", "count")
     )
     t0 = start.timestamp()

@@ -11,6 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Avg, Count, Max, Min
 from django.db.models.functions import TruncHour
 
+from core.db import is_postgres
 from monitoring.models import MetricSeries, Point, PointRollup
 
 from ..formats.native import SeriesKey
@@ -76,6 +77,7 @@ _COPY_ROW = np.dtype([
     ("l_value", ">i4"), ("value", ">f8"),
 ])
 STAGING_TABLE = "monitoring_point_staging_k"  # (series_id, ts, value, k): k = row position
+_COPY_POINTS = f"COPY {Point._meta.db_table} (series_id, ts, value) FROM STDIN (FORMAT BINARY)"
 
 
 _PG_EPOCH_US = 946_684_800 * 1_000_000
@@ -112,7 +114,7 @@ def points_insert(*, series_ids: np.ndarray, ts: np.ndarray, values: np.ndarray)
     series_ids = np.asarray(series_ids, dtype=np.int64)
     keys = _ts_key(ts)
     first = _first_occurrences(series_ids, keys)
-    if connection.vendor != "postgresql":
+    if not is_postgres():
         stored[first[_absent_generic(series_ids[first], keys[first])]] = True
         _insert_generic(series_ids[stored], ts[stored], values[stored])
         return stored
@@ -126,7 +128,7 @@ def points_insert(*, series_ids: np.ndarray, ts: np.ndarray, values: np.ndarray)
             # A savepoint: a duplicate fails this COPY alone (COPY bypasses Django's error wrapping).
             with transaction.atomic(), connection.wrap_database_errors:
                 with connection.cursor() as cursor:
-                    with cursor.copy(f"COPY {Point._meta.db_table} (series_id, ts, value) FROM STDIN (FORMAT BINARY)") as copy:
+                    with cursor.copy(_COPY_POINTS) as copy:
                         copy.write(pg_copy_binary(series_ids[fresh], ts[fresh], values[fresh]))
         except IntegrityError:
             continue  # another process stored newer points meanwhile: ask the database again
@@ -175,7 +177,8 @@ def _stored_max(series_ids: np.ndarray, *, refresh: bool) -> dict[int, int]:
         with connection.cursor() as cursor:
             # One backwards step on the (series, ts) key per series.
             cursor.execute(
-                "SELECT v.id, (SELECT (EXTRACT(EPOCH FROM max(p.ts) - timestamptz '2000-01-01 00:00:00+00') * 1000000)::bigint "
+                "SELECT v.id, (SELECT "
+                "(EXTRACT(EPOCH FROM max(p.ts) - timestamptz '2000-01-01 00:00:00+00') * 1000000)::bigint "
                 f"FROM {Point._meta.db_table} p WHERE p.series_id = v.id) FROM unnest(%s::bigint[]) AS v(id)",
                 [missing],
             )

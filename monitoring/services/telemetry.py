@@ -1,10 +1,11 @@
 """Telemetry intake: store a validated batch durably (the outbox), then write its points in bulk.
 
-The request path validates, stores the batch row and answers; it only asks for a drain (a
-debounced "kick"). The ingest drain, one at a time per database so batches are written in the
-order they were accepted, claims queued batches in steps of up to INGEST_STEP_POINTS points,
-writes their points in one COPY and queues the new points for the detect drain
-(services.anomalies), all in one transaction per step.
+The request path validates, stores the batch row and answers; it only asks for a drain of the
+batch's partition (a debounced "kick"; partitions are integrations, so one sender's batches are
+written in the order they were accepted). The ingest drain, one worker per partition at a time,
+claims queued batches in steps of up to INGEST_STEP_POINTS points, writes their points in one COPY
+and queues the new points for the detect drain of their service's partition (services.anomalies),
+all in one transaction per step.
 """
 from __future__ import annotations
 
@@ -18,11 +19,23 @@ from datetime import datetime, timedelta
 import numpy as np
 import orjson
 from django.conf import settings
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from core.db import rows_insert, rows_update
+from core.drain import (
+    Lease,
+    LeaseLost,
+    drain_kick,
+    drain_kick_on_commit,
+    drain_partitions,
+    drain_run,
+    partition_count,
+    partition_of,
+    partitions_rehome,
+)
 from core.exceptions import DomainError
 from core.models import Integration, Service
 from core.permissions import integration_check_services
@@ -36,8 +49,8 @@ from ..formats.native import (
     parse_telemetry_json,
     unpack_points,
 )
-from . import drains
 from . import points as points_service
+from .drains import DETECT, INGEST
 
 logger = logging.getLogger(__name__)
 
@@ -118,14 +131,15 @@ def telemetry_batch_create(
     body_sha256: str = "",
 ) -> BatchAccepted:
     """Store the batch (committed before the caller answers) and queue its ingestion after commit."""
+    partition = partition_of(integration.pk if integration is not None else None)
     try:
         with transaction.atomic():
             row = TelemetryBatch.objects.create(
                 integration=integration, source=source, idempotency_key=idempotency_key, body_sha256=body_sha256,
                 point_count=len(batch), series_count=len(batch.series),
-                series_keys=[key.as_list() for key in batch.series], data=pack_points(batch),
+                series_keys=[key.as_list() for key in batch.series], data=pack_points(batch), partition=partition,
             )
-            transaction.on_commit(telemetry_ingest_kick)
+            drain_kick_on_commit(INGEST, [partition])
     except IntegrityError:
         # Two retries of one batch raced; the loser answers like a replay.
         if idempotency_key and integration is not None:
@@ -137,19 +151,26 @@ def telemetry_batch_create(
     return BatchAccepted(batch_id=row.pk, accepted=len(batch))
 
 
-def telemetry_ingest_kick(*, force: bool = False) -> None:
-    """Ask for an ingest drain (after a batch row is committed)."""
-    drains.drain_kick(drains.INGEST, force=force)
+def telemetry_ingest_kick(*, partition: int, force: bool = False) -> None:
+    """Ask for an ingest drain of the partition (after a batch row is committed)."""
+    drain_kick(INGEST, partition, force=force)
 
 
-def telemetry_ingest_drain(*, idle_seconds: float | None = None, max_seconds: float | None = None) -> int:
-    """Write queued batches step by step until none is left; returns the points taken (-1: another
-    worker is draining)."""
-    return drains.drain_run(
-        drains.INGEST, lambda: telemetry_ingest_step().points,
-        pending=lambda: TelemetryBatch.objects.filter(status=BatchStatus.QUEUED).exists(),
-        idle_seconds=idle_seconds, max_seconds=max_seconds,
-    )
+def telemetry_ingest_drain(*, partition: int | None = None, idle_seconds: float | None = None,
+                           max_seconds: float | None = None) -> int:
+    """Write the partition's queued batches (every partition's when None) step by step until none
+    is left; returns the points taken (-1: another worker holds the partition)."""
+    queued = TelemetryBatch.objects.filter(status=BatchStatus.QUEUED)
+
+    def run(p: int) -> int:
+        return drain_run(
+            INGEST, p, lambda lease: telemetry_ingest_step(partition=p, lease=lease).points,
+            pending=lambda: queued.filter(partition=p).exists(),
+            pending_elsewhere=lambda: queued.exclude(partition=p).exists(),
+            idle_seconds=idle_seconds, max_seconds=max_seconds,
+        )
+
+    return drain_partitions(run, partition)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -161,20 +182,26 @@ class IngestStep:
     failed: int = 0
 
 
-def telemetry_ingest_step(*, max_points: int = INGEST_STEP_POINTS, batch_ids: list[int] | None = None) -> IngestStep:
-    """Claim the oldest queued batches (up to `max_points` points) and write them in one transaction.
+def telemetry_ingest_step(*, max_points: int = INGEST_STEP_POINTS, batch_ids: list[int] | None = None,
+                          partition: int | None = None, lease: Lease | None = None) -> IngestStep:
+    """Claim the oldest queued batches (of `partition`, else of any; up to `max_points` points) and
+    write them in one transaction; with a drain's `lease`, only while it holds it.
 
     A step that fails for a reason other than the database being unavailable is redone one batch
     at a time, so one bad batch is marked FAILED with its error and the others are written.
     """
     try:
         with transaction.atomic():
-            claimed = _claim(max_points=max_points, batch_ids=batch_ids)
+            if lease is not None:
+                lease.hold()
+            claimed = _claim(max_points=max_points, batch_ids=batch_ids, partition=partition)
             if not claimed:
                 return IngestStep()
             return _write(claimed)
     except (OperationalError, InterfaceError):
         raise  # transient: everything rolled back; the task retries with backoff
+    except LeaseLost:
+        raise  # another worker holds the partition now: it writes these batches
     except Exception as exc:
         points_service.series_cache_clear()  # a deleted series is the likely cause of an FK error
         points_service.stored_max_clear()
@@ -184,23 +211,28 @@ def telemetry_ingest_step(*, max_points: int = INGEST_STEP_POINTS, batch_ids: li
             )
             logger.exception("telemetry batch %s failed", batch_ids[0])
             return IngestStep(batches=1, failed=1)
-    ids = list(
-        TelemetryBatch.objects.filter(status=BatchStatus.QUEUED, **({"pk__in": batch_ids} if batch_ids else {}))
-        .order_by("pk").values_list("pk", flat=True)[:INGEST_STEP_BATCHES]
-    )
-    totals = Counter()
+    queued = TelemetryBatch.objects.filter(status=BatchStatus.QUEUED)
+    if batch_ids:
+        queued = queued.filter(pk__in=batch_ids)
+    if partition is not None:
+        queued = queued.filter(partition=partition)
+    ids = list(queued.order_by("pk").values_list("pk", flat=True)[:INGEST_STEP_BATCHES])
+    totals: Counter[str] = Counter()
     for batch_id in ids:  # one at a time, in order
-        one = telemetry_ingest_step(batch_ids=[batch_id])
+        one = telemetry_ingest_step(batch_ids=[batch_id], lease=lease)
         totals.update(batches=one.batches, points=one.points, stored=one.stored, series=one.series, failed=one.failed)
     return IngestStep(**totals)
 
 
-def _claim(*, max_points: int, batch_ids: list[int] | None) -> list[TelemetryBatch]:
+def _claim(*, max_points: int, batch_ids: list[int] | None, partition: int | None) -> list[TelemetryBatch]:
     rows = TelemetryBatch.objects.select_for_update(skip_locked=True).filter(status=BatchStatus.QUEUED)
     if batch_ids is not None:
         rows = rows.filter(pk__in=batch_ids)
+    if partition is not None:
+        rows = rows.filter(partition=partition)
     head = list(rows.order_by("pk").values_list("pk", "point_count")[:INGEST_STEP_BATCHES])
-    ids, total = [], 0
+    ids: list[int] = []
+    total = 0
     for pk, count in head:
         if ids and total + count > max_points:
             break
@@ -217,8 +249,11 @@ def _claim(*, max_points: int, batch_ids: list[int] | None) -> list[TelemetryBat
 def _write(claimed: list[TelemetryBatch]) -> IngestStep:
     now = timezone.now()
     keys: list[SeriesKey] = []
-    key_pos: dict[tuple, int] = {}
-    parts_index, parts_ts, parts_values, parts_batch = [], [], [], []
+    key_pos: dict[tuple[str, str, bytes], int] = {}
+    parts_index: list[np.ndarray] = []
+    parts_ts: list[np.ndarray] = []
+    parts_values: list[np.ndarray] = []
+    parts_batch: list[np.ndarray] = []
     for position, row in enumerate(claimed):
         local = np.empty(len(row.series_keys), dtype=np.int64)
         for j, raw in enumerate(row.series_keys):
@@ -228,75 +263,64 @@ def _write(claimed: list[TelemetryBatch]) -> IngestStep:
                 at = key_pos[ident] = len(keys)
                 keys.append(SeriesKey.from_list(raw))
             local[j] = at
-        index, ts, values = unpack_points(row.data)
+        index, ts, values = unpack_points(bytes(row.data))
         parts_index.append(local[index])
         parts_ts.append(ts)
         parts_values.append(values)
         parts_batch.append(np.full(ts.shape[0], position, dtype=np.int64))
     series_of_key = np.asarray(points_service.series_resolve(keys=keys), dtype=np.int64)
-    series_ids = series_of_key[np.concatenate(parts_index)]
+    service_of_key = np.asarray([key.service_id for key in keys], dtype=np.int64)
+    key_index = np.concatenate(parts_index)
+    series_ids = series_of_key[key_index]
     ts = np.concatenate(parts_ts)
     values = np.concatenate(parts_values)
     batch = np.concatenate(parts_batch)
     stored = points_service.points_insert(series_ids=series_ids, ts=ts, values=values)
     per_batch = np.bincount(batch[stored], minlength=len(claimed))
     _batches_mark_stored(claimed, per_batch, now)
-    queued = _detect_enqueue(series_ids[stored], points_service.stored_epoch(ts[stored]))
+    partitions = _detect_enqueue(series_ids[stored], points_service.stored_epoch(ts[stored]),
+                                 service_of_key[key_index][stored])
     _count_receipts(claimed)
-    if queued:
-        transaction.on_commit(lambda: drains.drain_kick(drains.DETECT))
+    drain_kick_on_commit(DETECT, partitions)
     return IngestStep(batches=len(claimed), points=int(ts.shape[0]), stored=int(stored.sum()), series=len(keys))
 
 
 def _batches_mark_stored(claimed: list[TelemetryBatch], per_batch: np.ndarray, now: datetime) -> None:
-    table = TelemetryBatch._meta.db_table
-    ids = [row.pk for row in claimed]
-    counts = per_batch.tolist()
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"UPDATE {table} AS t SET status = %s, stored_count = v.n, processed_at = %s, error = '' "
-                "FROM unnest(%s::bigint[], %s::int[]) AS v(id, n) WHERE t.id = v.id",
-                [BatchStatus.STORED, now, ids, counts],
-            )
-        else:
-            cursor.executemany(
-                f"UPDATE {table} SET status = %s, stored_count = %s, processed_at = %s, error = '' WHERE id = %s",
-                [(BatchStatus.STORED, n, now, pk) for pk, n in zip(ids, counts, strict=False)],
-            )
+    rows_update(
+        table=TelemetryBatch._meta.db_table,
+        assignments="status = :status, stored_count = :n, processed_at = :at, error = ''",
+        rows=[{"id": row.pk, "status": BatchStatus.STORED, "n": n, "at": now}
+              for row, n in zip(claimed, per_batch.tolist(), strict=True)],
+        types={"id": "bigint", "status": "text", "n": "int", "at": "timestamptz"},
+    )
 
 
-def _detect_enqueue(series_ids: np.ndarray, ts: np.ndarray) -> int:
-    """One DetectQueue row per series with new points: their first and last event time and count."""
+def _detect_enqueue(series_ids: np.ndarray, ts: np.ndarray, service_ids: np.ndarray) -> set[int]:
+    """One DetectQueue row per series with new points: their first and last event time and count,
+    in the partition of the series' service. Returns the partitions that got rows."""
     if series_ids.shape[0] == 0:
-        return 0
+        return set()
     order = np.lexsort((ts, series_ids))
     s, t = series_ids[order], ts[order]
     head = np.ones(s.shape[0], dtype=bool)
     head[1:] = s[1:] != s[:-1]
     starts = np.flatnonzero(head)
     ends = np.append(starts[1:], s.shape[0]) - 1
-    ids, first, last, counts = s[starts].tolist(), t[starts].tolist(), t[ends].tolist(), (ends - starts + 1).tolist()
-    table = DetectQueue._meta.db_table
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"INSERT INTO {table} (series_id, first_ts, last_ts, points) "
-                "SELECT * FROM unnest(%s::bigint[], %s::float8[], %s::float8[], %s::int[])",
-                [ids, first, last, counts],
-            )
-        else:
-            cursor.executemany(
-                f"INSERT INTO {table} (series_id, first_ts, last_ts, points) VALUES (%s, %s, %s, %s)",
-                list(zip(ids, first, last, counts, strict=False)),
-            )
-    return len(ids)
+    partitions = (service_ids[order][starts] % partition_count()).tolist()
+    rows_insert(
+        table=DetectQueue._meta.db_table,
+        columns={"series_id": "bigint", "first_ts": "float8", "last_ts": "float8", "points": "int", "partition": "int"},
+        rows=list(zip(s[starts].tolist(), t[starts].tolist(), t[ends].tolist(), (ends - starts + 1).tolist(),
+                      partitions, strict=True)),
+    )
+    return set(partitions)
 
 
 def _count_receipts(claimed: list[TelemetryBatch]) -> None:
     """A batch counts as a received request of its integration when it is first written."""
     first = [row for row in claimed if row.integration_id is not None]
-    for integration_id, count in Counter(row.integration_id for row in first).items():
+    counts: Counter[int] = Counter(row.integration_id for row in first if row.integration_id is not None)
+    for integration_id, count in counts.items():
         latest = max(row.received_at for row in first if row.integration_id == integration_id)
         Integration.objects.filter(pk=integration_id).update(
             received_count=F("received_count") + count,
@@ -315,11 +339,16 @@ def telemetry_batches_requeue() -> int:
     TelemetryBatch.objects.filter(status=BatchStatus.PROCESSING, claimed_at__lt=now - STALE_CLAIM).update(
         status=BatchStatus.QUEUED
     )
-    waiting = TelemetryBatch.objects.filter(status=BatchStatus.QUEUED, received_at__lt=now - REQUEUE_AFTER).count()
-    if waiting:
-        telemetry_ingest_kick(force=True)
-    if DetectQueue.objects.exists():
-        drains.drain_kick(drains.DETECT, force=True)
+    queued = TelemetryBatch.objects.filter(status=BatchStatus.QUEUED)
+    partitions_rehome(queued)
+    partitions_rehome(DetectQueue.objects.all())
+    late = queued.filter(received_at__lt=now - REQUEUE_AFTER)
+    waiting = late.count()
+    for partition in range(partition_count()):  # one indexed probe per partition
+        if waiting and late.filter(partition=partition).exists():
+            telemetry_ingest_kick(partition=partition, force=True)
+        if DetectQueue.objects.filter(partition=partition).exists():
+            drain_kick(DETECT, partition, force=True)
     return waiting
 
 

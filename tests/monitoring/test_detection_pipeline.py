@@ -1,17 +1,22 @@
-"""The ingest and detect drains: late points rescored in order, replay after a lost worker, one drain at a time."""
+"""The ingest and detect drains: late points rescored in order, replay after a lost worker, one drain per partition."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import numpy as np
 import orjson
 import pytest
+from django.utils import timezone
 
+from core.drain import LeaseLost, drain_run, lease_take, partition_of
 from monitoring.detection import get_detector, score_series
-from monitoring.models import Anomaly, DetectQueue, MetricSeries, Point, TelemetryBatch
+from monitoring.models import Anomaly, DetectQueue, DrainLease, MetricSeries, Point, TelemetryBatch
 from monitoring.services import anomalies as anomaly_services
 from monitoring.services import drains
 from monitoring.services import telemetry as telemetry_services
+from monitoring.services.anomalies import drain as detect_drain
+from monitoring.services.anomalies import state as detect_state
 
 STEP = 60.0
 
@@ -95,7 +100,7 @@ def test_a_worker_that_lost_its_state_replays_from_the_stored_one(send, series_d
     ts, values = series_data
     send(ts[:100], values[:100])
     # The next run's worker dies before it writes its state: the row keeps the state at ts[99].
-    monkeypatch.setattr(anomaly_services, "series_states_persist", lambda: 0)
+    monkeypatch.setattr(detect_drain, "series_states_persist", lambda: 0)
     series = send(ts[100:200], values[100:200])
     assert series.state_ts == pytest.approx(ts[99]) and series.last_scored_ts.timestamp() == pytest.approx(ts[199])
     anomaly_services.state_cache_clear()  # another worker takes over
@@ -113,7 +118,7 @@ def test_a_worker_that_lost_its_state_replays_from_the_stored_one(send, series_d
 def test_a_state_in_memory_is_used_only_while_the_row_has_not_moved_on(send, series_data):
     ts, values = series_data
     series = send(ts[:50], values[:50])
-    entry = anomaly_services._STATE_CACHE[series.pk]
+    entry = detect_state._STATE_CACHE[series.pk]
     assert entry.token == series.scored_token
     # Another worker scores the series meanwhile (its token is new): this worker's state is stale.
     MetricSeries.objects.filter(pk=series.pk).update(scored_token=entry.token + 1)
@@ -158,12 +163,47 @@ def test_a_batch_that_cannot_be_written_fails_alone(make_integration, make_servi
     assert TelemetryBatch.objects.get(pk=second.batch_id).error
 
 
-def test_only_one_drain_of_a_kind_runs_at_a_time(db):
+def test_only_one_drain_of_a_partition_runs_at_a_time_and_other_partitions_run_meanwhile(db):
     inner = []
 
-    def step():
-        inner.append(drains.drain_run(drains.DETECT, lambda: 0, pending=lambda: False))
+    def step(lease):
+        inner.append(drain_run(drains.DETECT, 0, lambda lease: 0, pending=lambda: False))
+        inner.append(drain_run(drains.DETECT, 1, lambda lease: 0, pending=lambda: False))
         return 0
 
-    assert drains.drain_run(drains.DETECT, step, pending=lambda: False) == 0
-    assert inner == [-1], "the second drain found the first one running and left"
+    assert drain_run(drains.DETECT, 0, step, pending=lambda: False) == 0
+    assert inner == [-1, 0], "the second drain of partition 0 found the first one running and left"
+    assert drain_run(drains.DETECT, 0, lambda lease: 0, pending=lambda: False) == 0, "released when done"
+
+
+def test_a_partition_whose_worker_died_is_taken_over_once_its_lease_ran_out(db):
+    dead = lease_take(drains.DETECT, 3)  # ... and its worker dies
+    assert dead is not None and drain_run(drains.DETECT, 3, lambda lease: 0, pending=lambda: False) == -1
+    DrainLease.objects.filter(drain=drains.DETECT.name, partition=3).update(
+        lease_until=timezone.now() - timedelta(seconds=1))
+    assert drain_run(drains.DETECT, 3, lambda lease: 0, pending=lambda: False) == 0
+    with pytest.raises(LeaseLost):
+        dead.hold()  # the stalled worker finds out before it writes anything
+
+
+def test_batches_and_detect_rows_carry_the_partition_of_their_sender_and_service(make_integration, settings):
+    settings.DRAIN_PARTITIONS = 4
+    integration, _ = make_integration()
+    points = [{"service": integration.service.name, "metric": f"m{j}", "timestamp": time.time() - 60, "value": 1.0}
+              for j in range(3)]
+    accepted = telemetry_services.telemetry_receive(integration=integration, body=orjson.dumps({"points": points}))
+    assert TelemetryBatch.objects.get(pk=accepted.batch_id).partition == integration.pk % 4
+    other = (integration.pk + 1) % 4
+    assert telemetry_services.telemetry_ingest_step(partition=other).batches == 0, "another partition's batch"
+    assert telemetry_services.telemetry_ingest_step(partition=partition_of(integration.pk)).batches == 1
+    assert set(DetectQueue.objects.values_list("partition", flat=True)) == {integration.service_id % 4}
+    assert anomaly_services.telemetry_detect_step(partition=(integration.service_id + 1) % 4).claimed == 0
+    assert anomaly_services.telemetry_detect_step(partition=integration.service_id % 4).claimed == 3
+
+
+def test_an_empty_partition_ends_its_drain_at_once_while_other_partitions_wait(db, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # in-process drains never wait for rows anyway
+    started = time.monotonic()
+    assert drain_run(drains.DETECT, 0, lambda lease: 0, pending=lambda: False, pending_elsewhere=lambda: True,
+                     idle_seconds=30) == 0
+    assert time.monotonic() - started < 10, "the worker moves on to another partition's drain"

@@ -4,9 +4,14 @@ Needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL). Without `--url` it starts 
 gunicorn and celery worker (ingest + detect queues) on this machine against the same
 database and broker, and stops them at the end. With `--url` it posts to a service
 already running against the same database (it reads progress from the database).
+
+`--detect-only --workers N`: how detection scales out. It stores a backlog of points queued for
+detection (many services, so every drain partition has work), starts N `celery worker -c 1 -Q
+detect` processes, asks every partition for a drain and times until the queue is empty.
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 import time
@@ -23,6 +28,8 @@ from tqdm import tqdm
 
 from core.bench import LOG_DIR, BenchProcessError, celery_worker_start, gunicorn_start, processes_stop
 from core.choices import IntegrationKind
+from core.drain import partition_count, partition_of
+from core.enqueue import send
 from core.models import Service, Team
 from core.services import (
     integration_create,
@@ -31,7 +38,7 @@ from core.services import (
     team_get_or_create,
 )
 from monitoring.models import DetectQueue, MetricSeries, Point, TelemetryBatch
-from monitoring.services.points import pg_copy_binary
+from monitoring.services.points import labels_hash, pg_copy_binary
 
 
 class Command(BaseCommand):
@@ -51,15 +58,28 @@ class Command(BaseCommand):
         parser.add_argument("--worker-concurrency", type=int, default=2, help="celery processes when started here")
         parser.add_argument("--timeout", type=float, default=600.0)
         parser.add_argument("--keep", action="store_true", help="keep the bench services and their data")
+        parser.add_argument("--detect-only", action="store_true",
+                            help="time a stored detection backlog drained by --workers worker processes")
+        parser.add_argument("--workers", type=int, default=1, help="detect worker processes (-c 1 each), --detect-only")
 
     def handle(self, *args, **opts):
         if not settings.IS_POSTGRES or not settings.REDIS_URL:
-            raise CommandError("bench_ingest measures the production path: set DATABASE_URL=postgres://... and REDIS_URL")
+            raise CommandError(
+                "bench_ingest measures the production path: set DATABASE_URL=postgres://... and REDIS_URL"
+            )
         run = f"bench{int(time.time())}"
         n_series = opts["services"] * opts["series_per_service"]
         per_series = max(1, opts["points"] // n_series)
         total = per_series * n_series
         services = self._services(run, opts["services"])
+        if opts["detect_only"]:
+            try:
+                self._detect_only(services, opts["series_per_service"], per_series, opts)
+            finally:
+                if not opts["keep"]:
+                    for service in services:
+                        service.delete()
+            return
         integration, token = integration_create(kind=IntegrationKind.GENERIC, name=run, service=services[0],
                                                 extra_services=services[1:])
         token = opts["token"] or token
@@ -83,7 +103,9 @@ class Command(BaseCommand):
                 f"= {e2e:,.0f} points/s"
             )
             if scored < total:
-                self.stdout.write(f"  {total - scored:,} points arrived later than the allowed lateness: stored, not scored")
+                self.stdout.write(
+                    f"  {total - scored:,} points arrived later than the allowed lateness: stored, not scored"
+                )
             copy_rate = self._copy_rate(services, keys, ts, values)
             self.stdout.write(f"raw binary COPY of the same rows into the points table (same indexes and keys): "
                               f"{copy_rate:,.0f} points/s")
@@ -143,6 +165,77 @@ class Command(BaseCommand):
                           f"(-c {opts['worker_concurrency']}); logs in {LOG_DIR}")
         return url, [web, worker]
 
+    # --- detection scaling ------------------------------------------------------------------------
+    def _detect_only(self, services: list[Service], per_service: int, per_series: int, opts: dict) -> None:
+        total = self._detect_backlog(services, per_service, per_series)
+        queue = DetectQueue.objects.filter(series__service__in=services)
+        partitions = len({partition_of(s.pk) for s in services})
+        self.stdout.write(f"backlog: {total:,} points of {len(services) * per_service:,} series "
+                          f"({len(services)} services in {partitions} of {partition_count()} partitions)")
+        workers = []
+        try:
+            for i in range(opts["workers"]):
+                log = f"detect-{i}.log"
+                workers.append(celery_worker_start(queues=("detect",), concurrency=1, log_name=log, loglevel="info"))
+            deadline = time.monotonic() + 120
+            for i, worker in enumerate(workers):
+                while " ready." not in (LOG_DIR / f"detect-{i}.log").read_text(errors="replace"):
+                    if worker.poll() is not None or time.monotonic() > deadline:
+                        raise CommandError(f"a detect worker did not start; see {LOG_DIR / f'detect-{i}.log'}")
+                    time.sleep(0.2)
+            load = os.getloadavg()
+            cpu_before = _cpu_seconds([w.pid for w in workers])
+            started = time.perf_counter()
+            for partition in range(partition_count()):
+                send("monitoring.detect_telemetry", partition)
+            deadline = time.monotonic() + opts["timeout"]
+            while queue.exists():
+                if time.monotonic() > deadline:
+                    raise CommandError(f"timed out with {queue.count()} queue rows left")
+                time.sleep(0.05)
+            elapsed = time.perf_counter() - started
+            cpu = {k: v - cpu_before.get(k, 0.0) for k, v in _cpu_seconds([w.pid for w in workers]).items()}
+        finally:
+            processes_stop(workers)
+        scored = MetricSeries.objects.filter(service__in=services).aggregate(n=Sum("points_scored"))["n"] or 0
+        self.stdout.write(
+            f"{opts['workers']} detect worker process(es): {scored:,} points scored in {elapsed:.2f} s = "
+            f"{scored / elapsed:,.0f} points/s (load average before {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, "
+            f"after {' '.join(f'{x:.2f}' for x in os.getloadavg())}); CPU seconds: detect workers "
+            f"{cpu['workers']:.1f}, PostgreSQL {cpu['postgres']:.1f}"
+        )
+
+    def _detect_backlog(self, services: list[Service], per_service: int, per_series: int) -> int:
+        """Series with their points stored (COPY) and queued for detection, as the ingest drain leaves them."""
+        rng = np.random.default_rng(0)
+        MetricSeries.objects.bulk_create([
+            MetricSeries(service=s, metric=f"metric_{j}", labels={"bench": "1"},
+                         labels_hash=labels_hash('{"bench":"1"}'))
+            for s in services for j in range(per_service)
+        ])
+        series = list(MetricSeries.objects.filter(service__in=services).order_by("pk").values_list("pk", "service_id"))
+        step = 60.0
+        ts = time.time() - 2 * 3600 - step * np.arange(per_series)[::-1]  # history: anomalies page nobody
+        phase = rng.uniform(0, 2 * np.pi, len(series))
+        values = (100 + 10 * np.sin(2 * np.pi * ts[None, :] / 86400 + phase[:, None])
+                  + rng.normal(0, 1, (len(series), per_series)))
+        ids = np.repeat(np.array([pk for pk, _ in series], dtype=np.int64), per_series)
+        with connection.cursor() as cursor:
+            with cursor.copy(f"COPY {Point._meta.db_table} (series_id, ts, value) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.write(pg_copy_binary(ids, np.tile(ts, len(series)), values.reshape(-1)))
+        DetectQueue.objects.bulk_create([
+            DetectQueue(series_id=pk, first_ts=float(ts[0]), last_ts=float(ts[-1]), points=per_series,
+                        partition=partition_of(service_id))
+            for pk, service_id in series
+        ])
+        with connection.cursor() as cursor:
+            # Statistics as a running service's tables have them (autovacuum has not seen the backlog
+            # yet): without them the planner reads the points of a step with a parallel scan of the
+            # whole table, and a drain's CPU is PostgreSQL's, whatever the workers.
+            for model in (Point, DetectQueue, MetricSeries):
+                cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
+        return len(series) * per_series
+
     # --- measurement ------------------------------------------------------------------------------
     def _post_and_wait(self, url, token, bodies, services, total, opts) -> tuple[float, int, int]:
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -154,7 +247,7 @@ class Command(BaseCommand):
             session = getattr(local, "session", None)
             if session is None:
                 session = local.session = requests.Session()
-            for attempt in range(5):
+            for _attempt in range(5):
                 response = session.post(f"{url}/api/v1/telemetry", data=body, headers=headers, timeout=60)
                 if response.status_code == 202:
                     batch_ids.append(response.json()["batch_id"])
@@ -240,3 +333,31 @@ class Command(BaseCommand):
             service.delete()  # cascades to series, points, anomalies
         integration.delete()
         Team.objects.filter(name="Benchmarks", services__isnull=True).delete()
+
+
+def _cpu_seconds(worker_pids: list[int]) -> dict[str, float]:
+    """CPU seconds so far of the worker processes (and their pool children) and of the PostgreSQL
+    backends on this machine serving this database."""
+    tick = os.sysconf("SC_CLK_TCK")
+    database = f" {settings.DATABASES['default']['NAME']} ".encode()
+    workers = postgres = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                name, rest = f.read().rsplit(")", 1)
+        except OSError:
+            continue
+        fields = rest.split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick
+        if int(entry) in worker_pids or int(fields[1]) in worker_pids:
+            workers += seconds
+        elif name.endswith("(postgres"):
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    mine = database in f.read()
+            except OSError:
+                continue
+            postgres += seconds if mine else 0.0
+    return {"workers": workers, "postgres": postgres}

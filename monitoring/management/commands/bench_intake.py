@@ -67,7 +67,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         if not settings.IS_POSTGRES or not settings.REDIS_URL:
-            raise CommandError("bench_intake measures the production path: set DATABASE_URL=postgres://... and REDIS_URL")
+            raise CommandError(
+                "bench_intake measures the production path: set DATABASE_URL=postgres://... and REDIS_URL"
+            )
         run = f"bench{int(time.time())}"
         services = self._services(run, opts["services"])
         if opts["url"]:
@@ -169,6 +171,7 @@ class Command(BaseCommand):
     # --- measurement ------------------------------------------------------------------------------
     def _post(self, url: str, bodies, opts, web_pid: int | None = None) -> None:
         parts = urlsplit(url)
+        host = parts.hostname or "127.0.0.1"
         # Alertmanager authenticates by header; PagerDuty senders by the body's routing_key.
         am_headers = {"Authorization": f"Bearer {self._tokens[0]}", "Content-Type": "application/json"}
         pd_headers = {"Content-Type": "application/json"}
@@ -189,7 +192,7 @@ class Command(BaseCommand):
         start_line = threading.Barrier(opts["clients"] + 1)
 
         def client() -> None:
-            conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=30)
+            conn = http.client.HTTPConnection(host, parts.port or 80, timeout=30)
             try:
                 for n in range(opts["warmup"]):
                     path, body, headers = warmup[n % 2]
@@ -205,7 +208,8 @@ class Command(BaseCommand):
                 if i is None:
                     break
                 kind, body, _ = bodies[i]
-                path = "/api/v1/integrations/alertmanager" if kind == "am" else "/api/v1/integrations/pagerduty/v2/enqueue"
+                path = ("/api/v1/integrations/alertmanager" if kind == "am"
+                        else "/api/v1/integrations/pagerduty/v2/enqueue")
                 t0 = time.perf_counter()
                 try:
                     conn.request("POST", path, body=body, headers=am_headers if kind == "am" else pd_headers)
@@ -214,7 +218,7 @@ class Command(BaseCommand):
                     statuses[i] = response.status
                 except (OSError, http.client.HTTPException):
                     conn.close()
-                    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=30)
+                    conn = http.client.HTTPConnection(host, parts.port or 80, timeout=30)
                     statuses[i] = 599
                 latencies[i] = time.perf_counter() - t0
                 bar.update(1)
@@ -290,14 +294,15 @@ class Command(BaseCommand):
             f"failed {failed:,}, still queued {pending:,}"
         )
         if pending:
-            self.stdout.write(f"stopped waiting after {opts['timeout']:.0f} s with {pending:,} intake rows still queued: "
-                              "stored, not lost; the worker (or the sweep beat task) finishes them, so the count "
-                              "below is partial")
+            self.stdout.write(f"stopped waiting after {opts['timeout']:.0f} s with {pending:,} intake rows "
+                              "still queued: stored, not lost; the worker (or the sweep beat task) finishes them, "
+                              "so the count below is partial")
         self.stdout.write(f"events in: {self._accepted_events:,}  alerts stored: {stored:,}  "
                           f"({'equal' if stored == self._accepted_events else 'MISMATCH'})")
+        rate = stored / max(elapsed, 1e-9)
         self.stdout.write(f"processing: all rows finished {elapsed:.1f} s after the worker was started "
-                          f"({stored / max(elapsed, 1e-9):,.0f} events/s, worker start-up included)" if not pending else
-                          f"processing: {stored:,} events stored in {elapsed:.1f} s ({stored / max(elapsed, 1e-9):,.0f} events/s)")
+                          f"({rate:,.0f} events/s, worker start-up included)" if not pending else
+                          f"processing: {stored:,} events stored in {elapsed:.1f} s ({rate:,.0f} events/s)")
 
 
 def _cpu_seconds(web_pid: int | None) -> dict[str, float] | None:
@@ -317,12 +322,14 @@ def _cpu_seconds(web_pid: int | None) -> dict[str, float] | None:
             return None
         return int(fields[1]), (int(fields[11]) + int(fields[12])) / tick  # ppid, utime + stime
 
-    stats = {int(p.name): stat(int(p.name)) for p in Path("/proc").iterdir() if p.name.isdigit()}
-    web = sum(s[1] for pid, s in stats.items() if s and (pid == web_pid or s[0] == web_pid))
+    stats = {pid: s for p in Path("/proc").iterdir() if p.name.isdigit() and (s := stat(pid := int(p.name)))}
+    web = sum(s[1] for pid, s in stats.items() if pid == web_pid or s[0] == web_pid)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
         backends = [row[0] for row in cursor.fetchall()]
     if not any(stats.get(pid) for pid in backends):
         return None
-    database = sum(stats[pid][1] for pid in backends if stats.get(pid))
+    database = sum(stats[pid][1] for pid in backends if pid in stats)
     return {"web": web, "PostgreSQL": database, "clients": time.process_time()}

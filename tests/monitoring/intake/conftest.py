@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import copy
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from freezegun import freeze_time
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -110,10 +112,25 @@ def _fresh_rate_limit_counters():
     rate_limit_forget()
 
 
-def away_from_a_minute_boundary(margin: float = 10.0) -> None:
-    """Rate-limit windows are wall-clock minutes: start a counting test well inside one."""
-    import time
+_FREEZERS: list = []
 
-    into = time.time() % 60
-    if into > 60 - margin:
-        time.sleep(60 - into + 0.5)
+
+def away_from_a_minute_boundary(margin: float = 10.0) -> None:
+    """Rate-limit windows are wall-clock minutes: start a counting test well inside one.
+
+    The clock moves on (freezegun, still ticking) to a second after the next minute starts, so at
+    least 59 s, more than `margin`, are left in the window; the test's end puts it back.
+    """
+    now = time.time()
+    start = now - now % 60 + 61.0
+    assert 60 - start % 60 > margin
+    freezer = freeze_time(datetime.fromtimestamp(start, tz=UTC), tick=True)
+    freezer.start()
+    _FREEZERS.append(freezer)
+
+
+@pytest.fixture(autouse=True)
+def _clock_restored():
+    yield
+    while _FREEZERS:
+        _FREEZERS.pop().stop()

@@ -12,13 +12,16 @@ import pytest
 from django.db import OperationalError
 from django.utils import timezone
 
-from core import ratelimit
+from core import drain as core_drain
+from core import enqueue, ratelimit
+from core.drain import partition_of
 from incidents.contracts import InvalidSignal
 from incidents.models import Alert, Incident
 from incidents.services import signals as core_signals
 from monitoring import tasks
 from monitoring.models import AlertIntake
 from monitoring.services import intake as intake_services
+from monitoring.services.intake import receipts as intake_receipts
 
 from .conftest import am_alert, am_payload, pd_event
 
@@ -75,7 +78,8 @@ def test_a_row_the_core_refuses_is_failed_with_the_reason_and_the_others_are_pro
     bad_alert = am_alert(instance="bad")
     bad = store(am_client, am_payload(bad_alert))
     also_good = store(am_client, am_payload(am_alert(instance="also-good")))
-    calls = core_calls(monkeypatch, refuse=frozenset({am_client.integration.scoped_fingerprint(bad_alert["fingerprint"])}))
+    refused = am_client.integration.scoped_fingerprint(bad_alert["fingerprint"])
+    calls = core_calls(monkeypatch, refuse=frozenset({refused}))
     result = intake_services.alert_intakes_drain()
     assert (result.processed, result.failed) == (2, 1)
     assert len(calls) == 4  # the batch, then row by row to find the culprit
@@ -126,7 +130,8 @@ def test_the_drain_task_retries_database_trouble_and_the_row_fails_after_its_att
 
     monkeypatch.setattr(intake_services.incident_services, "signals_ingest", down)
     retries = []
-    monkeypatch.setattr(tasks.process_alert_intakes, "retry", lambda exc=None, countdown=None: retries.append(countdown) or exc)
+    monkeypatch.setattr(tasks.process_alert_intakes, "retry",
+                        lambda exc=None, countdown=None: retries.append(countdown) or exc)
     for _ in range(intake_services.MAX_ATTEMPTS):
         tasks.process_alert_intakes.apply()
     intake.refresh_from_db()
@@ -142,9 +147,9 @@ def test_the_answer_does_not_depend_on_the_broker_and_the_sweep_drains_later(
     am_client, monkeypatch, django_capture_on_commit_callbacks
 ):
     def broker_down(*args, **kwargs):
-        raise ConnectionError("redis is down")
+        return False  # what core.enqueue.send answers when the broker refused the message
 
-    monkeypatch.setattr(tasks.process_alert_intakes, "delay", broker_down)
+    monkeypatch.setattr(enqueue, "send", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
         response = am_client.post(URL, data=json.dumps(am_payload()), content_type="application/json")
     assert response.status_code == 202
@@ -191,25 +196,32 @@ def test_a_pagerduty_trigger_and_its_resolve_in_one_batch_keep_their_order(clien
 
 @pytest.fixture
 def broker(monkeypatch, settings):
-    """Tasks through a (recorded) broker instead of in-process; the kick flag starts clear."""
+    """Tasks through a (recorded) broker instead of in-process; the kick flags start clear (the
+    cache is cleared for every test). Records the partition of each drain published."""
     settings.CELERY_TASK_ALWAYS_EAGER = False
     published = []
-    monkeypatch.setattr(tasks.process_alert_intakes, "delay", lambda *a, **k: published.append(1))
-    monkeypatch.setattr(intake_services, "_last_kick", 0.0)
-    # The kicker thread's work, done in the caller so the test sees it at once.
-    monkeypatch.setattr(intake_services, "_kicker", lambda: SimpleNamespace(request=intake_services._kick_now))
-    intake_services.alert_intakes_drain_started()
+
+    def send_task(name, args=(), countdown=None):
+        if name == tasks.process_alert_intakes.name:
+            published.append(args[0])
+
+    monkeypatch.setattr(enqueue.current_app, "send_task", send_task)
+    enqueue._last_kick.clear()
+    # The publisher thread's work, done in the caller so the test sees it at once.
+    monkeypatch.setattr(enqueue, "_publisher", lambda: SimpleNamespace(request=lambda publish: publish()))
     return published
 
 
 def test_the_kick_is_published_from_a_background_thread(monkeypatch, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
     published = threading.Event()
-    monkeypatch.setattr(tasks.process_alert_intakes, "delay",
-                        lambda *a, **k: published.set() if threading.current_thread().name == "alert-intake-kicker" else None)
-    monkeypatch.setattr(intake_services, "_last_kick", 0.0)
-    intake_services.alert_intakes_drain_started()
-    intake_services.alert_intakes_kick()
+    def send_task(*args, **kwargs):
+        if threading.current_thread().name == "core-enqueue-kicker":
+            published.set()
+
+    monkeypatch.setattr(enqueue.current_app, "send_task", send_task)
+    enqueue._last_kick.clear()
+    intake_services.alert_intakes_kick(partition=0)
     assert published.wait(timeout=30)
 
 
@@ -221,40 +233,57 @@ def test_a_burst_of_requests_asks_for_one_drain(am_client, broker, django_captur
     assert len(broker) == 1
 
 
-def test_while_a_drain_waits_in_the_queue_no_other_is_published(broker, monkeypatch):
-    intake_services.alert_intakes_kick()
-    monkeypatch.setattr(intake_services, "_last_kick", 0.0)  # another web process
-    intake_services.alert_intakes_kick()
+def test_while_a_drain_waits_in_the_queue_no_other_is_published(broker):
+    intake_services.alert_intakes_kick(partition=0)
+    enqueue._last_kick.clear()  # another web process
+    intake_services.alert_intakes_kick(partition=0)
     assert len(broker) == 1
-    intake_services.alert_intakes_drain_started()  # the waiting drain started: the next kick publishes
-    monkeypatch.setattr(intake_services, "_last_kick", 0.0)
-    intake_services.alert_intakes_kick()
+    intake_services.alert_intakes_drain(partition=0)  # the waiting drain ran and ended: the next kick publishes
+    enqueue._last_kick.clear()
+    intake_services.alert_intakes_kick(partition=0)
     assert len(broker) == 2
 
 
 def test_the_drain_keeps_looking_long_enough_for_rows_whose_kick_was_skipped(am_client, monkeypatch):
     # A request whose kick was debounced commits while the drain is already running: the drain
-    # keeps claiming for KICK_DEBOUNCE_SECONDS after it started, so it takes that row too.
+    # keeps claiming for KICK_DEBOUNCE_SECONDS after its last row, so it takes that row too.
     late = []
 
     def sleep(seconds):  # the drain found nothing and waits: meanwhile a request commits a row
         if not late:
             late.append(store(am_client, am_payload(am_alert(instance="late"))))
 
-    monkeypatch.setattr(intake_services.time, "sleep", sleep)
-    result = intake_services.alert_intakes_drain(min_seconds=intake_services.KICK_DEBOUNCE_SECONDS)
+    monkeypatch.setattr(core_drain.time, "sleep", sleep)
+    result = intake_services.alert_intakes_drain(partition=partition_of(am_client.integration.pk),
+                                                 idle_seconds=enqueue.KICK_DEBOUNCE_SECONDS)
     assert late and result.processed == 1
     late[0].refresh_from_db()
     assert late[0].status == "processed"
 
 
-def test_a_full_batch_asks_for_a_helper(am_client, broker, settings):
-    for i in range(3):
-        store(am_client, am_payload(am_alert(instance=str(i))))
-    settings.CELERY_TASK_ALWAYS_EAGER = True  # process here; only the helper request is recorded
-    intake_services.alert_intakes_drain(batch_size=2, fan_out=True)
-    assert len(broker) == 1  # one full batch of 2, then a partial one
-    assert AlertIntake.objects.filter(status="processed").count() == 3
+def test_each_partition_of_senders_asks_for_its_own_drain(am_client, integration_client, broker,
+                                                          django_capture_on_commit_callbacks):
+    other = integration_client("alertmanager", service=am_client.integration.service)
+    partitions = {partition_of(am_client.integration.pk), partition_of(other.integration.pk)}
+    assert len(partitions) == 2, "consecutive integrations fall in different partitions"
+    with django_capture_on_commit_callbacks(execute=True):
+        for i in range(3):
+            for client in (am_client, other):
+                payload = am_payload(am_alert(instance=str(i)))
+                client.post(URL, data=json.dumps(payload), content_type="application/json")
+    assert AlertIntake.objects.count() == 6
+    assert sorted(broker) == sorted(partitions)  # one drain each, so two workers drain them at once
+
+
+def test_a_drain_takes_only_the_rows_of_its_partition(am_client, integration_client):
+    other = integration_client("alertmanager", service=am_client.integration.service)
+    mine = store(am_client, am_payload(am_alert(instance="mine")))
+    theirs = store(other, am_payload(am_alert(instance="theirs")))
+    result = intake_services.alert_intakes_drain(partition=partition_of(am_client.integration.pk))
+    assert result.processed == 1
+    assert AlertIntake.objects.get(pk=mine.pk).status == "processed"
+    assert AlertIntake.objects.get(pk=theirs.pk).status == "queued"
+    assert intake_services.alert_intakes_drain().processed == 1  # every partition in turn
 
 
 def test_with_redis_down_requests_are_still_accepted_and_stored(am_client, broker, monkeypatch):
@@ -262,11 +291,12 @@ def test_with_redis_down_requests_are_still_accepted_and_stored(am_client, broke
         raise ConnectionError("redis is down")
 
     monkeypatch.setattr(ratelimit, "counter_incr", down)  # the rate limit's counter
-    monkeypatch.setattr(intake_services, "cache_add", down)  # the drain flag
-    monkeypatch.setattr(intake_services, "counter_incr", down)  # the duplicates' count
+    monkeypatch.setattr(enqueue, "cache_add", down)  # the drain flag
+    monkeypatch.setattr(intake_receipts, "counter_incr", down)  # the duplicates' count
+    monkeypatch.setattr(enqueue.current_app, "send_task", down)  # the broker is the same Redis
     payload = am_payload()
     for _ in range(2):  # the second is a retry: counted as a duplicate in the (unreachable) cache
         response = am_client.post(URL, data=json.dumps(payload), content_type="application/json")
         assert response.status_code == 202
-    intake_services.alert_intakes_kick()
+    intake_services.alert_intakes_kick(partition=partition_of(am_client.integration.pk))
     assert AlertIntake.objects.get().status == "queued" and broker == []  # the sweep will drain it
