@@ -162,20 +162,9 @@ def integration_rate_limit(*, integration: Integration) -> int:
     return integration.rate_limit_per_minute or settings.INTEGRATION_RATE_LIMIT_PER_MINUTE
 
 
-# Set on a request's integration object (each request authenticates its own copy) by the API's
-# throttle once it has counted the request: a later check of the same request returns that result
-# instead of counting the request a second time.
-_COUNTED = "_rate_limit_counted"
-
-
-def integration_rate_limit_check(*, integration: Integration, now: float | None = None) -> RateLimitResult:
-    """Count a request of `integration`; over its limit raise DRF's Throttled (429 with Retry-After).
-
-    A request the API throttle counted already (`integration_request_count`) is not counted again.
-    """
-    counted = getattr(integration, _COUNTED, None)
-    if isinstance(counted, RateLimitResult):
-        return counted
+def integration_request_count(*, integration: Integration, now: float | None = None) -> RateLimitResult:
+    """Count one request of `integration` (the API throttle, core.api.throttles, is the one caller);
+    over its limit raise DRF's Throttled (429 with Retry-After)."""
     result = rate_limit_hit(
         key=f"integration:{integration.pk}", limit=integration_rate_limit(integration=integration), now=now
     )
@@ -184,12 +173,4 @@ def integration_rate_limit_check(*, integration: Integration, now: float | None 
             wait=result.retry_after,
             detail=f"Integration {integration.name!r} is over its limit of {result.limit} requests per minute.",
         )
-    return result
-
-
-def integration_request_count(*, integration: Integration, now: float | None = None) -> RateLimitResult:
-    """The API throttle's count of one request (core.api.throttles): `integration_rate_limit_check`,
-    remembered on this request's integration object so the request is counted once."""
-    result = integration_rate_limit_check(integration=integration, now=now)
-    setattr(integration, _COUNTED, result)
     return result

@@ -20,7 +20,6 @@ from core.authentication import authenticate_integration_token, integration_cach
 from core.db import is_postgres
 from core.drain import partition_of
 from core.models import Integration
-from core.ratelimit import integration_rate_limit_check
 from monitoring.choices import AlertIntakeKind, AlertIntakeStatus
 from monitoring.formats import IntakeInvalid, decode_body, get_parser
 from monitoring.formats.base import ParsedIntake
@@ -60,12 +59,13 @@ def alert_intake_receive(
     data: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> IntakeReceipt:
-    """Validate, rate-limit and durably store one agent request; ask for a drain once committed.
+    """Validate and durably store one agent request; ask for a drain once committed.
 
-    Raises Throttled (429), SignatureInvalid (401) or IntakeInvalid (400) with nothing stored.
+    The request was counted against the integration's rate limit by the API's throttle
+    (core.api.throttles), the one rate-limit layer. Raises SignatureInvalid (401) or IntakeInvalid
+    (400) with nothing stored.
     """
     now = now or timezone.now()
-    integration_rate_limit_check(integration=integration, now=now.timestamp())
     if kind == AlertIntakeKind.GRAFANA and integration.secret:
         verify_signature(secret=integration.secret, body=raw, headers=headers or {}, now=now.timestamp())
     if data is None:
