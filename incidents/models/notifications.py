@@ -80,11 +80,15 @@ class EscalationStep(AudienceMixin):
     class Meta:
         ordering = ["policy", "position", "id"]
 
+    def __str__(self) -> str:
+        return f"step {self.position} of {self.policy}"
+
 
 class NotificationPreference(models.Model):
     """A person's channels; without a row: e-mail and in-app."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference")
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="notification_preference")
     channels = models.JSONField(default=list, blank=True, help_text='e.g. ["email", "inapp", "slack"]')
     slack_endpoint = models.ForeignKey(
         ChannelEndpoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
@@ -159,6 +163,9 @@ class UserNotification(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["user", "read_at"], name="usernote_user_unread")]
+
+    def __str__(self) -> str:
+        return f"{self.title} (for {self.user_id})"
 
 
 class Escalation(models.Model):

@@ -24,7 +24,8 @@ class Playbook(models.Model):
     )
     labels = models.JSONField(default=dict, blank=True, help_text='All must match, e.g. {"alertname": "DiskFull"}.')
     keywords = models.CharField(
-        max_length=300, blank=True, help_text="Comma-separated words; one must appear in the title (e.g. latency, disk)."
+        max_length=300, blank=True,
+        help_text="Comma-separated words; one must appear in the title (e.g. latency, disk).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

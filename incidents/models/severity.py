@@ -22,6 +22,9 @@ class SeverityOverride(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"incident {self.incident_id}: level {self.old_severity} -> {self.new_severity}"
+
 
 class SeverityClassifier(models.Model):
     """One trained model; the newest `enabled` one proposes levels (if the setting allows)."""

@@ -25,7 +25,8 @@ class Silence(models.Model):
         ordering = ["-starts_at", "-id"]
         indexes = [models.Index(fields=["ends_at", "starts_at"], name="silence_window")]
         constraints = [
-            models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")), name="silence_ends_after_start"),
+            models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")),
+                                   name="silence_ends_after_start"),
         ]
 
     def __str__(self) -> str:
