@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 
 from core.api.parsers import BodyTooLarge, RawBodyParser, read_body
 from core.api.throttles import IntegrationRateThrottle
-from core.authentication import IntegrationPrincipal, IntegrationTokenAuthentication, authenticate_integration_token
+from core.authentication import IntegrationPrincipal, IntegrationTokenAuthentication
 from core.models import Integration
 from core.permissions import IsIntegration
 from monitoring.choices import AlertIntakeKind
@@ -146,16 +146,7 @@ class RoutingKeyAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[IntegrationPrincipal, Any]:
         raw = alert_body(request)
         data = decode_body(raw)
-        routing_key = data.get("routing_key")
-        if routing_key is None or routing_key == "":
-            raise IntakeInvalid(["routing_key is missing"])
-        if not isinstance(routing_key, str):
-            raise IntakeInvalid(["routing_key must be a string"])
-        integration = authenticate_integration_token(routing_key)
-        if integration.kind != AlertIntakeKind.PAGERDUTY:
-            raise AuthenticationFailed(
-                f"routing_key belongs to a {integration.kind} integration; create a pagerduty one."
-            )
+        integration = intake_services.pagerduty_routing_integration(data=data)
         setattr(request, _EVENT, PagerDutyEvent(raw=raw, data=data))
         return IntegrationPrincipal(integration=integration), integration
 

@@ -32,6 +32,7 @@ from .receive import (
     alert_intake_receive,
     idempotency_keys,
     pagerduty_event_receive,
+    pagerduty_routing_integration,
 )
 from .sweep import REQUEUE_AFTER, alert_intakes_replay, alert_intakes_requeue_stale
 
@@ -41,4 +42,5 @@ __all__ = [
     "alert_intake_fail", "alert_intake_process", "alert_intake_receive", "alert_intakes_claim", "alert_intakes_drain",
     "alert_intakes_kick", "alert_intakes_process_batch", "alert_intakes_replay", "alert_intakes_requeue_stale",
     "idempotency_keys", "incident_services", "integration_receipts_flush", "pagerduty_event_receive",
+    "pagerduty_routing_integration",
 ]

@@ -148,6 +148,14 @@ def _execute_one(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
 def pagerduty_event_receive(*, raw: bytes, now: datetime | None = None) -> IntakeReceipt:
     """A PagerDuty Events v2 request: the integration is the body's `routing_key`."""
     data = decode_body(raw)
+    integration = pagerduty_routing_integration(data=data)
+    return alert_intake_receive(
+        integration=integration, kind=AlertIntakeKind.PAGERDUTY, raw=raw, data=data, now=now
+    )
+
+
+def pagerduty_routing_integration(*, data: Mapping[str, Any]) -> Integration:
+    """The pagerduty integration a PagerDuty event names by its `routing_key` (its token)."""
     routing_key = data.get("routing_key")
     if routing_key is None or routing_key == "":
         raise IntakeInvalid(["routing_key is missing"])
@@ -158,7 +166,5 @@ def pagerduty_event_receive(*, raw: bytes, now: datetime | None = None) -> Intak
         raise AuthenticationFailed(
             f"routing_key belongs to a {integration.kind} integration; create a pagerduty one."
         )
-    return alert_intake_receive(
-        integration=integration, kind=AlertIntakeKind.PAGERDUTY, raw=raw, data=data, now=now
-    )
+    return integration
 
