@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from incidents.services import signals as signal_services
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -110,3 +112,19 @@ def _worker_idle_before_teardown():
         if not any(active.values()) and not any(reserved.values()):
             return
         time.sleep(0.2)
+
+
+@pytest.fixture
+def fast_joins(monkeypatch):
+    """Counts joins the fast path stored; `off()` sends every signal down the general path."""
+    counts = {"fast": 0}
+    real = signal_services._join_fast
+
+    def counted(signal):
+        result = real(signal)
+        counts["fast"] += result is not None
+        return result
+
+    monkeypatch.setattr(signal_services, "_join_fast", counted)
+    counts["off"] = lambda: monkeypatch.setattr(signal_services, "_join_fast", lambda signal: None)
+    return counts

@@ -24,7 +24,6 @@ from incidents.services import (
     silence_create,
     silence_expire,
 )
-from incidents.services import signals as signal_services
 from incidents.services.placement import DEPENDENCY_DEPTH, neighbourhood
 from incidents.services.severity import incident_override_severity
 
@@ -159,21 +158,6 @@ def snapshot(outcomes: list[tuple]) -> list[Any]:
 @pytest.fixture
 def people(make_team, make_user):
     return make_team("pp-team"), make_user("operator")
-
-
-@pytest.fixture
-def fast_joins(monkeypatch):
-    """Counts the joins the fast path stored (when it is on)."""
-    counts = {"fast": 0}
-    real = signal_services._join_fast
-
-    def counted(signal):
-        result = real(signal)
-        counts["fast"] += result is not None
-        return result
-
-    monkeypatch.setattr(signal_services, "_join_fast", counted)
-    return counts
 
 
 @settings(max_examples=40, deadline=None, database=None, print_blob=True,

@@ -107,22 +107,6 @@ def clear() -> None:
     Service.objects.filter(name__startswith="fj-").delete()
 
 
-@pytest.fixture
-def fast_joins(monkeypatch):
-    """Counts joins the fast path stored; `off()` sends every signal down the general path."""
-    counts = {"fast": 0}
-    real = signal_services._join_fast
-
-    def counted(signal):
-        result = real(signal)
-        counts["fast"] += result is not None
-        return result
-
-    monkeypatch.setattr(signal_services, "_join_fast", counted)
-    counts["off"] = lambda: monkeypatch.setattr(signal_services, "_join_fast", lambda signal: None)
-    return counts
-
-
 @pytest.mark.django_db
 def test_the_fast_path_stores_what_the_general_path_stores(make_service, make_team, make_user, fast_joins):
     team, user = make_team(), make_user("operator")
