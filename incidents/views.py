@@ -22,6 +22,7 @@ from core.selectors import user_has_role
 from . import selectors, services
 from .choices import OPEN_INCIDENT_STATUSES, ChannelKind, IncidentStatus, Severity
 from .models import Incident
+from .panels import incident_panels
 from .services import notifications, playbooks
 from .services.severity import incident_override_severity
 
@@ -70,6 +71,7 @@ def detail(request, pk: int):
         .distinct().order_by("username"),
         "teams": Team.objects.order_by("name"),
         "now": timezone.now(),
+        "panels": incident_panels(incident=incident, user=request.user),
     })
 
 
