@@ -84,8 +84,10 @@ def incident_transition(
             locked.resolved_by = None
             locked.reopened_count += 1
             locked.last_alert_at = max(locked.last_alert_at, now)
-            # Reopened now, by our clock: it collects its service's alerts for a window again.
-            locked.last_received_at = max(locked.last_received_at, timezone.now())
+            # Reopened at `now` (the caller's clock: ours for a person, the alert's for an alert, whose arrival
+            # time the join then stamps): it collects its service's alerts for a window again. Never the wall
+            # clock here: a replayed or queued alert would otherwise open a window that is not its own.
+            locked.last_received_at = max(locked.last_received_at, now)
             fields += ["resolved_at", "resolved_by", "reopened_count", "last_alert_at", "last_received_at"]
         locked.save(update_fields=fields)
         events.status_changed(incident=locked, old=old, new=to, actor=user, actor_name=actor_name, note=note, at=now)

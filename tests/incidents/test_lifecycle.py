@@ -127,3 +127,20 @@ def test_the_timeline_tells_the_whole_story(make_service, make_user, ingest):
     incident_resolve(incident=opened.incident_id, user=user, note="fixed config")
     kinds = list(Incident.objects.get().timeline.values_list("kind", flat=True))
     assert kinds == ["opened", "alert_joined", "acknowledged", "note", "resolved"]
+
+
+def test_an_alert_that_reopens_an_incident_stamps_its_own_arrival_not_our_clock(make_service, ingest):
+    """A queued or replayed alert reopens its incident for a window counted from when it arrived: stamping the
+    wall clock would give the incident a window that is not its own (and two replays different rows)."""
+    service = make_service("reopen-svc")
+    ServiceIncidentSettings.objects.create(service=service, reopen_window_minutes=60)
+    t0 = timezone.now().replace(microsecond=0) - timedelta(days=3)
+    first = ingest(service, "Disk full", at=t0, received_at=t0, labels={"alertname": "Disk"})
+    cleared = t0 + timedelta(minutes=5)
+    ingest(service, "Disk full", at=cleared, received_at=cleared, labels={"alertname": "Disk"}, status="resolved")
+    assert Incident.objects.get(pk=first.incident_id).status == S.RESOLVED  # the service auto-resolves
+    again = t0 + timedelta(minutes=20)
+    second = ingest(service, "Disk full", at=again, received_at=again, labels={"alertname": "Disk"})
+    incident = Incident.objects.get(pk=second.incident_id)
+    assert incident.pk == first.incident_id and incident.status == S.TRIGGERED and incident.reopened_count == 1
+    assert incident.last_received_at == again

@@ -1,6 +1,7 @@
 """The fast path and the general path place alerts alike: random histories replayed both ways store the same rows."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -160,7 +161,9 @@ def people(make_team, make_user):
     return make_team("pp-team"), make_user("operator")
 
 
-@settings(max_examples=40, deadline=None, database=None, print_blob=True, derandomize=True,
+@settings(max_examples=40, deadline=None, database=None, print_blob=True,
+          # CI replays a fixed example set (a run is reproducible); developers' runs explore new histories.
+          derandomize=os.environ.get("CI") == "true",
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(history=steps, rules=st.integers(0, 2), rule_on_service=st.booleans())
 def test_the_fast_path_and_the_general_path_store_the_same_rows(people, fast_joins, history, rules, rule_on_service):
