@@ -175,6 +175,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Telemetry and alert intake, incidents, playbooks and model supervision.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.schema.agent_paths_hook"],
     "COMPONENT_SPLIT_REQUEST": True,
     # People with a role, as every page; integration tokens (agents) read nothing.
     "SERVE_PERMISSIONS": ["core.permissions.RolePermission"],
