@@ -22,7 +22,7 @@ from django.db import models, transaction
 from django.utils.dateparse import parse_datetime
 
 from core.choices import IntegrationKind
-from core.models import Integration, Service, Team
+from core.models import AuditEntry, Integration, Service, Team
 from core.services import integration_create
 from incidents.models import EscalationStep, NotificationPolicy, Playbook, PlaybookStep, Silence
 
@@ -458,8 +458,9 @@ def _plan_silences(data, plan: _Plan, known: dict[str, set[str]]) -> None:
                            Silence.objects.create(comment=comment, matchers=matchers, starts_at=starts, ends_at=ends))
 
 
-def config_apply(*, data: Any, dry_run: bool = False) -> ApplyResult:
-    """Validate the whole file, then (unless `dry_run`) write every change in one transaction."""
+def config_apply(*, data: Any, dry_run: bool = False, actor_name: str = "config apply") -> ApplyResult:
+    """Validate the whole file, then (unless `dry_run`) write every change in one transaction, each one
+    recorded in the audit log (source "config") with the fields it changed."""
     if not isinstance(data, dict):
         raise ConfigError(["the file must be a mapping of sections"])
     unknown = sorted(set(data) - set(SECTIONS))
@@ -477,4 +478,10 @@ def config_apply(*, data: Any, dry_run: bool = False) -> ApplyResult:
         with transaction.atomic():
             for write in plan.writes:
                 write()
+            AuditEntry.objects.bulk_create(
+                AuditEntry(actor_name=actor_name, action=change.action, object_type=change.section,
+                           object_id=change.key[:64], object_repr=change.key[:200],
+                           before={k: _plain(b) for k, (b, _) in change.fields.items()} or None,
+                           after={k: _plain(a) for k, (_, a) in change.fields.items()} or None, source="config")
+                for change in plan.changes)
     return ApplyResult(changes=plan.changes, tokens=dict(plan.tokens), dry_run=dry_run)

@@ -7,7 +7,7 @@ import pytest
 import yaml
 from django.core.management import CommandError, call_command
 
-from core.models import Integration, Service, Team
+from core.models import AuditEntry, Integration, Service, Team
 from incidents.models import NotificationPolicy, Playbook, Silence
 
 pytestmark = pytest.mark.django_db
@@ -104,6 +104,8 @@ def test_a_dry_run_prints_the_diff_and_writes_nothing(tmp_path):
     assert Service.objects.get(name="pay-api").tier == 2
     run("apply", str(path))
     assert Service.objects.get(name="pay-api").tier == 1
+    entry = AuditEntry.objects.get(source="config", object_type="services", object_id="pay-api", action="update")
+    assert entry.before == {"tier": 2} and entry.after == {"tier": 1} and entry.actor_name.startswith("config apply")
 
 
 def test_one_bad_entry_stores_nothing_and_every_problem_is_named(tmp_path):

@@ -1,6 +1,8 @@
 """`manage.py config export [FILE]` and `manage.py config apply FILE [--dry-run]`: configuration as code."""
 from __future__ import annotations
 
+import getpass
+import socket
 import sys
 
 import yaml
@@ -39,7 +41,8 @@ class Command(BaseCommand):
         except yaml.YAMLError as exc:
             raise CommandError(f"{file} is not valid YAML: {exc}") from None
         try:
-            result = config_apply(data=data, dry_run=options["dry_run"])
+            result = config_apply(data=data, dry_run=options["dry_run"],
+                                  actor_name=f"config apply by {getpass.getuser()}@{socket.gethostname()}")
         except ConfigError as exc:
             raise CommandError(f"{file}: nothing applied:\n  " + "\n  ".join(exc.errors)) from None
         for change in result.changes:
