@@ -175,6 +175,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Telemetry and alert intake, incidents, playbooks and model supervision.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.schema.agent_paths_hook"],
     "COMPONENT_SPLIT_REQUEST": True,
     # People with a role, as every page; integration tokens (agents) read nothing.
     "SERVE_PERMISSIONS": ["core.permissions.RolePermission"],
@@ -300,6 +301,15 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+
+# --- Sessions and tokens (#16) ------------------------------------------------------
+# A signed-in browser session lasts a shift by default, then asks for the password again.
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE_SECONDS", 12 * 3600, minimum=300)
+SESSION_COOKIE_SAMESITE = "Lax"
+# A person's API token stops working this many days after it was created (0: never).
+API_TOKEN_MAX_AGE_DAYS = env_int("API_TOKEN_MAX_AGE_DAYS", 90, minimum=0)
+# Agents' integration tokens: rotated by the team's own policy, so no expiry unless set (0: never).
+INTEGRATION_TOKEN_MAX_AGE_DAYS = env_int("INTEGRATION_TOKEN_MAX_AGE_DAYS", 0, minimum=0)
 
 # --- Production hardening (what `check --deploy` asks for) -------------------------
 if PRODUCTION:

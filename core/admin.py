@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
+from .audit import AuditedAdmin
 from .models import Integration, Service, Team
 from .permissions import integration_scope_forget
 from .services import integration_create, integration_revoke
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(AuditedAdmin):
     list_display = ["name", "email"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["members"]
@@ -17,7 +18,7 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(AuditedAdmin):
     list_display = ["name", "team", "tier", "downtime_cost_per_minute", "owner_email"]
     list_filter = ["tier", "team"]
     search_fields = ["name"]
@@ -25,7 +26,7 @@ class ServiceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Integration)
-class IntegrationAdmin(admin.ModelAdmin):
+class IntegrationAdmin(AuditedAdmin):
     list_display = ["name", "kind", "service", "token_prefix", "is_active", "last_received_at", "received_count"]
     list_filter = ["kind", "revoked_at"]
     search_fields = ["name"]

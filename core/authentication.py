@@ -5,7 +5,10 @@ import copy
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
+from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
@@ -54,6 +57,7 @@ def authenticate_integration_token(token: str) -> Integration:
     now = time.monotonic()
     cached = _integrations.get(digest)
     if cached is not None and cached[0] > now:
+        _refuse_expired_integration(cached[1])
         # A copy: callers may set attributes on their integration; the cached one stays clean.
         return copy.copy(cached[1])
     integration = integration_get_by_token(token=token)
@@ -62,11 +66,21 @@ def authenticate_integration_token(token: str) -> Integration:
     if not integration.is_active:
         integration_cache_forget(token_hash=digest)
         raise exceptions.AuthenticationFailed("Integration token has been revoked.")
+    _refuse_expired_integration(integration)
     with _integrations_lock:
         if len(_integrations) >= INTEGRATION_CACHE_MAX:
             _integrations.clear()
         _integrations[digest] = (now + INTEGRATION_CACHE_SECONDS, copy.copy(integration))
     return integration
+
+
+def _refuse_expired_integration(integration: Integration) -> None:
+    """INTEGRATION_TOKEN_MAX_AGE_DAYS (0: never): an older token gets 401 saying it expired, and when."""
+    days = settings.INTEGRATION_TOKEN_MAX_AGE_DAYS
+    if days and integration.created_at and integration.created_at + timedelta(days=days) < timezone.now():
+        raise exceptions.AuthenticationFailed(
+            f"Integration token expired ({days} days after it was created on {integration.created_at:%Y-%m-%d}); "
+            "create a new one for this integration.")
 
 
 def integration_cache_forget(*, token_hash: str | None = None) -> None:
@@ -106,3 +120,11 @@ class BearerTokenAuthentication(authentication.TokenAuthentication):
         if len(header) == 2 and header[0].lower() in (b"token", b"bearer"):
             return self.authenticate_credentials(header[1].decode(errors="replace"))
         return None
+
+    def authenticate_credentials(self, key):
+        user, token = super().authenticate_credentials(key)
+        days = settings.API_TOKEN_MAX_AGE_DAYS
+        if days and token.created + timedelta(days=days) < timezone.now():
+            raise exceptions.AuthenticationFailed(
+                f"API token expired ({days} days after it was created); ask for a new one.")
+        return user, token

@@ -125,3 +125,26 @@ class ConnectionTest(models.Model):
 
     def __str__(self) -> str:
         return f"connection test {self.pk} of integration {self.integration_id}"
+
+
+class AuditEntry(models.Model):
+    """One change to configuration (playbooks, policies, services, integrations): who, when, before/after."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=10)  # create / update / delete
+    object_type = models.CharField(max_length=100, db_index=True)  # app_label.model
+    object_id = models.CharField(max_length=64)
+    object_repr = models.CharField(max_length=200)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    source = models.CharField(max_length=20, default="admin")  # admin, config (config apply)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.actor_name or 'system'} {self.action} {self.object_type} {self.object_repr}"

@@ -146,3 +146,18 @@ class AutoSchema(BaseAutoSchema):
             "content": {"application/json": {"schema": component.ref}},
             "description": _ERROR_DESCRIPTIONS[code],
         }
+
+
+# Intake URLs as agents are told to call them (README "Connect your monitoring"): the routes accept a
+# trailing slash and PagerDuty's variants, which the generator would otherwise print as the canonical path.
+AGENT_PATHS = {
+    "/api/v1/integrations/alertmanager/": "/api/v1/integrations/alertmanager",
+    "/api/v1/integrations/grafana/": "/api/v1/integrations/grafana",
+    "/api/v1/integrations/pagerduty/": "/api/v1/integrations/pagerduty/v2/enqueue",
+}
+
+
+def agent_paths_hook(result: dict, generator, request, public) -> dict:
+    """drf-spectacular postprocessing hook: document the intake paths exactly as agents call them."""
+    result["paths"] = {AGENT_PATHS.get(path, path): item for path, item in result["paths"].items()}
+    return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 
+from core.audit import AuditedAdmin
 from core.exceptions import InvalidInput
 from incidents.choices import ChannelKind, StepKind
 from incidents.models import (
@@ -65,7 +66,8 @@ class PlaybookStepInline(admin.TabularInline):
 
 
 @admin.register(Playbook)
-class PlaybookAdmin(admin.ModelAdmin):
+class PlaybookAdmin(AuditedAdmin):
+    audit_children = ("steps",)
     list_display = ["name", "enabled", "priority", "severities", "source_kinds", "keywords", "step_count"]
     list_filter = ["enabled"]
     search_fields = ["name", "description", "keywords"]
@@ -114,7 +116,8 @@ class PolicyForm(forms.ModelForm):
 
 
 @admin.register(NotificationPolicy)
-class NotificationPolicyAdmin(admin.ModelAdmin):
+class NotificationPolicyAdmin(AuditedAdmin):
+    audit_children = ("escalation_steps",)
     form = PolicyForm
     list_display = ["__str__", "enabled", "notify_executives", "notify_managers", "notify_team", "digest_only",
                     "channels", "ack_timeout_minutes", "escalation_limit"]

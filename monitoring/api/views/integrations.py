@@ -7,7 +7,7 @@ stored before it is answered; processing happens on the ingest queue.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
@@ -217,8 +217,12 @@ class PagerDutyEnqueueView(APIView):
         return super().handle_exception(exc)
 
     def post(self, request: Request) -> Response:
-        event: PagerDutyEvent = getattr(request, _EVENT)
-        integration = cast(Integration, request.auth)  # RoutingKeyAuthentication's
+        event: PagerDutyEvent | None = getattr(request, _EVENT, None)
+        if event is None or not isinstance(request.auth, Integration):
+            # Only RoutingKeyAuthentication sets both; a caller authenticated some other way (a test client
+            # forcing a user) has no routing key we have checked.
+            return _pagerduty_invalid(["routing_key: a pagerduty integration token is required"])
+        integration = request.auth
         receipt = intake_services.alert_intake_receive(
             integration=integration, kind=AlertIntakeKind.PAGERDUTY, raw=event.raw, data=event.data
         )

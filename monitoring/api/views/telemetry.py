@@ -86,6 +86,14 @@ class TelemetryView(APIView):
         return response
 
 
+# OTLP/HTTP answers errors with a google.rpc.Status (in the request's encoding), not our error shape.
+_OTLP_STATUS = inline_serializer("OtlpStatus", fields={
+    "code": serializers.IntegerField(help_text="gRPC status code: 3 INVALID_ARGUMENT, 7 PERMISSION_DENIED"),
+    "message": serializers.CharField(),
+    "details": serializers.ListField(child=serializers.DictField(), required=False),
+})
+
+
 class OtlpMetricsView(APIView):
     """`POST /otlp/v1/metrics`: OTLP/HTTP metrics export (protobuf or JSON) from SDKs and the Collector."""
 
@@ -113,7 +121,7 @@ class OtlpMetricsView(APIView):
             "service the token may not write to (not its default or extra services) a 403, nothing stored."
         ),
         request={"application/x-protobuf": bytes, "application/json": dict},
-        responses={200: bytes},
+        responses={200: bytes, 400: _OTLP_STATUS, 403: _OTLP_STATUS},
     )
     def post(self, request):
         media = request.content_type.split(";")[0].strip().lower()

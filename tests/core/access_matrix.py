@@ -1,0 +1,126 @@
+"""The access-control matrix: for every URL pattern (API and pages), what each role gets.
+
+Each entry is `url name -> {method: rule}`; a rule is one letter per principal, in `PRINCIPALS` order:
+  A = allowed: any answer but 401/403 or a redirect to the login page (a 400/404/405/409 for the sample
+      arguments is fine: the request got past authentication and the role check), never a 5xx;
+  D = denied: 401 or 403 (API), or a redirect to the login page / 403 (pages).
+Principals: anonymous; an integration token of a kind the endpoint does not take (`tok`); the integration
+token the endpoint takes (`own`; see TOKEN_KINDS);
+operator; manager; executive; admin.
+
+A URL pattern that is not in this table fails the test: whoever adds an endpoint says who may call it.
+`MATRIX_DISCOVER=1 pytest tests/core/test_access_matrix.py -s` prints what every principal gets today.
+"""
+from __future__ import annotations
+
+PRINCIPALS = ("anon", "tok", "own", "operator", "manager", "executive", "admin")
+
+# Common rules, so the table reads as policy rather than letters.
+PUBLIC = "AAAAAAA"  # health checks and the login page: nobody is refused
+READ = "DDDAAAA"  # any person with a role reads; no token, nobody anonymous
+ACT = "DDDADDA"  # operators and admins act; managers and executives read only
+ADMIN = "DDDDDDA"  # admins only
+INTAKE = "DDADDDD"  # the integration token of the endpoint's kind only
+INTAKE_OR_ACT = "DDAADDA"  # an agent's token, or an operator/admin by hand
+PERSONAL = "DDDAAAA"  # a person's own data (notifications): any role, each sees their own
+
+# kwargs for patterns with arguments: objects that do not exist are fine (the role check comes first;
+# an allowed principal then gets 404).
+SAMPLE_KWARGS = {"pk": 999999, "incident_id": 999999, "step_id": 999999, "name": "no-such-model",
+                 "verb": "acknowledge", "id": 999999, "slug": "no-such", "key": "no-such"}
+
+MATRIX: dict[str, dict[str, str]] = {
+    # --- aiops shell ---------------------------------------------------------------------------
+    "healthz": {"GET": PUBLIC},
+    "readyz": {"GET": PUBLIC},
+    "login": {"GET": PUBLIC},
+    "logout": {"POST": "DDDAAAA"},  # nobody to log out: anonymous callers are sent to the login page
+    "home": {"GET": READ},
+    "reports": {"GET": READ},
+    "schema": {"GET": READ},
+    "api-docs": {"GET": READ},
+    # --- core ----------------------------------------------------------------------------------
+    "integration-test": {"POST": "DAADDDD"},  # "is my token right?": any integration token, of any kind
+    "team-list": {"GET": READ, "POST": ADMIN},
+    "team-detail": {"GET": READ, "PATCH": ADMIN, "DELETE": ADMIN},
+    "service-list": {"GET": READ, "POST": ADMIN},
+    "service-detail": {"GET": READ, "PATCH": ADMIN, "DELETE": ADMIN},
+    # --- incidents: API ------------------------------------------------------------------------
+    "signals": {"POST": INTAKE_OR_ACT},
+    "incident-list": {"GET": READ},
+    "incident-noise": {"GET": READ},
+    "incident-detail": {"GET": READ},
+    "incident-acknowledge": {"POST": ACT},
+    "incident-assign": {"POST": ACT},
+    "incident-close": {"POST": ACT},
+    "incident-investigate": {"POST": ACT},
+    "incident-mitigate": {"POST": ACT},
+    "incident-notes": {"POST": ACT},
+    "incident-reopen": {"POST": ACT},
+    "incident-resolve": {"POST": ACT},
+    "incident-severity": {"POST": ACT},
+    "silence-list": {"GET": READ, "POST": ACT},
+    "silence-detail": {"GET": READ, "DELETE": ACT},
+    "incident-playbook": {"GET": READ},
+    "incident-playbook-step-done": {"POST": ACT},
+    "incident-playbook-step-run": {"POST": ACT},
+    "incident-deliveries": {"GET": "DDDAADA"},  # who was paged where (contact details): not executives
+    "my-notifications": {"GET": PERSONAL},
+    "my-notifications-read": {"POST": PERSONAL},
+    "my-notification-preferences": {"GET": PERSONAL, "PUT": PERSONAL},
+    # --- incidents: pages ----------------------------------------------------------------------
+    "incidents:index": {"GET": READ},
+    "incidents:noise": {"GET": READ},
+    "incidents:detail": {"GET": READ},
+    "incidents:act": {"POST": ACT},
+    "incidents:notifications": {"GET": PERSONAL},
+    "incidents:notifications_read": {"POST": PERSONAL},
+    "incidents:notification_preferences": {"POST": PERSONAL},
+    "incidents:playbook_step_done": {"POST": ACT},
+    "incidents:playbook_step_run": {"POST": ACT},
+    # --- monitoring ----------------------------------------------------------------------------
+    "telemetry": {"POST": INTAKE},
+    "integration-alertmanager": {"POST": INTAKE},
+    "integration-grafana": {"POST": INTAKE},
+    # PagerDuty's clients send no Authorization header: the routing_key in the body is the token, so every
+    # principal reaches the view, and a body without a valid routing_key gets 400 (tests/monitoring/intake).
+    "integration-pagerduty": {"POST": PUBLIC},
+    "otlp-metrics": {"POST": INTAKE},  # otlp or generic tokens
+    "series-list": {"GET": READ},
+    "series-detail": {"GET": READ},
+    "series-points": {"GET": READ},
+    "anomaly-list": {"GET": READ},
+    "anomaly-detail": {"GET": READ},
+    "monitoring:index": {"GET": READ},
+    "monitoring:series": {"GET": READ},
+    # --- models_registry -----------------------------------------------------------------------
+    "model-predict": {"POST": INTAKE_OR_ACT},  # model or generic tokens
+    "model-actuals": {"POST": INTAKE_OR_ACT},
+    "training-run-list": {"GET": READ},
+    "training-run-detail": {"GET": READ},
+    "monitor-result-list": {"GET": READ},
+    "monitor-run-list": {"GET": READ, "POST": ACT},
+    "monitor-run-detail": {"GET": READ},
+    "registered-model-list": {"GET": READ},
+    "registered-model-detail": {"GET": READ},
+    "registered-model-gate-decisions": {"GET": READ},
+    "registered-model-rollback": {"POST": ACT},
+    "registered-model-training-runs": {"GET": READ, "POST": ACT},
+    "registered-model-versions": {"GET": READ},
+    "models_registry:index": {"GET": READ},
+    "models_registry:detail": {"GET": READ},
+    "models_registry:retrain": {"POST": ACT},
+    "models_registry:rollback": {"POST": ACT},
+}
+
+# (the kind the endpoint takes: `own`, a kind it does not take: `tok`) for intake endpoints; every other
+# endpoint is called with a generic token as `own` and an alertmanager token as `tok`.
+TOKEN_KINDS = {
+    "integration-alertmanager": ("alertmanager", "generic"),
+    "integration-grafana": ("grafana", "generic"),
+    "integration-pagerduty": ("pagerduty", "generic"),
+    "otlp-metrics": ("otlp", "alertmanager"),
+    "model-predict": ("model", "alertmanager"),
+    "model-actuals": ("model", "alertmanager"),
+}
+DEFAULT_TOKEN_KINDS = ("generic", "alertmanager")
