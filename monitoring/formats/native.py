@@ -12,6 +12,7 @@ import pandas as pd
 
 from core.api.parsers import depth_problem, json_too_deep
 from core.exceptions import InvalidInput
+from incidents.contracts import MAX_LABEL_NAME_CHARS
 from monitoring.choices import SeriesKind
 
 MAX_BATCH_POINTS = 10_000  # one request stays well under a second of work and a few MB of JSON
@@ -23,7 +24,10 @@ MAX_METRIC_LENGTH = 200  # MetricSeries.metric
 # them so).
 ANOMALY_SIGNAL_LABELS = 2
 MAX_LABELS = 32  # Prometheus practice: more labels than this is a cardinality accident
-MAX_LABEL_LENGTH = 200
+MAX_LABEL_LENGTH = 200  # a label's value
+# A label's name: the anomaly signal carries it as `label_<name>`, which must fit the contract's name limit.
+ANOMALY_LABEL_PREFIX = "label_"
+MAX_LABEL_NAME_LENGTH = MAX_LABEL_NAME_CHARS - len(ANOMALY_LABEL_PREFIX)
 MAX_UNIT_LENGTH = 32  # MetricSeries.unit
 # Epoch numbers above this are milliseconds: 1e11 seconds is the year 5138, 1e11 ms is 1973.
 EPOCH_MS_THRESHOLD = 1e11
@@ -318,8 +322,9 @@ def _clean_labels(raw: dict, *, index: int) -> dict[str, str]:
         raise InvalidTelemetry(f"has {len(raw)} labels; at most {MAX_LABELS}", field="labels", index=index)
     clean: dict[str, str] = {}
     for name, value in raw.items():
-        if not name or len(name) > MAX_LABEL_LENGTH:
-            raise InvalidTelemetry(f"label name {name!r} is empty or too long", field="labels", index=index)
+        if not name or len(name) > MAX_LABEL_NAME_LENGTH:
+            raise InvalidTelemetry(f"label name {name[:40]!r} is empty or longer than {MAX_LABEL_NAME_LENGTH}",
+                                   field="labels", index=index)
         if type(value) is bool:
             value = "true" if value else "false"
         elif type(value) in (int, float):

@@ -214,3 +214,13 @@ def test_a_series_labels_fit_the_signal_contract_with_room_for_the_anomaly_signa
 
     assert native.MAX_LABELS + native.ANOMALY_SIGNAL_LABELS <= contracts.MAX_LABELS
     assert native.MAX_LABEL_LENGTH <= contracts.MAX_LABEL_CHARS
+    assert len(native.ANOMALY_LABEL_PREFIX) + native.MAX_LABEL_NAME_LENGTH <= contracts.MAX_LABEL_NAME_CHARS
+
+
+def test_a_label_name_too_long_for_the_anomaly_signal_is_refused_naming_the_limit(agent):
+    body = points(agent.service.name, 1)
+    body[0]["labels"] = {"n" * 95: "v"}
+    response = post(agent, {"points": body})
+    assert response.status_code == 400 and "longer than 94" in response.json()["detail"]
+    body[0]["labels"] = {"n" * 94: "v"}
+    assert post(agent, {"points": body}).status_code == 202

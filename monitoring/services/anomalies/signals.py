@@ -11,6 +11,7 @@ from django.utils import timezone
 from incidents import services as incident_services
 from incidents.contracts import InvalidSignal, SignalIn
 from monitoring.choices import Direction, SeriesKind
+from monitoring.formats.native import ANOMALY_LABEL_PREFIX
 from monitoring.models import Anomaly, MetricSeries
 
 from .records import Found
@@ -88,7 +89,7 @@ def _raise_signals(found: list[Found], series: list[MetricSeries]) -> tuple[int,
 
 
 def _labels(series: MetricSeries) -> dict[str, str]:
-    labels = {f"label_{k}": str(v) for k, v in series.labels.items()}
+    labels = {f"{ANOMALY_LABEL_PREFIX}{k}": str(v) for k, v in series.labels.items()}
     labels.update(metric=series.metric, kind=series.kind)
     return labels
 
