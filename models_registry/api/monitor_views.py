@@ -6,6 +6,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 
+from core.api.filters import UtcIsoDateTimeFilter
+
 from .. import selectors
 from ..choices import MonitorKind, MonitorRunState, MonitorStatus, MonitorTrigger
 from ..models import MonitorResult, MonitorRun
@@ -22,8 +24,8 @@ class MonitorResultFilter(django_filters.FilterSet):
     version = django_filters.NumberFilter(field_name="version__version", help_text="Version number.")
     kind = django_filters.ChoiceFilter(choices=MonitorKind.choices)
     status = django_filters.ChoiceFilter(choices=MonitorStatus.choices)
-    since = django_filters.IsoDateTimeFilter(field_name="period_end", lookup_expr="gt")
-    until = django_filters.IsoDateTimeFilter(field_name="period_end", lookup_expr="lte")
+    since = UtcIsoDateTimeFilter(field_name="period_end", lookup_expr="gt")
+    until = UtcIsoDateTimeFilter(field_name="period_end", lookup_expr="lte")
 
     class Meta:
         model = MonitorResult
