@@ -300,6 +300,9 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+# --- issue 12: one date format with its time zone on every page ({{ when }} and |date with no format).
+FORMAT_MODULE_PATH = ["aiops.formats"]
+# --- end issue 12
 
 # --- Production hardening (what `check --deploy` asks for) -------------------------
 if PRODUCTION:

@@ -3,12 +3,17 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import views, views_silences
 
 app_name = "incidents"
 urlpatterns = [
     path("", views.index, name="index"),
     path("noise/", views.noise, name="noise"),
+    # issue 12: silences (views_silences.py)
+    path("silences/", views_silences.silence_list, name="silences"),
+    path("silences/create/", views_silences.silence_create, name="silence_create"),
+    path("silences/preview/", views_silences.silence_preview, name="silence_preview"),
+    path("silences/<int:pk>/expire/", views_silences.silence_expire, name="silence_expire"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/<slug:verb>/", views.act, name="act"),
     path("notifications/", views.notification_list, name="notifications"),

@@ -148,11 +148,18 @@ def incident_assign(*, incident: Incident | int, user: Any, assignee: Any = None
     return locked
 
 
+NOTE_MAX_CHARS = 10_000  # a timeline entry, not a document: link a longer write-up instead
+
+
 def incident_add_note(*, incident: Incident | int, user: Any, text: str) -> Incident:
     text = (text or "").strip()
     if not text:
         raise InvalidInput("A note needs text.", field="text")
+    if len(text) > NOTE_MAX_CHARS:
+        # Refused whole, never cut: a note silently truncated loses its end without anyone knowing.
+        raise InvalidInput(f"A note may have at most {NOTE_MAX_CHARS:,} characters; this one has {len(text):,}. "
+                           "Shorten it or link a longer write-up.", field="text")
     pk = incident if isinstance(incident, int) else incident.pk
     obj = incident if isinstance(incident, Incident) else Incident.objects.get(pk=pk)
-    events.note_added(incident=obj, actor=user, text=text[:10_000])
+    events.note_added(incident=obj, actor=user, text=text)
     return obj
