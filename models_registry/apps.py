@@ -8,3 +8,4 @@ class ModelsRegistryConfig(AppConfig):
 
     def ready(self) -> None:
         from . import actions  # noqa: F401  (registration side effect: retrain_model, rollback_model)
+        from . import panels  # noqa: F401  (registration side effect: the incident page's "model" panel)

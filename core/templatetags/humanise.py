@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django import template
+from django.utils import formats, timezone
+from django.utils.dateparse import parse_datetime
 
 register = template.Library()
 
@@ -36,3 +38,14 @@ def sig(value: float | int | None, digits: int = 4) -> str:
         return f"{float(value):.{int(digits)}g}"
     except (TypeError, ValueError):
         return str(value)
+
+
+@register.filter
+def isotime(value: str | None) -> str:
+    """An ISO timestamp (as panels carry them in JSON) in the one date format, in the current time zone."""
+    parsed = parse_datetime(value) if isinstance(value, str) else None
+    if parsed is None:
+        return value or ""
+    if timezone.is_aware(parsed):
+        parsed = timezone.localtime(parsed)
+    return formats.date_format(parsed, "DATETIME_FORMAT")
