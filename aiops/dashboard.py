@@ -28,7 +28,8 @@ def dashboard_cards(*, user: Any = None) -> list[Card]:
     cards = [
         *_incident_cards(),
         _notifications_card(staff=staff),
-        Card(title="Services", value=str(Service.objects.count()), link="/admin/core/service/" if staff else "/reports/"),
+        Card(title="Services", value=str(Service.objects.count()),
+             link="/admin/core/service/" if staff else "/reports/"),
         Card(title="Teams", value=str(Team.objects.count()), link="/admin/core/team/" if staff else ""),
         Card(
             title="Active integrations",
@@ -74,7 +75,8 @@ def _notifications_card(*, staff: bool) -> Card:
     note = f"{stats.failed} failed, {stats.pending} in flight"
     if stats.unhealthy_endpoints:
         note += f"; {stats.unhealthy_endpoints} endpoint(s) unhealthy"
-    return Card(title="Notifications sent (24 h)", value=str(stats.sent), link="/admin/incidents/delivery/" if staff else "/incidents/notifications/", note=note)
+    return Card(title="Notifications sent (24 h)", value=str(stats.sent), note=note,
+                link="/admin/incidents/delivery/" if staff else "/incidents/notifications/")
 
 
 def _models_card() -> Card:

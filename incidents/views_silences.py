@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from core.choices import Role
@@ -161,8 +161,9 @@ def silence_create(request: HttpRequest) -> HttpResponse:
     except InvalidInput as exc:
         return _page(request, rows=rows, form=form, alert=alert, error=exc, status=400)
     muted = silence.alerts.count()
-    messages.success(request, f"Silence #{silence.pk} is on until {timezone.localtime(silence.ends_at):%Y-%m-%d %H:%M %Z}"
-                              f"; {muted} firing alert{'s' if muted != 1 else ''} muted now.")
+    until = formats.date_format(timezone.localtime(silence.ends_at), "DATETIME_FORMAT")
+    messages.success(request, f"Silence #{silence.pk} is on until {until}; "
+                              f"{muted} firing alert{'s' if muted != 1 else ''} muted now.")
     return redirect(reverse("incidents:silences") + f"#silence-{silence.pk}")
 
 

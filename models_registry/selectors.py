@@ -175,7 +175,7 @@ def _periods_with_gaps(periods: list) -> list:
     shows a gap there instead of a line through weeks nobody measured."""
     if len(periods) < 3:
         return periods
-    step = min(b - a for a, b in zip(periods, periods[1:]))
+    step = min(b - a for a, b in zip(periods, periods[1:], strict=False))
     if not step:
         return periods
     filled, added = [periods[0]], 0
