@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views, views_silences
+from . import views, views_playbook, views_silences
 
 app_name = "incidents"
 urlpatterns = [
@@ -19,8 +19,10 @@ urlpatterns = [
     path("notifications/", views.notification_list, name="notifications"),
     path("notifications/read/", views.notifications_read, name="notifications_read"),
     path("notifications/preferences/", views.notification_preferences, name="notification_preferences"),
-    path("<int:incident_id>/playbook/steps/<int:step_id>/done/", views.playbook_step_done,
+    # issue 12: a step owned by a role is ticked by that role (views_playbook.py; views.playbook_step_done retired)
+    path("<int:incident_id>/playbook/steps/<int:step_id>/done/", views_playbook.playbook_step_done,
          name="playbook_step_done"),
+    path("<int:incident_id>/playbook/skip-open/", views_playbook.playbook_steps_skip, name="playbook_steps_skip"),
     path("<int:incident_id>/playbook/steps/<int:step_id>/run/", views.playbook_step_run,
          name="playbook_step_run"),
 ]
