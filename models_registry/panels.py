@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from incidents.panels import Panel, panel_register
 
+from .choices import ModelTask
 from .models import MonitorResult, RegisteredModel
 from .selectors import model_champion, monitor_latest_status, monitor_series
 from .views import CHART_METRICS
@@ -38,7 +39,7 @@ def model_panel_data(*, incident) -> dict[str, Any] | None:
     out = []
     for model in models:
         series = monitor_series(model=model)
-        wanted = CHART_METRICS.get(model.task, {"left": [], "right": []})
+        wanted: dict[str, list[str]] = CHART_METRICS.get(ModelTask(model.task), {"left": [], "right": []})
         performance: dict[str, list] = series["performance"]  # type: ignore[assignment]
         periods: list[str] = series["periods"]  # type: ignore[assignment]
         champion = model_champion(model=model)

@@ -107,11 +107,11 @@ def playbook_match_preview(*, playbook: Playbook, days: int = PREVIEW_DAYS,
     facts_by_id: dict[int, dict[str, Any]] = {i.pk: {"labels": {}, "kinds": set()} for i in incidents}
     for incident_id, labels, kind in (Alert.objects.filter(incident_id__in=facts_by_id)
                                       .values_list("incident_id", "labels", "source_kind")):
-        facts = facts_by_id[incident_id]
+        seen = facts_by_id[incident_id]
         for key, value in (labels or {}).items():
-            facts["labels"].setdefault(str(key), str(value))
+            seen["labels"].setdefault(str(key), str(value))
         if kind:
-            facts["kinds"].add(kind)
+            seen["kinds"].add(kind)
     mine = playbook_criteria(playbook)
     others = [playbook_criteria(p) for p in Playbook.objects.filter(enabled=True).exclude(pk=playbook.pk)
               .prefetch_related("services")]
