@@ -18,7 +18,10 @@
       ]},
       options: {
         animation: false, maintainAspectRatio: false, parsing: true, spanGaps: false,
-        scales: {x: {type: "time"}, y: {title: {display: !!d.unit, text: d.unit}}},
+        // One date format on every page: 24-hour times, ISO days (the page's own dates read the same).
+        scales: {x: {type: "time", ticks: {maxRotation: 0, autoSkip: true},
+                     time: {displayFormats: {minute: "HH:mm", hour: "MM-dd HH:mm", day: "yyyy-MM-dd"}}},
+                 y: {title: {display: !!d.unit, text: d.unit}}},
         plugins: {legend: {labels: {filter: (item) => item.text !== "band (lower)"}}},
       },
     });
