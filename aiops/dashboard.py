@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.utils import timezone
 
@@ -21,20 +22,24 @@ class Card:
     note: str = ""
 
 
-def dashboard_cards() -> list[Card]:
-    return [
+def dashboard_cards(*, user: Any = None) -> list[Card]:
+    """The home page's cards; links into the Django admin only for staff (anyone else is refused there)."""
+    staff = bool(user is not None and getattr(user, "is_staff", False))
+    cards = [
         *_incident_cards(),
-        _notifications_card(),
-        Card(title="Services", value=str(Service.objects.count()), link="/admin/core/service/"),
-        Card(title="Teams", value=str(Team.objects.count()), link="/admin/core/team/"),
+        _notifications_card(staff=staff),
+        Card(title="Services", value=str(Service.objects.count()),
+             link="/admin/core/service/" if staff else "/reports/"),
+        Card(title="Teams", value=str(Team.objects.count()), link="/admin/core/team/" if staff else ""),
         Card(
             title="Active integrations",
             value=str(Integration.objects.filter(revoked_at__isnull=True).count()),
-            link="/admin/core/integration/",
+            link="/admin/core/integration/" if staff else "",
         ),
         _models_card(),
         _telemetry_card(),
     ]
+    return cards
 
 
 def _telemetry_card() -> Card:
@@ -65,12 +70,13 @@ def _incident_cards() -> list[Card]:
     return cards
 
 
-def _notifications_card() -> Card:
+def _notifications_card(*, staff: bool) -> Card:
     stats = delivery_stats(since=timezone.now() - timedelta(hours=24))
     note = f"{stats.failed} failed, {stats.pending} in flight"
     if stats.unhealthy_endpoints:
         note += f"; {stats.unhealthy_endpoints} endpoint(s) unhealthy"
-    return Card(title="Notifications sent (24 h)", value=str(stats.sent), link="/admin/incidents/delivery/", note=note)
+    return Card(title="Notifications sent (24 h)", value=str(stats.sent), note=note,
+                link="/admin/incidents/delivery/" if staff else "/incidents/notifications/")
 
 
 def _models_card() -> Card:

@@ -301,6 +301,9 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+# --- issue 12: one date format with its time zone on every page ({{ when }} and |date with no format).
+FORMAT_MODULE_PATH = ["aiops.formats"]
+# --- end issue 12
 
 # --- Sessions and tokens (#16) ------------------------------------------------------
 # A signed-in browser session lasts a shift by default, then asks for the password again.

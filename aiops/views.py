@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -33,7 +34,14 @@ def readyz(request):
 
 
 def home(request):
-    return render(request, "aiops/home.html", {"cards": dashboard_cards()})
+    return render(request, "aiops/home.html", {"cards": dashboard_cards(user=request.user)})
+
+
+@login_not_required
+@require_GET
+def favicon(request):
+    """Browsers ask for /favicon.ico on pages that do not name their icon: send them to the static one."""
+    return redirect(static("img/favicon.svg"), permanent=True)
 
 
 def reports(request):

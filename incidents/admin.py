@@ -29,14 +29,15 @@ from incidents.models import (
     UserNotification,
 )
 from incidents.playbooks.actions import action_names
+from incidents.playbooks.admin_forms import PlaybookForm, preview_html
 from incidents.services.deliveries import deliveries_requeue_failed
 from incidents.services.silences import matchers_clean, silence_create, silence_expire
 
 # --- Response: playbooks, notification policies, channels, deliveries -------------------------------
 
 
-STEP_FIELDS = ("position", "phase", "title", "kind", "owner_role", "expected_minutes", "action_name", "params",
-               "webhook_url", "webhook_secret", "auto_run", "description")
+STEP_FIELDS = ("position", "phase", "title", "kind", "owner_role", "expected_minutes", "ticks_on", "action_name",
+               "params", "webhook_url", "webhook_secret", "auto_run", "description")
 
 
 class PlaybookStepForm(forms.ModelForm):
@@ -57,22 +58,54 @@ class PlaybookStepForm(forms.ModelForm):
         return data
 
 
-class PlaybookStepInline(admin.TabularInline):
+class PlaybookStepInline(admin.StackedInline):
+    """One readable block per step (issue 12): what and who on one line, the title in full, automation below."""
+
     model = PlaybookStep
     form = PlaybookStepForm
     extra = 1
     ordering = ["position", "id"]
-    fields = STEP_FIELDS
+    fieldsets = [
+        (None, {"fields": [("position", "phase", "kind", "owner_role", "expected_minutes", "ticks_on"), "title",
+                           "description"]}),
+        ("Automation (action and webhook steps)", {"classes": ["collapse"], "fields": [
+            ("action_name", "auto_run"), "params", ("webhook_url", "webhook_secret")]}),
+    ]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "action_name":
+            names = [("", "—")] + [(n, n) for n in action_names()]
+            return forms.ChoiceField(choices=names, required=False, label="Action",
+                                     help_text="A registered action (kind = action).")
+        if db_field.name == "title":
+            kwargs["widget"] = forms.TextInput(attrs={"style": "width:100%;max-width:60em"})
+        if db_field.name == "description":
+            kwargs["widget"] = forms.Textarea(attrs={"rows": 2, "style": "width:100%;max-width:60em"})
+        if db_field.name == "params":
+            kwargs["widget"] = forms.Textarea(attrs={"rows": 2, "cols": 60})
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 @admin.register(Playbook)
 class PlaybookAdmin(AuditedAdmin):
     audit_children = ("steps",)
+    form = PlaybookForm
     list_display = ["name", "enabled", "priority", "severities", "source_kinds", "keywords", "step_count"]
     list_filter = ["enabled"]
     search_fields = ["name", "description", "keywords"]
     filter_horizontal = ["services"]
     inlines = [PlaybookStepInline]
+    readonly_fields = ["match_preview"]
+    fieldsets = [
+        (None, {"fields": ["name", "description", ("enabled", "priority")]}),
+        ("Which incidents it matches (empty: any)", {"fields": ["severities", "source_kinds", "labels", "keywords",
+                                                                "services"]}),
+        ("Preview", {"fields": ["match_preview"]}),
+    ]
+
+    @admin.display(description="Would match")
+    def match_preview(self, obj: Playbook) -> str:
+        return preview_html(obj)
 
     @admin.display(description="steps")
     def step_count(self, obj: Playbook) -> int:

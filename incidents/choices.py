@@ -76,6 +76,9 @@ OPEN_INCIDENT_STATUSES = (
     IncidentStatus.MITIGATED,
 )
 
+# Open and acknowledged: someone is working it, so an alert joining now is news to them.
+WORKED_STATUSES = (IncidentStatus.ACKNOWLEDGED, IncidentStatus.INVESTIGATING, IncidentStatus.MITIGATED)
+
 # The lifecycle graph; `Incident.can_transition_to` enforces it. Resolved -> triggered is a reopen.
 INCIDENT_TRANSITIONS: dict[str, frozenset[str]] = {
     IncidentStatus.TRIGGERED: frozenset({IncidentStatus.ACKNOWLEDGED, IncidentStatus.RESOLVED}),
@@ -223,6 +226,7 @@ class DeliveryKind(models.TextChoices):
     RESOLVED = "resolved", "Resolved notice"
     DIGEST = "digest", "Digest"
     REPORT = "report", "Weekly report"
+    JOINED = "joined", "Alert joined after acknowledgement"
 
 
 class DeliveryStatus(models.TextChoices):

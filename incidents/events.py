@@ -6,7 +6,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from .choices import IncidentStatus, Severity, TimelineKind
+from .choices import CorrelationRule, IncidentStatus, Severity, TimelineKind
 from .models import Alert, Incident, TimelineEvent
 
 SYSTEM = "system"
@@ -70,9 +70,15 @@ def alert_joined_event(*, incident: Incident | int, alert: Alert, rule: str, det
     return event_build(
         incident=incident, kind=TimelineKind.ALERT_JOINED, at=alert.last_seen,
         actor_name=alert.source_name or alert.source_kind,
-        message=f"Alert “{alert.title}” on {alert.service.name} joined ({detail or rule}).",
+        message=f"Alert “{alert.title}” on {alert.service.name} joined ({_rule_words(rule, detail)}).",
         data={"alert_id": alert.pk, "rule": rule, "fingerprint": alert.fingerprint},
     )
+
+
+def _rule_words(rule: str, detail: str) -> str:
+    """The rule that joined an alert, in words, with what matched: joins across services must say why."""
+    label = CorrelationRule(rule).label if rule in CorrelationRule.values else rule
+    return f"{label}: {detail}" if detail else label
 
 
 def alert_resolved(*, incident: Incident | int, alert: Alert) -> TimelineEvent:

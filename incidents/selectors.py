@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, F, Prefetch, QuerySet, Sum
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay
 from django.utils import timezone
 
@@ -24,6 +24,7 @@ from .models import (
     TimelineEvent,
     UserNotification,
 )
+from .services.silences import alert_match_labels, matchers_match
 
 
 def incident_list(
@@ -164,6 +165,50 @@ def silence_list(*, active_only: bool = False) -> QuerySet[Silence]:
         now = timezone.now()
         qs = qs.filter(starts_at__lte=now, ends_at__gt=now, expired_early_at__isnull=True)
     return qs.order_by("-starts_at", "-id")
+
+
+# The preview reads at most this many recent alerts: enough for a storm, bounded for the page's speed.
+SILENCE_PREVIEW_SCAN = 20_000
+SILENCE_PREVIEW_SHOWN = 25  # alerts listed by name; the counts cover all of them
+SILENCE_PREVIEW_LOOKBACK = timedelta(hours=24)  # "would it have muted yesterday's noise?"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SilencePreview:
+    """What a silence with these matchers would mute, before it is saved."""
+
+    mute_now: int  # firing alerts outside incidents: muted the moment the silence is saved
+    in_incidents: int  # firing alerts already in an incident: they stay there; their new kin are muted
+    recent: int  # alerts seen in the lookback that match (what it would have muted)
+    alerts: list[dict]  # the first matching alerts, firing first, JSON-ready
+    scanned_all: bool  # False: more alerts than SILENCE_PREVIEW_SCAN, the counts are a lower bound
+
+
+def silence_preview(*, matchers: list[dict[str, str]], now: datetime | None = None) -> SilencePreview:
+    """Matching alerts by the same matcher logic the intake uses (`matchers_match` on the alert's labels and
+    its service / source pseudo-labels). `matchers` must be clean (`matchers_clean`)."""
+    now = now or timezone.now()
+    since = now - SILENCE_PREVIEW_LOOKBACK
+    rows = list(
+        Alert.objects.filter(Q(status="firing") | Q(last_seen__gte=since))
+        .select_related("service").order_by(F("last_seen").desc())
+        .only("id", "title", "labels", "status", "hold", "incident_id", "source_kind", "source_name", "last_seen",
+              "service__name")[: SILENCE_PREVIEW_SCAN + 1]
+    )
+    scanned_all = len(rows) <= SILENCE_PREVIEW_SCAN
+    matched = [a for a in rows[:SILENCE_PREVIEW_SCAN] if matchers_match(matchers, alert_match_labels(
+        labels=a.labels or {}, service=a.service.name, source_kind=a.source_kind, source_name=a.source_name))]
+    firing = [a for a in matched if a.status == "firing"]
+    shown = sorted(matched, key=lambda a: (a.status != "firing", -a.last_seen.timestamp()))[:SILENCE_PREVIEW_SHOWN]
+    return SilencePreview(
+        mute_now=sum(1 for a in firing if a.incident_id is None and a.hold in ("", "pending")),
+        in_incidents=sum(1 for a in firing if a.incident_id is not None),
+        recent=sum(1 for a in matched if a.last_seen >= since),
+        alerts=[{"id": a.pk, "title": a.title, "service": a.service.name, "labels": a.labels or {},
+                 "status": a.status, "hold": a.hold, "incident_id": a.incident_id,
+                 "last_seen": a.last_seen.isoformat()} for a in shown],
+        scanned_all=scanned_all,
+    )
 
 
 def service_incident_settings(*, service: Service) -> ServiceIncidentSettings:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .services import deliveries, digests, escalation, notifications, playbooks, response, severity
+from .services import deliveries, digests, escalation, joins, notifications, playbooks, response, severity
 from .services import signals as signal_services
 
 # --- Response: notifications, escalation, playbooks, digests (queue `notify` for notify_/deliver_/escalate_) ----
@@ -25,6 +25,12 @@ def notify_severity_changed(incident_id: int, old: int, new: int) -> int:
 @shared_task(name="incidents.notify_incident_resolved", acks_late=True)
 def notify_incident_resolved(incident_id: int) -> int:
     return notifications.incident_resolved_notify(incident_id=incident_id).created
+
+
+@shared_task(name="incidents.notify_alert_joined_after_ack", acks_late=True)
+def notify_alert_joined_after_ack(incident_id: int, alert_id: int) -> int:
+    """An alert joined an acknowledged incident: tell its assignee."""
+    return joins.alert_joined_after_ack_notify(incident_id=incident_id, alert_id=alert_id).created
 
 
 @shared_task(name="incidents.deliver_notification", bind=True, acks_late=True, max_retries=DELIVERY_MAX_RETRIES)

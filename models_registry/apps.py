@@ -7,4 +7,7 @@ class ModelsRegistryConfig(AppConfig):
     verbose_name = "Models"
 
     def ready(self) -> None:
-        from . import actions  # noqa: F401  (registration side effect: retrain_model, rollback_model)
+        from . import (
+            actions,  # noqa: F401  (registration side effect: retrain_model, rollback_model)
+            panels,  # noqa: F401  (registration side effect: the incident page's "model" panel)
+        )

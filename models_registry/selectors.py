@@ -167,6 +167,26 @@ def monitor_latest_status(*, model: RegisteredModel) -> dict[str, MonitorResult]
     return latest
 
 
+MONITOR_GAP_FILL_MAX = 52  # at most a year of missing weekly periods drawn as gaps; more is not one chart
+
+
+def _periods_with_gaps(periods: list) -> list:
+    """The measured periods plus the ones never measured between them (at the usual step), so a chart
+    shows a gap there instead of a line through weeks nobody measured."""
+    if len(periods) < 3:
+        return periods
+    step = min(b - a for a, b in zip(periods, periods[1:], strict=False))
+    if not step:
+        return periods
+    filled, added = [periods[0]], 0
+    for current in periods[1:]:
+        while current - filled[-1] >= 2 * step and added < MONITOR_GAP_FILL_MAX:
+            filled.append(filled[-1] + step)
+            added += 1
+        filled.append(current)
+    return filled
+
+
 def monitor_series(*, model: RegisteredModel) -> dict[str, object]:
     """Monitor metrics over time (oldest first): MAE / bias shares / recall, drift PSI per feature."""
     results = list(
@@ -177,7 +197,7 @@ def monitor_series(*, model: RegisteredModel) -> dict[str, object]:
         .order_by("-period_end", "-id")[: MONITOR_SERIES_LIMIT * 3]
     )
     results.reverse()
-    periods = sorted({r.period_end for r in results})
+    periods = _periods_with_gaps(sorted({r.period_end for r in results}))
     index = {p: i for i, p in enumerate(periods)}
     blank = [None] * len(periods)
     performance: dict[str, list] = {}

@@ -88,6 +88,13 @@ class NoteSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
 
 
+class ResolveSerializer(NoteSerializer):
+    open_steps = serializers.ChoiceField(choices=["skip", "keep"], required=False, allow_blank=True, default="",
+                                         help_text="Playbook steps still open: skip them (with skip_reason) or keep "
+                                                   "them open; omitted leaves them as they are.")
+    skip_reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
 class TextSerializer(serializers.Serializer):
     text = serializers.CharField(max_length=10_000)
 

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from core.authentication import IntegrationPrincipal
 from core.choices import IntegrationKind, Role
 from core.exceptions import NotFound
-from core.permissions import IsIntegrationOrOperator, integration_check_services
+from core.permissions import READ_ROLES, IsIntegrationOrOperator, integration_check_services
 from incidents import selectors, services
 from incidents.choices import SourceKind
 from incidents.contracts import InvalidSignal, SignalIn, signal_normalise
@@ -40,6 +40,7 @@ from .serializers import (
     PlaybookRunSerializer,
     PlaybookStepRunSerializer,
     PreferenceSerializer,
+    ResolveSerializer,
     SeverityOverrideSerializer,
     SignalResultSerializer,
     SignalSerializer,
@@ -144,12 +145,14 @@ class IncidentViewSet(viewsets.ReadOnlyModelViewSet):
                                  assignee=body.validated_data.get("assignee"), team=body.validated_data.get("team"))
         return self._detail(pk)
 
-    @extend_schema(request=NoteSerializer, responses=IncidentDetailSerializer)
+    @extend_schema(request=ResolveSerializer, responses=IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
-        body = NoteSerializer(data=request.data)
+        body = ResolveSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        services.incident_resolve(incident=self._incident_id(), user=request.user, note=body.validated_data["note"])
+        services.incident_resolve(incident=self._incident_id(), user=request.user, note=body.validated_data["note"],
+                                  open_steps=body.validated_data["open_steps"],
+                                  skip_reason=body.validated_data["skip_reason"])
         return self._detail(pk)
 
     @extend_schema(request=NoteSerializer, responses=IncidentDetailSerializer)
@@ -276,7 +279,10 @@ class IncidentPlaybookView(APIView):
 
 
 class PlaybookStepDoneView(APIView):
-    """`POST .../playbook/steps/{step_id}/done/`: an operator ticks the step (timeline event)."""
+    """`POST .../playbook/steps/{step_id}/done/`: tick the step (timeline event). Operators and admins tick any
+    step; a manager or executive the steps owned by their role (the service answers 403 otherwise)."""
+
+    write_roles = READ_ROLES
 
     @extend_schema(request=StepDoneSerializer, responses=PlaybookStepRunSerializer)
     def post(self, request, incident_id: int, step_id: int):

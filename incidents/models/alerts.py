@@ -31,6 +31,12 @@ class Alert(models.Model):
     grouping_rule = models.ForeignKey(
         "incidents.GroupingRule", on_delete=models.SET_NULL, null=True, blank=True, related_name="alerts"
     )
+    # Why the rule matched, in words ("dependency of checkout-api", "rule disk-by-host"): a join across
+    # services must say what joined it.
+    grouped_detail = models.CharField(max_length=200, blank=True, default="")
+    # Joined while someone was already working the incident (acknowledged, investigating, mitigated):
+    # shown as "new since acknowledged" and told to the assignee.
+    joined_after_ack = models.BooleanField(default=False)
     count = models.PositiveIntegerField(default=1, help_text="Signals received for this alert.")
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
@@ -60,6 +66,15 @@ class Alert(models.Model):
     @property
     def is_firing(self) -> bool:
         return self.status == AlertStatus.FIRING
+
+    @property
+    def join_explanation(self) -> str:
+        """How it came into its incident, with the rule's detail: "Dependent service within window (dependency of
+        checkout-api)"."""
+        if not self.grouped_by:
+            return ""
+        label = self.get_grouped_by_display()
+        return f"{label} ({self.grouped_detail})" if self.grouped_detail else label
 
     @property
     def is_muted(self) -> bool:

@@ -58,6 +58,9 @@ class Incident(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     reopened_count = models.PositiveSmallIntegerField(default=0)
     alert_count = models.PositiveIntegerField(default=0, help_text="Distinct alerts grouped here.")
+    new_since_ack_count = models.PositiveIntegerField(
+        default=0, help_text="Alerts that joined after it was acknowledged (flagged `joined_after_ack`)."
+    )
     resolution = models.TextField(blank=True)
 
     class Meta:

@@ -5,9 +5,12 @@ from django.conf import settings
 from django.db import models
 
 from core.choices import Role
-from incidents.choices import PlaybookPhase, StepKind, StepStatus
+from incidents.choices import IncidentStatus, PlaybookPhase, StepKind, StepStatus
 
 PHASE_ORDER = {phase: index for index, phase in enumerate(PlaybookPhase.values)}
+# Lifecycle steps: the incident reaching one of these statuses ticks the step by itself.
+LIFECYCLE_TICKS = [(s.value, s.label) for s in (IncidentStatus.ACKNOWLEDGED, IncidentStatus.INVESTIGATING,
+                                                IncidentStatus.MITIGATED, IncidentStatus.RESOLVED)]
 
 
 class Playbook(models.Model):
@@ -57,6 +60,10 @@ class PlaybookStep(models.Model):
     auto_run = models.BooleanField(
         default=False, help_text="Run the automated step as soon as the playbook attaches."
     )
+    ticks_on = models.CharField(
+        max_length=15, choices=LIFECYCLE_TICKS, blank=True, default="",
+        help_text="Ticks itself when the incident reaches this status (e.g. an \u201cacknowledge it\u201d step).",
+    )
 
     class Meta:
         ordering = ["playbook", "position", "id"]
@@ -78,6 +85,12 @@ class PlaybookRun(models.Model):
     def __str__(self) -> str:
         return f"{self.playbook_name} on incident {self.incident_id}"
 
+    @property
+    def open_steps_count(self) -> int:
+        """Steps still waiting for someone before the post-incident phase (what resolving asks about)."""
+        return self.steps.filter(status__in=[StepStatus.PENDING, StepStatus.FAILED]) \
+            .exclude(phase=PlaybookPhase.POST_INCIDENT).count()
+
 
 class PlaybookStepRun(models.Model):
     run = models.ForeignKey(PlaybookRun, on_delete=models.CASCADE, related_name="steps")
@@ -93,6 +106,7 @@ class PlaybookStepRun(models.Model):
     params = models.JSONField(default=dict, blank=True)
     webhook_url = models.URLField(max_length=500, blank=True)
     webhook_secret = models.CharField(max_length=200, blank=True)
+    ticks_on = models.CharField(max_length=15, choices=LIFECYCLE_TICKS, blank=True, default="")
     status = models.CharField(max_length=10, choices=StepStatus.choices, default=StepStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     result = models.JSONField(default=dict, blank=True)

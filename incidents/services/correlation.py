@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 
 from core.models import Service
 from incidents import events
-from incidents.choices import OPEN_INCIDENT_STATUSES, CorrelationRule, IncidentStatus
+from incidents.choices import OPEN_INCIDENT_STATUSES, WORKED_STATUSES, CorrelationRule, IncidentStatus
 from incidents.models import Alert, GroupingRule, Incident
 
 from . import response
@@ -136,12 +136,21 @@ def _join(incident: Incident, alert: Alert, rule: str, *, tier: int, now: dateti
           detail: str = "") -> Placement:
     alert.incident = incident
     alert.grouped_by = rule
-    alert.save(update_fields=["incident", "grouped_by", "grouping_rule"])
+    alert.grouped_detail = detail[:200]
+    alert.save(update_fields=["incident", "grouped_by", "grouping_rule", "grouped_detail"])
     events.alert_joined(incident=incident, alert=alert, rule=rule, detail=detail)
     # Lock last and briefly: concurrent joins to one incident queue here, so nothing slow follows.
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     if not incident.is_open:
         raise PlacementRace(f"incident {incident.pk} closed meanwhile")
+    worked = incident.status in WORKED_STATUSES
+    if worked:
+        # Someone is on it already: the alert is flagged for the queue and page, and its assignee is told.
+        alert.joined_after_ack = True
+        alert.save(update_fields=["joined_after_ack"])
+        incident.new_since_ack_count += 1
+        incident_id, alert_id = incident.pk, alert.pk
+        transaction.on_commit(lambda: response.on_alert_joined_after_ack(incident_id=incident_id, alert_id=alert_id))
     incident.last_alert_at = max(incident.last_alert_at, alert.last_seen)
     incident.last_received_at = max(incident.last_received_at, arrived)
     incident.alert_count += 1
@@ -151,7 +160,7 @@ def _join(incident: Incident, alert: Alert, rule: str, *, tier: int, now: dateti
     incident_apply_proposal(incident=incident)
     incident.save(update_fields=["last_alert_at", "last_received_at", "alert_count", "severity", "severity_source",
                                  "severity_reasons", "severity_features", "rules_severity", "proposed_severity",
-                                 "proposed_confidence"])
+                                 "proposed_confidence", *(["new_since_ack_count"] if worked else [])])
     return Placement(incident=incident, rule=rule, opened=False)
 
 

@@ -126,6 +126,8 @@ def join_fast(signal: SignalIn) -> SignalResult | None:
         if not isinstance(decision, Join):
             return None  # reopening and opening page people: the general path commits those durably
         incident = facts.incidents[decision.incident_id]
+        if incident.status != IncidentStatus.TRIGGERED:
+            return None  # someone works it: the general path flags the alert and tells them
         features, assessment = severity_reassess(
             features=features_merge(SeverityFeatures.from_dict(incident.severity_features),
                                     features_for_alert(alert, tier=svc.tier)),
@@ -135,6 +137,7 @@ def join_fast(signal: SignalIn) -> SignalResult | None:
             return None  # an upgrade is recorded and announced there; so is a classifier's proposal
         alert.incident_id, alert.grouped_by, alert.grouping_rule_id = incident.id, decision.rule, \
             decision.grouping_rule_id
+        alert.grouped_detail = decision.detail[:200]
         event = events.alert_joined_event(incident=incident.id, alert=alert, rule=decision.rule,
                                           detail=decision.detail)
         if fast_join.join_write(incident=incident, alert=alert, event=event, features=features.as_dict(),

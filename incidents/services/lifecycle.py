@@ -12,7 +12,7 @@ from incidents import events
 from incidents.choices import IncidentStatus
 from incidents.models import Incident, ServiceIncidentSettings
 
-from . import response
+from . import playbooks, response
 from .commit import commit_durable
 
 DEFAULT_REOPEN_WINDOW = timedelta(minutes=ServiceIncidentSettings._meta.get_field("reopen_window_minutes").default)
@@ -61,11 +61,13 @@ def incident_transition(
         old = locked.status
         locked.status = to
         fields = ["status"]
+        reached = [to]
         # Acknowledging is implied by any later working state: MTTA must not stay empty.
         if to in (IncidentStatus.INVESTIGATING, IncidentStatus.MITIGATED, IncidentStatus.RESOLVED) \
                 and locked.acknowledged_at is None and user is not None:
             locked.acknowledged_at, locked.acknowledged_by = now, user
             fields += ["acknowledged_at", "acknowledged_by"]
+            reached.append(IncidentStatus.ACKNOWLEDGED)
         stamp = _STAMPS.get(to)
         if stamp and (getattr(locked, stamp) is None or to == IncidentStatus.RESOLVED):
             setattr(locked, stamp, now)
@@ -91,6 +93,8 @@ def incident_transition(
             fields += ["resolved_at", "resolved_by", "reopened_count", "last_alert_at", "last_received_at"]
         locked.save(update_fields=fields)
         events.status_changed(incident=locked, old=old, new=to, actor=user, actor_name=actor_name, note=note, at=now)
+        # Playbook and lifecycle agree: "acknowledge it" ticks itself when someone acknowledges.
+        playbooks.playbook_lifecycle_tick(incident_id=locked.pk, statuses=reached, user=user)
         incident_id = locked.pk
         if to == IncidentStatus.ACKNOWLEDGED:
             transaction.on_commit(lambda: response.on_incident_acknowledged(incident_id=incident_id))
@@ -115,10 +119,27 @@ def incident_mitigate(*, incident: Incident | int, user: Any, note: str = "") ->
     return incident_transition(incident=incident, to=IncidentStatus.MITIGATED, user=user, note=note)
 
 
+class OpenSteps:
+    """What a person resolving says about the playbook steps still open (post-incident ones stay open)."""
+
+    KEEP = "keep"  # leave them open, e.g. to finish during recovery
+    SKIP = "skip"  # mark them skipped, with the reason, recorded in the timeline
+    values = (KEEP, SKIP)
+
+
 def incident_resolve(*, incident: Incident | int, user: Any = None, note: str = "", actor_name: str = "",
-                     now: datetime | None = None) -> Incident:
-    return incident_transition(incident=incident, to=IncidentStatus.RESOLVED, user=user, note=note,
-                               actor_name=actor_name, now=now)
+                     now: datetime | None = None, open_steps: str = "", skip_reason: str = "") -> Incident:
+    """Resolve; `open_steps` ("skip" with `skip_reason`, or "keep") settles the playbook steps still open.
+    Empty (an alert resolving it, an API client that does not say) leaves them as they are."""
+    if open_steps and open_steps not in OpenSteps.values:
+        raise InvalidInput(f"open_steps must be {OpenSteps.SKIP!r} or {OpenSteps.KEEP!r}, not {open_steps!r}.",
+                           field="open_steps")
+    pk = incident if isinstance(incident, int) else incident.pk
+    with transaction.atomic():
+        if open_steps == OpenSteps.SKIP:
+            playbooks.playbook_open_steps_skip(incident_id=pk, user=user, reason=skip_reason)
+        return incident_transition(incident=incident, to=IncidentStatus.RESOLVED, user=user, note=note,
+                                   actor_name=actor_name, now=now)
 
 
 def incident_close(*, incident: Incident | int, user: Any, note: str = "") -> Incident:
@@ -150,11 +171,18 @@ def incident_assign(*, incident: Incident | int, user: Any, assignee: Any = None
     return locked
 
 
+NOTE_MAX_CHARS = 10_000  # a timeline entry, not a document: link a longer write-up instead
+
+
 def incident_add_note(*, incident: Incident | int, user: Any, text: str) -> Incident:
     text = (text or "").strip()
     if not text:
         raise InvalidInput("A note needs text.", field="text")
+    if len(text) > NOTE_MAX_CHARS:
+        # Refused whole, never cut: a note silently truncated loses its end without anyone knowing.
+        raise InvalidInput(f"A note may have at most {NOTE_MAX_CHARS:,} characters; this one has {len(text):,}. "
+                           "Shorten it or link a longer write-up.", field="text")
     pk = incident if isinstance(incident, int) else incident.pk
     obj = incident if isinstance(incident, Incident) else Incident.objects.get(pk=pk)
-    events.note_added(incident=obj, actor=user, text=text[:10_000])
+    events.note_added(incident=obj, actor=user, text=text)
     return obj

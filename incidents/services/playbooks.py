@@ -7,10 +7,12 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.choices import Role
 from core.enqueue import enqueue
-from core.exceptions import DomainError, NotFound
+from core.exceptions import DomainError, InvalidInput, NotFound
+from core.selectors import user_roles
 from incidents import events
-from incidents.choices import StepKind, StepStatus
+from incidents.choices import IncidentStatus, PlaybookPhase, StepKind, StepStatus
 from incidents.models import Alert, Incident, Playbook, PlaybookRun, PlaybookStepRun
 from incidents.notifications.base import TransportError
 from incidents.notifications.webhook import post_json
@@ -20,6 +22,11 @@ from incidents.playbooks.actions import ActionResult, UnknownAction, get_action
 
 class StepAlreadyFinished(DomainError):
     code = "step_finished"
+
+
+class StepNotYours(DomainError):
+    status_code = 403
+    code = "step_not_yours"
 
 
 class StepNotAutomated(DomainError):
@@ -89,12 +96,15 @@ def playbook_attach(*, incident_id: int, playbook: Playbook | None = None,
             run=run, step=step, position=index, phase=step.phase, title=step.title, description=step.description,
             kind=step.kind, owner_role=step.owner_role, expected_minutes=step.expected_minutes,
             action_name=step.action_name, params=step.params or {}, webhook_url=step.webhook_url,
-            webhook_secret=step.webhook_secret,
+            webhook_secret=step.webhook_secret, ticks_on=step.ticks_on,
             status=StepStatus.QUEUED if step.auto_run and step.kind != StepKind.CHECKLIST else StepStatus.PENDING,
         )
         for index, step in enumerate(playbook.steps.all(), start=1)
     ])
     events.playbook_attached(incident=incident, playbook=run.playbook_name, reason=reason, steps=len(steps))
+    # Attached after someone already acknowledged (or resolved): its lifecycle steps are done already.
+    playbook_lifecycle_tick(incident_id=incident.pk, statuses=incident_statuses_reached(incident),
+                            user=incident.acknowledged_by)
     for step_run in PlaybookStepRun.objects.filter(run=run, status=StepStatus.QUEUED).values_list("pk", flat=True):
         enqueue("incidents.run_playbook_step", step_run)
     return run
@@ -132,10 +142,22 @@ def _run_maybe_complete(run: PlaybookRun, *, now: datetime) -> None:
     PlaybookRun.objects.filter(pk=run.pk).update(completed_at=None if unfinished else now)
 
 
+def playbook_step_allowed(*, step: PlaybookStepRun, user) -> bool:
+    """Operators and admins may tick any step; anyone else the steps owned by a role they hold (a manager
+    ticks "name an incident lead")."""
+    held = user_roles(user)
+    return bool(held & {Role.OPERATOR, Role.ADMIN}) or (bool(step.owner_role) and step.owner_role in held)
+
+
 @transaction.atomic
 def playbook_step_complete(*, incident_id: int, step_run_id: int, user, note: str = "") -> PlaybookStepRun:
-    """An operator ticks a step (a checklist item, or an automated step done by hand)."""
+    """Someone ticks a step (a checklist item, or an automated step done by hand); StepNotYours (403) when the
+    step is owned by a role they do not hold."""
     step = _step_get(incident_id=incident_id, step_run_id=step_run_id)
+    if not playbook_step_allowed(step=step, user=user):
+        owner = Role(step.owner_role).label.lower() if step.owner_role in Role.values else "operator"
+        raise StepNotYours(f"This step is for the {owner} role; operators and admins may tick any step.",
+                           field="step_id")
     now = timezone.now()
     open_step = PlaybookStepRun.objects.filter(pk=step.pk).exclude(status__in=[StepStatus.DONE, StepStatus.RUNNING])
     updated = open_step.update(
@@ -211,3 +233,66 @@ def playbook_step_execute(*, step_run_id: int) -> StepExecution:
     )
     _run_maybe_complete(step.run, now=finished)
     return StepExecution(status=status, result=payload, error=step.error)
+
+
+# --- lifecycle and playbook agree -------------------------------------------------------------
+
+OPEN_STEP_STATUSES = (StepStatus.PENDING, StepStatus.FAILED)  # waiting for someone (queued/running: a worker)
+SKIP_REASON_MAX = 500
+
+
+def incident_statuses_reached(incident: Incident) -> list[str]:
+    """The lifecycle statuses the incident has passed through (by its stamps)."""
+    stamps = {IncidentStatus.ACKNOWLEDGED: incident.acknowledged_at, IncidentStatus.INVESTIGATING:
+              incident.investigating_at, IncidentStatus.MITIGATED: incident.mitigated_at,
+              IncidentStatus.RESOLVED: incident.resolved_at}
+    return [status for status, at in stamps.items() if at is not None]
+
+
+def playbook_lifecycle_tick(*, incident_id: int, statuses: list[str], user=None,
+                            now: datetime | None = None) -> list[PlaybookStepRun]:
+    """Tick the open steps that tick themselves on one of `statuses` ("acknowledge it" on acknowledge)."""
+    if not statuses:
+        return []
+    now = now or timezone.now()
+    steps = list(PlaybookStepRun.objects.select_related("run").filter(
+        run__incident_id=incident_id, ticks_on__in=statuses, status__in=OPEN_STEP_STATUSES))
+    for step in steps:
+        PlaybookStepRun.objects.filter(pk=step.pk, status__in=OPEN_STEP_STATUSES).update(
+            status=StepStatus.DONE, done_by=user, finished_at=now,
+            result={**(step.result or {}), "ticked_by": f"incident {step.ticks_on}"})
+        events.playbook_step_done(incident=incident_id, step=step.title, actor=user,
+                                  outcome=f"done (the incident was {step.ticks_on})",
+                                  data={"step_run_id": step.pk, "phase": step.phase, "lifecycle": step.ticks_on})
+    if steps:
+        _run_maybe_complete(steps[0].run, now=now)
+    return steps
+
+
+def playbook_open_steps(*, incident_id: int) -> list[PlaybookStepRun]:
+    """Steps still waiting for someone, before the post-incident phase (that one comes after resolving)."""
+    return list(PlaybookStepRun.objects.filter(run__incident_id=incident_id, status__in=OPEN_STEP_STATUSES)
+                .exclude(phase=PlaybookPhase.POST_INCIDENT).order_by("position", "id"))
+
+
+@transaction.atomic
+def playbook_open_steps_skip(*, incident_id: int, user, reason: str) -> list[PlaybookStepRun]:
+    """Skip every open step (not post-incident ones) with the reason, each recorded in the timeline."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Say why the open playbook steps are skipped.", field="skip_reason")
+    if len(reason) > SKIP_REASON_MAX:
+        raise InvalidInput(f"A skip reason may have at most {SKIP_REASON_MAX} characters.", field="skip_reason")
+    now = timezone.now()
+    steps = playbook_open_steps(incident_id=incident_id)
+    for step in steps:
+        PlaybookStepRun.objects.filter(pk=step.pk, status__in=OPEN_STEP_STATUSES).update(
+            status=StepStatus.SKIPPED, done_by=user, finished_at=now,
+            result={**(step.result or {}), "skip_reason": reason})
+        events.playbook_step_done(incident=incident_id, step=step.title, actor=user, outcome=f"skipped: {reason}",
+                                  data={"step_run_id": step.pk, "phase": step.phase, "skipped": True})
+    run = PlaybookRun.objects.filter(incident_id=incident_id).first()
+    if run is not None:
+        _run_maybe_complete(run, now=now)
+    return steps
+

@@ -41,6 +41,11 @@ def on_incident_acknowledged(*, incident_id: int) -> None:
     escalation.escalation_stop(incident_id=incident_id, reason="acknowledged")
 
 
+def on_alert_joined_after_ack(*, incident_id: int, alert_id: int) -> None:
+    """An alert joined an incident someone works: tell them (on the notify queue)."""
+    enqueue("incidents.notify_alert_joined_after_ack", incident_id, alert_id)
+
+
 def on_incident_resolved(*, incident_id: int) -> None:
     """It is over: stop timers; whoever was paged gets a resolved notice on the channel they were paged on."""
     escalation.escalation_stop(incident_id=incident_id, reason="resolved")

@@ -1,4 +1,5 @@
 // Moved out of the page so the Content-Security-Policy needs no inline scripts.
+// spanGaps false and no curve smoothing: a week never measured (null) is drawn as a gap, not a guess.
 // Chart.js is loaded at the end of the page (scripts block): draw once the document is parsed.
 document.addEventListener("DOMContentLoaded", function () {
   var data = JSON.parse(document.getElementById("monitor-series").textContent);
@@ -9,7 +10,7 @@ document.addEventListener("DOMContentLoaded", function () {
   Object.keys(data.performance).forEach(function (k) {
     var share = k.indexOf("share") >= 0 || k.indexOf("recall") >= 0 || k.indexOf("precision") >= 0;
     perf.push({label: k, data: data.performance[k], yAxisID: share ? "y1" : "y", borderColor: palette[i % 15],
-               backgroundColor: palette[i++ % 15], borderDash: share ? [4, 3] : [], spanGaps: true, tension: 0.2});
+               backgroundColor: palette[i++ % 15], borderDash: share ? [4, 3] : [], spanGaps: false, tension: 0});
   });
   var perfScales = {y1: {position: "right", min: 0, max: 1, title: {display: true, text: "share"}}};
   if (data.performance.mae) perfScales.y = {position: "left", title: {display: true, text: "MAE (min)"}};
@@ -19,7 +20,7 @@ document.addEventListener("DOMContentLoaded", function () {
   var drift = []; i = 0;
   Object.keys(data.psi).forEach(function (k) {
     drift.push({label: k, data: data.psi[k], borderColor: palette[i % 15], backgroundColor: palette[i++ % 15],
-                borderWidth: k === "prediction" ? 3 : 1.5, spanGaps: true, tension: 0.2});
+                borderWidth: k === "prediction" ? 3 : 1.5, spanGaps: false, tension: 0});
   });
   new Chart(document.getElementById("monitor-drift"), {type: "line", data: {labels: labels, datasets: drift},
     options: {maintainAspectRatio: false, interaction: {mode: "nearest", intersect: false},
