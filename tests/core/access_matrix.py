@@ -34,6 +34,7 @@ MATRIX: dict[str, dict[str, str]] = {
     "healthz": {"GET": PUBLIC},
     "readyz": {"GET": PUBLIC},
     "login": {"GET": PUBLIC},
+    "favicon": {"GET": PUBLIC},
     "logout": {"POST": "DDDAAAA"},  # nobody to log out: anonymous callers are sent to the login page
     "home": {"GET": READ},
     "reports": {"GET": READ},
@@ -62,7 +63,8 @@ MATRIX: dict[str, dict[str, str]] = {
     "silence-list": {"GET": READ, "POST": ACT},
     "silence-detail": {"GET": READ, "DELETE": ACT},
     "incident-playbook": {"GET": READ},
-    "incident-playbook-step-done": {"POST": ACT},
+    # Any role reaches it: a step owned by a role is done by that role (the service re-checks: 403 otherwise).
+    "incident-playbook-step-done": {"POST": READ},
     "incident-playbook-step-run": {"POST": ACT},
     "incident-deliveries": {"GET": "DDDAADA"},  # who was paged where (contact details): not executives
     "my-notifications": {"GET": PERSONAL},
@@ -76,7 +78,12 @@ MATRIX: dict[str, dict[str, str]] = {
     "incidents:notifications": {"GET": PERSONAL},
     "incidents:notifications_read": {"POST": PERSONAL},
     "incidents:notification_preferences": {"POST": PERSONAL},
-    "incidents:playbook_step_done": {"POST": ACT},
+    "incidents:playbook_step_done": {"POST": READ},  # as its API twin: the step's owner role is checked
+    "incidents:playbook_steps_skip": {"POST": ACT},
+    "incidents:silences": {"GET": READ},
+    "incidents:silence_preview": {"GET": READ},
+    "incidents:silence_create": {"POST": ACT},
+    "incidents:silence_expire": {"POST": ACT},
     "incidents:playbook_step_run": {"POST": ACT},
     # --- monitoring ----------------------------------------------------------------------------
     "telemetry": {"POST": INTAKE},
