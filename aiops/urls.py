@@ -7,19 +7,26 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from . import views
+from .reports import api as reports_api
+from .reports import views as reports_views
 
 api_v1 = [
     path("", include("core.api.urls")),
     path("", include("incidents.api.urls")),
     path("", include("monitoring.api.urls")),
     path("", include("models_registry.api.urls")),
+    path("reports/", reports_api.ReportListView.as_view(), name="api-report-list"),
+    path("reports/<slug:name>/", reports_api.ReportDetailView.as_view(), name="api-report-detail"),
 ]
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("", views.home, name="home"),
-    path("reports/", views.reports, name="reports"),
+    path("reports/", reports_views.reports_index, name="reports"),
+    path("reports/<slug:name>/", reports_views.report_detail, name="report-detail"),
+    path("reports/<slug:name>.csv", reports_views.report_csv, name="report-csv"),
+    path("reports/<slug:name>/subscription/", reports_views.report_subscription, name="report-subscription"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from .dashboard import dashboard_cards, report_context
+from .dashboard import dashboard_cards
 from .health import readiness
 
 
@@ -34,7 +34,3 @@ def readyz(request):
 
 def home(request):
     return render(request, "aiops/home.html", {"cards": dashboard_cards()})
-
-
-def reports(request):
-    return render(request, "aiops/reports.html", report_context())

@@ -1,0 +1,64 @@
+"""Incident cost: the stored figures (recomputed while open, frozen at close) and manual cost lines."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from incidents.choices import CostLineCategory
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class IncidentCost(models.Model):
+    """The last computed cost of an incident; `frozen_at` set at close, after which it never changes."""
+
+    incident = models.OneToOneField("incidents.Incident", on_delete=models.CASCADE, related_name="cost")
+    currency = models.CharField(max_length=3)
+    downtime = models.DecimalField(**MONEY, default=Decimal("0"))
+    response = models.DecimalField(**MONEY, default=Decimal("0"))
+    review = models.DecimalField(**MONEY, default=Decimal("0"))
+    manual = models.DecimalField(**MONEY, default=Decimal("0"))
+    total = models.DecimalField(**MONEY, default=Decimal("0"))
+    breakdown = models.JSONField(default=dict, blank=True, help_text="Per service and responder, as computed.")
+    computed_at = models.DateTimeField(default=timezone.now)
+    frozen_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.total} {self.currency} for incident {self.incident_id}"
+
+
+class CostLine(models.Model):
+    """A cost entered by hand (credits paid, penalties, vendor fees), in the configured currency."""
+
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE, related_name="cost_lines")
+    category = models.CharField(max_length=10, choices=CostLineCategory.choices, default=CostLineCategory.OTHER)
+    description = models.CharField(max_length=300)
+    amount = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal("0"))])
+    currency = models.CharField(max_length=3)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}: {self.description}"
+
+
+class ReportSubscription(models.Model):
+    """A manager's subscription to a report e-mailed on its schedule (daily business impact, weekly KPI)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="report_subscriptions")
+    report = models.CharField(max_length=40, help_text="Report name, e.g. business_impact or weekly_kpi.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "report"], name="report_subscription_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} -> {self.report}"
