@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from core.exceptions import DomainError, InvalidInput
 from core.models import Service
-from incidents.choices import CostLineCategory, IncidentStatus, ReviewStatus, TimelineKind
+from incidents.choices import OPEN_INCIDENT_STATUSES, CostLineCategory, IncidentStatus, ReviewStatus, TimelineKind
 from incidents.models import Alert, CostLine, Incident, IncidentCost, PostIncidentReview, TimelineEvent
 
 CENT = Decimal("0.01")
@@ -214,9 +214,12 @@ def incident_cost_freeze(*, incident: Incident | int, now: datetime | None = Non
 
 
 def incident_costs_refresh_open(*, now: datetime | None = None) -> int:
-    """Beat: recompute every incident not yet frozen (open, resolved or closed before costs were frozen)."""
-    ids = list(Incident.objects.exclude(cost__frozen_at__isnull=False).values_list("pk", flat=True))
-    for incident_id in ids:
+    """Beat: recompute the open incidents' cost (it grows by the minute) and any incident without one yet.
+
+    A resolved incident's figures only move with its review or cost lines, which refresh it themselves."""
+    ids = set(Incident.objects.filter(status__in=OPEN_INCIDENT_STATUSES).values_list("pk", flat=True))
+    ids |= set(Incident.objects.filter(cost__isnull=True).values_list("pk", flat=True))
+    for incident_id in sorted(ids):
         incident_cost_refresh(incident=incident_id, now=now,
                               freeze=Incident.objects.filter(pk=incident_id, status=IncidentStatus.CLOSED).exists())
     return len(ids)

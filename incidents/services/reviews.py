@@ -179,6 +179,7 @@ def review_update(*, review: PostIncidentReview, user: Any, **fields: Any) -> Po
             review.impact_services.set(fields["impact_services"])
         if "participants" in fields and fields["participants"] is not None:
             review.participants.set(fields["participants"])
+    incident_cost_refresh(incident=review.incident_id)  # impact window, services and participants move it
     return review
 
 
@@ -208,7 +209,8 @@ def review_transition(*, review: PostIncidentReview, to: str, user: Any) -> Post
         locked.save()
     if to == ReviewStatus.PUBLISHED:
         incident_cost_refresh(incident=locked.incident_id)
-    return locked
+    review.refresh_from_db()  # the caller's object follows, so a second step needs no reload
+    return review
 
 
 # --- the generated timeline -------------------------------------------------------------------
