@@ -74,7 +74,8 @@ def test_periods_parse(text, start, end):
     assert (period.start, period.end) == (start, end)
 
 
-@pytest.mark.parametrize("text", ["2026-13", "November", "2026-W60", "2026-11-30..2026-11-01", "2020-01-01..2026-01-01"])
+@pytest.mark.parametrize("text", [
+    "2026-13", "November", "2026-W60", "2026-11-30..2026-11-01", "2020-01-01..2026-01-01"])
 def test_a_bad_period_names_the_field(text):
     with pytest.raises(DomainError) as info:
         period_parse(text)
