@@ -10,7 +10,7 @@ from . import views
 from .reports import api as reports_api
 from .reports import views as reports_views
 
-api_v1 = [
+api_v1: list = [
     path("", include("core.api.urls")),
     path("", include("incidents.api.urls")),
     path("", include("monitoring.api.urls")),

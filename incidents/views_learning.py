@@ -113,7 +113,8 @@ def review_save(request, pk: int):
     review = get_object_or_404(PostIncidentReview, incident=incident)
     form = ReviewForm(request.POST)
     if not form.is_valid():
-        return _page(request, incident, errors={k: "; ".join(v) for k, v in form.errors.items()}, status=400)
+        errors = {k: "; ".join(str(e) for e in v) for k, v in form.errors.items()}
+        return _page(request, incident, errors=errors, status=400)
     data = dict(form.cleaned_data)
     data["contributing_factors"] = [
         {"category": key, "text": request.POST.get(f"factor_{key}_text", "")}

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from incidents.choices import ActionItemStatus, ContributingFactor, Effectiveness, ReviewStatus
 from incidents.models import ActionItem, Alert, PostIncidentReview
@@ -97,10 +97,10 @@ def _repeats(period: Period) -> list[tuple[int, str, str, int]]:
                                    incident__opened_at__lt=period.end)
               .order_by("incident__opened_at", "incident_id")
               .values_list("incident_id", "incident__opened_at", "service__name", "fingerprint", "labels"))
-    last_seen: dict[tuple[str, str], tuple[int, object]] = {}
+    last_seen: dict[tuple[str, str], tuple[int, datetime]] = {}
     found: dict[int, tuple[int, str, str, int]] = {}
     per_incident: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    opened: dict[int, object] = {}
+    opened: dict[int, datetime] = {}
     for incident_id, opened_at, service, fingerprint, labels in alerts:
         per_incident[incident_id].append((service, fingerprint_family(fingerprint=fingerprint, labels=labels)))
         opened[incident_id] = opened_at
@@ -109,7 +109,7 @@ def _repeats(period: Period) -> list[tuple[int, str, str, int]]:
         for key in keys:
             earlier = last_seen.get(key)
             if (incident_id not in found and earlier is not None and earlier[0] != incident_id
-                    and opened_at - earlier[1] <= REPEAT_LOOKBACK and opened_at >= period.start):  # type: ignore[operator]
+                    and opened_at - earlier[1] <= REPEAT_LOOKBACK and opened_at >= period.start):
                 found[incident_id] = (incident_id, key[0], key[1], earlier[0])
         for key in keys:
             last_seen[key] = (incident_id, opened_at)

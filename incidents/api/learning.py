@@ -49,8 +49,8 @@ class ActionItemInputSerializer(serializers.Serializer):
 
 class ReviewSerializer(serializers.ModelSerializer):
     action_items = ActionItemSerializer(many=True, read_only=True)
-    impact_services = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
-    participants = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    impact_services: serializers.Field = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    participants: serializers.Field = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     timeline = serializers.SerializerMethodField()
 
     class Meta:

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from incidents.choices import CostLineCategory
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
+MAX_DIGITS, DECIMAL_PLACES = 14, 2  # up to 999,999,999,999.99 in the configured currency
 
 
 class IncidentCost(models.Model):
@@ -18,11 +18,11 @@ class IncidentCost(models.Model):
 
     incident = models.OneToOneField("incidents.Incident", on_delete=models.CASCADE, related_name="cost")
     currency = models.CharField(max_length=3)
-    downtime = models.DecimalField(**MONEY, default=Decimal("0"))
-    response = models.DecimalField(**MONEY, default=Decimal("0"))
-    review = models.DecimalField(**MONEY, default=Decimal("0"))
-    manual = models.DecimalField(**MONEY, default=Decimal("0"))
-    total = models.DecimalField(**MONEY, default=Decimal("0"))
+    downtime = models.DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, default=Decimal("0"))
+    response = models.DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, default=Decimal("0"))
+    review = models.DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, default=Decimal("0"))
+    manual = models.DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, default=Decimal("0"))
+    total = models.DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, default=Decimal("0"))
     breakdown = models.JSONField(default=dict, blank=True, help_text="Per service and responder, as computed.")
     computed_at = models.DateTimeField(default=timezone.now)
     frozen_at = models.DateTimeField(null=True, blank=True)
@@ -37,7 +37,8 @@ class CostLine(models.Model):
     incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE, related_name="cost_lines")
     category = models.CharField(max_length=10, choices=CostLineCategory.choices, default=CostLineCategory.OTHER)
     description = models.CharField(max_length=300)
-    amount = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal("0"))])
+    amount = models.DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES,
+                                 validators=[MinValueValidator(Decimal("0"))])
     currency = models.CharField(max_length=3)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                    related_name="+")

@@ -68,7 +68,7 @@ def business_days_before(*, end: date, days: int) -> date:
 def incident_time_zone(incident: Incident) -> ZoneInfo:
     team = incident.team if incident.team_id else incident.service.team
     try:
-        return ZoneInfo(team.time_zone or "UTC")
+        return ZoneInfo((team.time_zone if team is not None else "") or "UTC")
     except Exception:  # a zone removed from tzdata since it was validated: fall back, never fail a reminder
         return ZoneInfo("UTC")
 

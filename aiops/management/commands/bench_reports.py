@@ -71,10 +71,12 @@ class Command(BaseCommand):
             n = min(BATCH, count - offset)
             with transaction.atomic():
                 rows = []
+                resolved_at: dict[int, datetime] = {}
                 for i in range(n):
                     opened = start + timedelta(seconds=rng.randrange(span))
                     acked = opened + timedelta(minutes=rng.randint(1, 120))
                     resolved = acked + timedelta(minutes=rng.randint(5, 600))
+                    resolved_at[offset + i] = resolved
                     rows.append(Incident(
                         title=f"{PREFIX} {offset + i}", service=rng.choice(services), team=team,
                         severity=rng.choice([1, 2, 2, 3, 3, 3, 4, 4, 4, 4]), status=IncidentStatus.CLOSED,
@@ -82,33 +84,34 @@ class Command(BaseCommand):
                         resolved_at=resolved, closed_at=resolved, acknowledged_by=user, alert_count=1))
                 incidents = Incident.objects.bulk_create(rows)
                 alerts, events, costs, reviews = [], [], [], []
-                for incident in incidents:
+                for number, incident in enumerate(incidents, start=offset):
+                    resolved = resolved_at[number]
                     family = rng.randrange(40)
                     alerts.append(Alert(
                         fingerprint=f"{PREFIX}:{family}:{incident.pk}", source_kind="alertmanager",
                         service_id=incident.service_id, incident=incident, title=incident.title,
                         labels={"alertname": f"Alert{family}"}, status="resolved", count=rng.randint(1, 30),
                         first_seen=incident.opened_at - timedelta(minutes=rng.randint(0, 10)),
-                        last_seen=incident.opened_at, resolved_at=incident.resolved_at))
+                        last_seen=incident.opened_at, resolved_at=resolved))
                     if rng.random() < 0.2:
                         events.append(TimelineEvent(incident=incident, kind=TimelineKind.ESCALATED,
                                                     at=incident.opened_at + timedelta(minutes=5),
                                                     actor_name="escalation", message="Escalated", data={"step": 1}))
                     total = Decimal(rng.randint(100, 100_000))
                     costs.append(IncidentCost(incident=incident, currency="USD", downtime=total, total=total,
-                                              computed_at=incident.resolved_at, frozen_at=incident.resolved_at))
+                                              computed_at=resolved, frozen_at=resolved))
                     if incident.severity <= 2:
                         reviews.append(PostIncidentReview(
                             incident=incident, status=ReviewStatus.PUBLISHED, owner=user, summary="bench",
                             contributing_factors=[{"category": rng.choice(factors), "text": ""}],
-                            due_date=(incident.resolved_at + timedelta(days=7)).date(),
-                            published_at=incident.resolved_at + timedelta(days=3)))
+                            due_date=(resolved + timedelta(days=7)).date(),
+                            published_at=resolved + timedelta(days=3)))
                 Alert.objects.bulk_create(alerts)
                 TimelineEvent.objects.bulk_create(events)
                 IncidentCost.objects.bulk_create(costs)
                 created = PostIncidentReview.objects.bulk_create(reviews)
                 ActionItem.objects.bulk_create([
-                    ActionItem(review=r, title="bench action", owner=user, due_date=r.due_date,
+                    ActionItem(review=r, title="bench action", owner=user, due_date=r.due_date or start.date(),
                                status=ActionItemStatus.DONE, completed_at=r.published_at,
                                effectiveness=rng.choice([Effectiveness.HELD, Effectiveness.RECURRED]))
                     for r in created])
