@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
-from aiops.reports import period_parse, report_run
+from aiops.reports import ReportResult, period_parse, report_register, report_run
+from aiops.reports.base import _REPORTS
 from aiops.reports.emails import report_email_send, report_subscription_set
 from core.choices import Role
 from core.exceptions import DomainError
@@ -163,3 +164,16 @@ def test_subscribed_managers_get_the_report_by_email_once(november, make_user):
     mail = Delivery.objects.get(kind="report", channel="email")
     assert mail.recipient == manager and "Incidents opened: 2" in mail.message["text"]
     assert "/reports/weekly_kpi/?period=2026-W45" in mail.message["url"]
+
+
+def test_a_new_report_is_one_registered_function(db):
+    @report_register("test_only", title="Test", description="one module")
+    def compute(*, period):
+        return ReportResult(name="test_only", title="Test", period=period)
+
+    try:
+        assert report_run(name="test_only", period="2026-11").period.label == "2026-11"
+        with pytest.raises(ValueError):
+            report_register("operations", title="again", description="")(compute)
+    finally:
+        _REPORTS.pop("test_only")

@@ -227,3 +227,14 @@ def test_a_bad_review_form_shows_the_field_and_a_manager_cannot_edit(make_incide
     assert client.get(f"/incidents/{incident.pk}/review/").status_code == 200
     assert client.post(f"/incidents/{incident.pk}/review/save/", {"summary": "x"}).status_code == 403
     assert client.get("/incidents/overdue/").status_code == 200
+
+
+def test_the_incident_page_shows_the_review_and_cost_panels(make_incident, make_user, client):
+    user = make_user(Role.OPERATOR)
+    incident = make_incident(severity=1)
+    incident_resolve(incident=incident, user=user)
+    client.force_login(user)
+    page = client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert "Post-incident review" in page and "Needed before this incident can be closed" not in page
+    assert "Draft" in page and f"/incidents/{incident.pk}/review/" in page
+    assert "Cost so far (USD)" in page
