@@ -4,6 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -39,7 +40,7 @@ class CostLine(models.Model):
     description = models.CharField(max_length=300)
     amount = models.DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES,
                                  validators=[MinValueValidator(Decimal("0"))])
-    currency = models.CharField(max_length=3)
+    currency = models.CharField(max_length=3, blank=True, help_text="Empty: the configured currency.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                    related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
@@ -49,6 +50,12 @@ class CostLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}: {self.description}"
+
+    def clean(self) -> None:
+        """One currency for every cost (the admin form calls this; the service checks the same)."""
+        self.currency = (self.currency or settings.COST_CURRENCY).upper()
+        if self.currency != settings.COST_CURRENCY:
+            raise ValidationError({"currency": f"Costs are kept in {settings.COST_CURRENCY}; convert first."})
 
 
 class ReportSubscription(models.Model):
