@@ -4,6 +4,7 @@
   if (!node) return;
   const charts = JSON.parse(node.textContent);
   const colours = ["#2f5bd3", "#ea580c", "#ca8a04", "#15803d", "#6b7280", "#b91c1c"];
+  const levels = {L1: "#b91c1c", L2: "#ea580c", L3: "#ca8a04", L4: "#2563eb"};  // static/css/app.css --sevN
   charts.forEach(function (chart) {
     const canvas = document.getElementById("chart-" + chart.key);
     if (!canvas) return;
@@ -12,11 +13,13 @@
       data: {
         labels: chart.labels,
         datasets: chart.series.map(function (s, i) {
-          return {label: s.label, data: s.values, backgroundColor: colours[i % colours.length],
-                  borderColor: colours[i % colours.length], spanGaps: true};
+          const colour = levels[s.label] || colours[i % colours.length];
+          return {label: s.label, data: s.values, backgroundColor: colour, borderColor: colour, spanGaps: true};
         }),
       },
-      options: {animation: false, maintainAspectRatio: false, scales: {y: {beginAtZero: true}}},
+      // Bars of levels stack: the bar's height is the period's incidents.
+      options: {animation: false, maintainAspectRatio: false, scales: {
+        x: {stacked: chart.key === "opened_by_level"}, y: {beginAtZero: true, stacked: chart.key === "opened_by_level"}}},
     });
   });
 })();
