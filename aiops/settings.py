@@ -196,6 +196,8 @@ SPECTACULAR_SETTINGS = {
         "ChannelKindEnum": "incidents.choices.ChannelKind",
         "IncidentStatusEnum": "incidents.choices.IncidentStatus",
         "SeverityEnum": "incidents.choices.Severity",
+        "ReviewStatusEnum": "incidents.choices.ReviewStatus",  # issue 11
+        "ActionItemStatusEnum": "incidents.choices.ActionItemStatus",  # issue 11
     },
 }
 
