@@ -177,3 +177,13 @@ def test_a_new_report_is_one_registered_function(db):
             report_register("operations", title="again", description="")(compute)
     finally:
         _REPORTS.pop("test_only")
+
+
+def test_managers_subscribe_on_the_reports_page_and_operators_cannot(client, make_user):
+    manager = make_user(Role.MANAGER)
+    client.force_login(manager)
+    assert client.post("/reports/business_impact/subscription/", {"subscribed": "1"}).status_code == 302
+    assert "Unsubscribe" in client.get("/reports/").content.decode()
+    client.force_login(make_user(Role.OPERATOR))
+    assert client.post("/reports/business_impact/subscription/", {"subscribed": "1"}).status_code == 403
+    assert list(manager.report_subscriptions.values_list("report", flat=True)) == ["business_impact"]
