@@ -19,6 +19,21 @@ def beat_schedule(*, alert_intake_sweep_seconds: float, notify_sweep_seconds: fl
             "schedule": timedelta(minutes=1),
             "options": {"expires": 50},
         },
+        # --- aiops: report e-mails (issue 11) -------------------------------------------------
+        # Yesterday's business impact to its subscribers, after the night's costs are refreshed.
+        "aiops-report-business-impact": {
+            "task": "aiops.send_report",
+            "schedule": crontab(hour=7, minute=0),
+            "args": ("business_impact",),
+            "options": {"expires": 6 * 3600},
+        },
+        # Last week's KPIs on Monday morning (the weekly digest links to the page).
+        "aiops-report-weekly-kpi": {
+            "task": "aiops.send_report",
+            "schedule": crontab(hour=7, minute=15, day_of_week="mon"),
+            "args": ("weekly_kpi",),
+            "options": {"expires": 12 * 3600},
+        },
         # --- models_registry: training -------------------------------------------------------
         # Fails training runs stuck past their limit (a worker died mid-run, a lost message).
         "models-registry-reap-training-runs": {
@@ -86,6 +101,30 @@ def beat_schedule(*, alert_intake_sweep_seconds: float, notify_sweep_seconds: fl
             "schedule": crontab(hour=7, minute=0, day_of_week="mon"),
             "args": ("weekly",),
             "options": {"expires": 12 * 3600},
+        },
+        # --- incidents: reviews, action items, cost (issue 11) -------------------------------
+        # Hourly: a reminder is due on a local day of the owner's team, and teams sit in many zones.
+        "incidents-remind-reviews": {
+            "task": "incidents.remind_reviews",
+            "schedule": timedelta(hours=1),
+            "options": {"expires": 3000},
+        },
+        "incidents-remind-action-items": {
+            "task": "incidents.remind_action_items",
+            "schedule": timedelta(hours=1),
+            "options": {"expires": 3000},
+        },
+        # A recurrence marks its item within the hour; a watch that ended becomes "held".
+        "incidents-watch-action-items": {
+            "task": "incidents.watch_action_items",
+            "schedule": timedelta(hours=1),
+            "options": {"expires": 3000},
+        },
+        # Open incidents' cost grows by the minute; reports read the stored figure, 15 minutes old at most.
+        "incidents-refresh-incident-costs": {
+            "task": "incidents.refresh_incident_costs",
+            "schedule": timedelta(minutes=15),
+            "options": {"expires": 840},
         },
         # --- incidents: noise control and severity -------------------------------------------
         # Alerts held for "minimum persistence" open their incident once they have persisted,

@@ -89,6 +89,3 @@ def _models_card() -> Card:
         note += f" · monitors breaching: {', '.join(breaching)}"
     return Card(title="Models serving", value=f"{summary.serving}/{summary.registered}", link="/models/", note=note)
 
-
-def report_context() -> dict:
-    return {"services": Service.objects.select_related("team").order_by("tier", "name")}

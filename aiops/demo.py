@@ -10,6 +10,7 @@ from django.db import transaction
 from core.choices import Role, Tier
 from core.services import service_get_or_create, service_set_dependencies, team_get_or_create
 from incidents import demo as incidents_demo
+from incidents import demo_learning as incidents_learning_demo
 from models_registry import demo as models_registry_demo
 from models_registry import demo_console as models_registry_console_demo
 from models_registry import demo_monitors as models_registry_monitors_demo
@@ -68,6 +69,9 @@ def load_organisation() -> dict:
 # Each app adds a callable `(stdout) -> None` here as it grows a demo: the shell wires apps together.
 STEPS: list = []
 STEPS.append(models_registry_demo.run)
+# Learning (issue 11): a closed incident of six weeks ago with its published review, action items (held,
+# recurred) and cost. Before the incident core's history, which plays the last days back.
+STEPS.append(incidents_learning_demo.run)
 # Incident core: incidents of every level with grouped alerts, a silence and a flapping alert. It plays
 # days of history back with their arrival times, so it runs before anything arrives "now": correlation
 # windows run on arrival, and a live incident would otherwise sit in the replayed history's window.

@@ -197,6 +197,8 @@ SPECTACULAR_SETTINGS = {
         "ChannelKindEnum": "incidents.choices.ChannelKind",
         "IncidentStatusEnum": "incidents.choices.IncidentStatus",
         "SeverityEnum": "incidents.choices.Severity",
+        "ReviewStatusEnum": "incidents.choices.ReviewStatus",  # issue 11
+        "ActionItemStatusEnum": "incidents.choices.ActionItemStatus",  # issue 11
     },
 }
 
@@ -388,6 +390,18 @@ SEVERITY_CLASSIFIER_ENABLED = env_bool("SEVERITY_CLASSIFIER_ENABLED", True)
 # On PostgreSQL a new alert joining an open incident takes one read and one write (fast_join.py);
 # false sends every signal down the general path (the property test replays histories both ways).
 INCIDENTS_FAST_PATH = env_bool("INCIDENTS_FAST_PATH", True)
+
+# --- Issue 11: post-incident reviews, action items, incident cost, reports -------------------
+# One currency for every incident cost and report (ISO 4217); cost lines in another are refused.
+COST_CURRENCY = env_str("COST_CURRENCY", "USD").upper()
+# Responder time: a yearly salary over 2,080 working hours (52 weeks x 40 h), as Netflix Dispatch does.
+INCIDENT_COST_HOURLY_RATE = env_str("INCIDENT_COST_HOURLY_RATE", "")  # empty: 50,000 / 2,080
+# Levels whose incidents need a published review before they may be closed (comma-separated).
+REVIEW_REQUIRED_LEVELS = tuple(int(v) for v in env_list("REVIEW_REQUIRED_LEVELS", ["1", "2"]))
+# A review is due this many business days (Mon-Fri, in the team's time zone) after resolution.
+REVIEW_DUE_BUSINESS_DAYS = env_int("REVIEW_DUE_BUSINESS_DAYS", 5, minimum=1)
+# A finished action item is watched this long for a recurrence before it is marked "held".
+ACTION_ITEM_WATCH_DAYS = env_int("ACTION_ITEM_WATCH_DAYS", 30, minimum=1)
 
 # --- Periodic tasks: the one beat table (aiops/beat.py), after the settings it reads ---------------
 CELERY_BEAT_SCHEDULE = beat_schedule(

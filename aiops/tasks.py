@@ -5,6 +5,8 @@ from celery import shared_task
 from django.core.cache import cache
 from django.utils import timezone
 
+from .reports.emails import report_email_send
+
 
 @shared_task(name="aiops.heartbeat")
 def heartbeat() -> str:
@@ -12,3 +14,9 @@ def heartbeat() -> str:
     now = timezone.now().isoformat()
     cache.set("aiops:heartbeat", now, timeout=None)
     return now
+
+
+@shared_task(name="aiops.send_report", acks_late=True)
+def send_report(name: str) -> int:
+    """Beat: e-mail report `name` for its last complete period to its subscribers (once per period)."""
+    return report_email_send(name=name)

@@ -7,12 +7,16 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from . import views
+from .reports import api as reports_api
+from .reports import views as reports_views
 
-api_v1 = [
+api_v1: list = [
     path("", include("core.api.urls")),
     path("", include("incidents.api.urls")),
     path("", include("monitoring.api.urls")),
     path("", include("models_registry.api.urls")),
+    path("reports/", reports_api.ReportListView.as_view(), name="api-report-list"),
+    path("reports/<slug:name>/", reports_api.ReportDetailView.as_view(), name="api-report-detail"),
 ]
 
 urlpatterns = [
@@ -21,7 +25,10 @@ urlpatterns = [
     path("", views.home, name="home"),
     # issue 12: pages without base.html (admin, API docs) make browsers ask for /favicon.ico.
     path("favicon.ico", views.favicon, name="favicon"),
-    path("reports/", views.reports, name="reports"),
+    path("reports/", reports_views.reports_index, name="reports"),
+    path("reports/<slug:name>/", reports_views.report_detail, name="report-detail"),
+    path("reports/<slug:name>.csv", reports_views.report_csv, name="report-csv"),
+    path("reports/<slug:name>/subscription/", reports_views.report_subscription, name="report-subscription"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

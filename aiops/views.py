@@ -8,7 +8,7 @@ from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from .dashboard import dashboard_cards, report_context
+from .dashboard import dashboard_cards
 from .health import readiness
 
 
@@ -42,7 +42,3 @@ def home(request):
 def favicon(request):
     """Browsers ask for /favicon.ico on pages that do not name their icon: send them to the static one."""
     return redirect(static("img/favicon.svg"), permanent=True)
-
-
-def reports(request):
-    return render(request, "aiops/reports.html", report_context())

@@ -11,7 +11,7 @@ from .services import integration_create, integration_revoke
 
 @admin.register(Team)
 class TeamAdmin(AuditedAdmin):
-    list_display = ["name", "email"]
+    list_display = ["name", "email", "time_zone"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["members"]
     search_fields = ["name"]

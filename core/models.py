@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import hashlib
 from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
@@ -13,10 +15,21 @@ from .choices import IntegrationKind, Tier
 FINGERPRINT_MAX_CHARS = 255  # incidents.Alert.fingerprint
 
 
+def validate_time_zone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin).") from exc
+
+
 class Team(models.Model):
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(max_length=100, unique=True)
     email = models.EmailField(blank=True, help_text="Team mailbox or on-call alias.")
+    time_zone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_time_zone],
+        help_text="IANA zone (e.g. Europe/Berlin): business days for review due dates are counted here.",
+    )
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teams", blank=True)
 
     class Meta:

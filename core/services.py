@@ -14,12 +14,15 @@ from django.utils.text import slugify
 from .authentication import integration_cache_forget
 from .choices import IntegrationKind, Tier
 from .enqueue import enqueue
-from .models import ConnectionTest, Integration, Service, Team
+from .models import ConnectionTest, Integration, Service, Team, validate_time_zone
 from .selectors import TOKEN_PREFIX, token_hash
 
 
-def team_get_or_create(*, name: str, email: str = "") -> Team:
-    team, _ = Team.objects.get_or_create(name=name, defaults={"slug": slugify(name), "email": email})
+def team_get_or_create(*, name: str, email: str = "", time_zone: str = "UTC") -> Team:
+    """The team named `name`, created with these details when new; `time_zone` is an IANA zone."""
+    validate_time_zone(time_zone)
+    team, _ = Team.objects.get_or_create(name=name, defaults={"slug": slugify(name), "email": email,
+                                                              "time_zone": time_zone})
     return team
 
 

@@ -8,19 +8,24 @@ from core.audit import AuditedAdmin
 from core.exceptions import InvalidInput
 from incidents.choices import ChannelKind, StepKind
 from incidents.models import (
+    ActionItem,
     Alert,
     ChannelEndpoint,
+    CostLine,
     Delivery,
     Escalation,
     EscalationStep,
     GroupingRule,
     Incident,
+    IncidentCost,
     NotificationPolicy,
     NotificationPreference,
     Playbook,
     PlaybookRun,
     PlaybookStep,
     PlaybookStepRun,
+    PostIncidentReview,
+    ReportSubscription,
     ServiceIncidentSettings,
     SeverityClassifier,
     SeverityOverride,
@@ -332,3 +337,40 @@ class SeverityClassifierAdmin(admin.ModelAdmin):
     list_display = ["trained_at", "samples", "accuracy", "enabled"]
     list_editable = ["enabled"]
     readonly_fields = ["trained_at", "samples", "accuracy", "artifact", "feature_names"]
+
+
+# --- Learning: reviews, action items, cost (issue 11) -------------------------------------------
+
+
+class ActionItemInline(admin.TabularInline):
+    model = ActionItem
+    extra = 0
+    fields = ["title", "owner", "due_date", "priority", "status", "effectiveness", "recurrence"]
+    readonly_fields = ["effectiveness", "recurrence"]
+    raw_id_fields = ["owner"]
+
+
+@admin.register(PostIncidentReview)
+class PostIncidentReviewAdmin(admin.ModelAdmin):
+    list_display = ["incident", "status", "owner", "due_date", "published_at"]
+    list_filter = ["status"]
+    raw_id_fields = ["incident", "owner"]
+    readonly_fields = ["submitted_at", "submitted_by", "published_at", "published_by", "model_section"]
+    inlines = [ActionItemInline]
+
+
+@admin.register(CostLine)
+class CostLineAdmin(admin.ModelAdmin):
+    list_display = ["incident", "category", "description", "amount", "currency", "created_at"]
+    raw_id_fields = ["incident"]
+
+
+@admin.register(IncidentCost)
+class IncidentCostAdmin(admin.ModelAdmin):
+    list_display = ["incident", "total", "currency", "computed_at", "frozen_at"]
+    readonly_fields = [f.name for f in IncidentCost._meta.fields]
+
+
+@admin.register(ReportSubscription)
+class ReportSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ["user", "report", "created_at"]

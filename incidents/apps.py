@@ -9,4 +9,5 @@ class IncidentsConfig(AppConfig):
     def ready(self) -> None:
         # The built-in actions call services (escalation, silences), so the services that run
         # playbook steps look actions up by name instead of importing them.
+        from . import panels_learning  # noqa: F401  (registration side effect: the cost and review panels)
         from .playbooks import builtin  # noqa: F401  (registration side effect: silence_for, escalate_now, call_webhook)

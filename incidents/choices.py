@@ -227,6 +227,7 @@ class DeliveryKind(models.TextChoices):
     DIGEST = "digest", "Digest"
     REPORT = "report", "Weekly report"
     JOINED = "joined", "Alert joined after acknowledgement"
+    REMINDER = "reminder", "Reminder (review or action item)"
 
 
 class DeliveryStatus(models.TextChoices):
@@ -240,3 +241,73 @@ class EscalationStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     STOPPED = "stopped", "Stopped (acknowledged or resolved)"
     EXHAUSTED = "exhausted", "Exhausted (limit reached)"
+
+
+# --- Learning: post-incident reviews, action items, cost (issue 11) ----------------------------
+
+
+class ReviewStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    IN_REVIEW = "in_review", "In review"
+    PUBLISHED = "published", "Published"
+
+
+# draft -> in review -> published; in review may go back to draft for more work. Published is final.
+REVIEW_TRANSITIONS: dict[str, frozenset[str]] = {
+    ReviewStatus.DRAFT: frozenset({ReviewStatus.IN_REVIEW}),
+    ReviewStatus.IN_REVIEW: frozenset({ReviewStatus.DRAFT, ReviewStatus.PUBLISHED}),
+    ReviewStatus.PUBLISHED: frozenset(),
+}
+
+
+class ContributingFactor(models.TextChoices):
+    """The fixed taxonomy of contributing factors a review picks from (each with free text).
+
+    infrastructure: hardware, network, hosts, managed platform faults;
+    code_change: a deploy or release of our own code;
+    configuration: a setting, flag, secret or rule changed or wrong;
+    data_quality: missing, late, duplicated or malformed input data;
+    model_drift: a model's inputs or predictions moved away from what it was trained on;
+    capacity: load above what was provisioned (CPU, memory, connections, quotas);
+    third_party: a vendor or external dependency failed;
+    process: a runbook, hand-over, alerting or review practice failed.
+    """
+
+    INFRASTRUCTURE = "infrastructure", "Infrastructure"
+    CODE_CHANGE = "code_change", "Code change"
+    CONFIGURATION = "configuration", "Configuration"
+    DATA_QUALITY = "data_quality", "Data quality"
+    MODEL_DRIFT = "model_drift", "Model drift"
+    CAPACITY = "capacity", "Capacity"
+    THIRD_PARTY = "third_party", "Third party"
+    PROCESS = "process", "Process"
+
+
+class ActionItemStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    IN_PROGRESS = "in_progress", "In progress"
+    DONE = "done", "Done"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class ActionItemPriority(models.TextChoices):
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+
+
+class Effectiveness(models.TextChoices):
+    """What happened after an action item was done: watched for a recurrence, then held or recurred."""
+
+    NOT_DONE = "", "Not done yet"
+    WATCHING = "watching", "Watching for a recurrence"
+    HELD = "held", "Held"
+    RECURRED = "recurred", "Recurred"
+
+
+class CostLineCategory(models.TextChoices):
+    CREDIT = "credit", "Credits or refunds paid"
+    PENALTY = "penalty", "SLA penalty"
+    VENDOR = "vendor", "Vendor or support fee"
+    OVERTIME = "overtime", "Overtime"
+    OTHER = "other", "Other"

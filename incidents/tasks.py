@@ -3,7 +3,19 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .services import deliveries, digests, escalation, joins, notifications, playbooks, response, severity
+from .services import (
+    action_items,
+    costs,
+    deliveries,
+    digests,
+    escalation,
+    joins,
+    notifications,
+    playbooks,
+    response,
+    reviews,
+    severity,
+)
 from .services import signals as signal_services
 
 # --- Response: notifications, escalation, playbooks, digests (queue `notify` for notify_/deliver_/escalate_) ----
@@ -82,3 +94,30 @@ def promote_pending_alerts() -> int:
 def reassess_open_incidents() -> int:
     """Beat: long-running incidents climb a level (duration rule); never downwards."""
     return severity.open_incidents_reassess()
+
+
+# --- Learning: reviews, action items, cost (issue 11) ------------------------------------------
+
+
+@shared_task(name="incidents.remind_reviews", acks_late=True)
+def remind_reviews() -> int:
+    """Beat: review owners reminded before, on and after the due date (once per occasion)."""
+    return reviews.reviews_remind()
+
+
+@shared_task(name="incidents.remind_action_items", acks_late=True)
+def remind_action_items() -> int:
+    """Beat: overdue action items remind their owner once a day."""
+    return action_items.action_items_remind()
+
+
+@shared_task(name="incidents.watch_action_items", acks_late=True)
+def watch_action_items() -> int:
+    """Beat: done action items become "recurred" on a recurrence or "held" when the watch ends."""
+    return action_items.action_items_watch()
+
+
+@shared_task(name="incidents.refresh_incident_costs", acks_late=True)
+def refresh_incident_costs() -> int:
+    """Beat: costs of incidents not yet frozen are recomputed (they grow while an incident is open)."""
+    return costs.incident_costs_refresh_open()

@@ -3,10 +3,21 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views, views_playbook, views_silences
+from . import views, views_learning, views_playbook, views_silences
 
 app_name = "incidents"
 urlpatterns = [
+    # Reviews, action items, cost (issue 11): before `<pk>/<verb>/`, which would take "review" as a verb.
+    path("overdue/", views_learning.overdue, name="learning_overdue"),
+    path("<int:pk>/review/", views_learning.review_page, name="review"),
+    path("<int:pk>/review/start/", views_learning.review_start, name="review_start"),
+    path("<int:pk>/review/save/", views_learning.review_save, name="review_save"),
+    path("<int:pk>/review/status/", views_learning.review_status, name="review_status"),
+    path("<int:pk>/review/events/<int:event_id>/", views_learning.review_mark, name="review_mark"),
+    path("<int:pk>/review.md", views_learning.review_markdown, name="review_markdown"),
+    path("<int:pk>/review/actions/", views_learning.action_item_add, name="action_item_add"),
+    path("actions/<int:item_id>/status/", views_learning.action_item_status, name="action_item_status"),
+    path("<int:pk>/cost/lines/", views_learning.cost_line_add, name="cost_line_add"),
     path("", views.index, name="index"),
     path("noise/", views.noise, name="noise"),
     # issue 12: silences (views_silences.py)

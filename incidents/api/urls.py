@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import views
+from . import learning, views
 
 router = SimpleRouter()
 router.register("incidents", views.IncidentViewSet, basename="incident")
@@ -23,4 +23,20 @@ urlpatterns: list = [
     path("notifications/", views.MyNotificationList.as_view(), name="my-notifications"),
     path("notifications/read/", views.MyNotificationsRead.as_view(), name="my-notifications-read"),
     path("notifications/preferences/", views.MyNotificationPreferences.as_view(), name="my-notification-preferences"),
+    # Learning (issue 11): the review, its timeline marks and action items, incident cost.
+    path("incidents/<int:incident_id>/review/", learning.IncidentReviewView.as_view(), name="incident-review"),
+    path("incidents/<int:incident_id>/review/transition/", learning.IncidentReviewTransitionView.as_view(),
+         name="incident-review-transition"),
+    path("incidents/<int:incident_id>/review/timeline/<int:event_id>/", learning.IncidentReviewMarkView.as_view(),
+         name="incident-review-mark"),
+    path("incidents/<int:incident_id>/review/markdown/", learning.IncidentReviewMarkdownView.as_view(),
+         name="incident-review-markdown"),
+    path("incidents/<int:incident_id>/review/action-items/", learning.IncidentActionItemsView.as_view(),
+         name="incident-action-items"),
+    path("incidents/<int:incident_id>/cost/", learning.IncidentCostView.as_view(), name="incident-cost"),
+    path("incidents/<int:incident_id>/cost/lines/", learning.IncidentCostLinesView.as_view(),
+         name="incident-cost-lines"),
+    path("reviews/", learning.ReviewListView.as_view(), name="review-list"),
+    path("action-items/", learning.ActionItemListView.as_view(), name="action-item-list"),
+    path("action-items/<int:pk>/", learning.ActionItemDetailView.as_view(), name="action-item-detail"),
 ]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .alerts import Alert
+from .costs import CostLine, IncidentCost, ReportSubscription
 from .incidents import Incident
 from .notifications import (
     ChannelEndpoint,
@@ -13,12 +14,19 @@ from .notifications import (
     UserNotification,
 )
 from .playbooks import Playbook, PlaybookRun, PlaybookStep, PlaybookStepRun
+from .reviews import ActionItem, PostIncidentReview, ReviewTimelineMark
 from .rules import GroupingRule, ServiceIncidentSettings
 from .severity import SeverityClassifier, SeverityOverride
 from .silences import Silence
 from .timeline import TimelineEvent
 
 __all__ = [
+    "ActionItem",
+    "CostLine",
+    "IncidentCost",
+    "PostIncidentReview",
+    "ReportSubscription",
+    "ReviewTimelineMark",
     "ChannelEndpoint",
     "Delivery",
     "Escalation",

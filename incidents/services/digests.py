@@ -118,7 +118,7 @@ def digest_send(*, period: str, today: date | None = None) -> DigestResult:
     kind = DeliveryKind.DIGEST if period == "daily" else DeliveryKind.REPORT
     title = (f"[AIOps] Daily digest {start:%Y-%m-%d}: {report.total} incidents" if period == "daily"
              else f"[AIOps] Weekly KPI report {start:%Y-%m-%d} to {end - timedelta(days=1):%Y-%m-%d}")
-    url = f"{settings.SITE_URL}/reports/" if period == "weekly" else f"{settings.SITE_URL}/incidents/"
+    url = f"{settings.SITE_URL}/reports/weekly_kpi/" if period == "weekly" else f"{settings.SITE_URL}/incidents/"
     context = {"report": report, "title": title, "url": url, "site_url": settings.SITE_URL}
     message = {
         "subject": title,

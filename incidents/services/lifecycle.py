@@ -14,6 +14,8 @@ from incidents.models import Incident, ServiceIncidentSettings
 
 from . import playbooks, response
 from .commit import commit_durable
+from .costs import incident_cost_freeze, incident_cost_refresh
+from .reviews import review_close_block_reason, review_ensure, review_required
 
 DEFAULT_REOPEN_WINDOW = timedelta(minutes=ServiceIncidentSettings._meta.get_field("reopen_window_minutes").default)
 
@@ -58,6 +60,11 @@ def incident_transition(
         reason = locked.transition_block_reason(to, now=now, reopen_window=window)
         if reason:
             raise IllegalTransition(reason, field="status")
+        if to == IncidentStatus.CLOSED:
+            # Level 1/2: resolving is allowed at once, closing waits for the published review (issue 11).
+            reason = review_close_block_reason(incident=locked)
+            if reason:
+                raise IllegalTransition(reason, field="review")
         old = locked.status
         locked.status = to
         fields = ["status"]
@@ -95,6 +102,12 @@ def incident_transition(
         events.status_changed(incident=locked, old=old, new=to, actor=user, actor_name=actor_name, note=note, at=now)
         # Playbook and lifecycle agree: "acknowledge it" ticks itself when someone acknowledges.
         playbooks.playbook_lifecycle_tick(incident_id=locked.pk, statuses=reached, user=user)
+        if to == IncidentStatus.RESOLVED and review_required(incident=locked):
+            review_ensure(incident=locked)  # the due date runs from now, in business days
+        if to == IncidentStatus.CLOSED:
+            incident_cost_freeze(incident=locked, now=now)  # closed: the cost never moves again
+        elif to == IncidentStatus.RESOLVED:
+            incident_cost_refresh(incident=locked, now=now)
         incident_id = locked.pk
         if to == IncidentStatus.ACKNOWLEDGED:
             transaction.on_commit(lambda: response.on_incident_acknowledged(incident_id=incident_id))
