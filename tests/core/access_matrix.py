@@ -27,7 +27,12 @@ PERSONAL = "DDDAAAA"  # a person's own data (notifications): any role, each sees
 # kwargs for patterns with arguments: objects that do not exist are fine (the role check comes first;
 # an allowed principal then gets 404).
 SAMPLE_KWARGS = {"pk": 999999, "incident_id": 999999, "step_id": 999999, "name": "no-such-model",
-                 "verb": "acknowledge", "id": 999999, "slug": "no-such", "key": "no-such"}
+                 "verb": "acknowledge", "id": 999999, "slug": "no-such", "key": "no-such",
+                 "event_id": 999999, "item_id": 999999, "op_id": 999999, "view_id": 999999}
+
+# Per-pattern arguments where the sample would stop the request before the role check (a real report name).
+KWARGS_FOR = {"report-subscription": {"name": "weekly_kpi"}, "report-detail": {"name": "operations"},
+              "report-csv": {"name": "operations"}, "api-report-detail": {"name": "operations"}}
 
 MATRIX: dict[str, dict[str, str]] = {
     # --- aiops shell ---------------------------------------------------------------------------
@@ -38,6 +43,11 @@ MATRIX: dict[str, dict[str, str]] = {
     "logout": {"POST": "DDDAAAA"},  # nobody to log out: anonymous callers are sent to the login page
     "home": {"GET": READ},
     "reports": {"GET": READ},
+    "report-detail": {"GET": READ},
+    "report-csv": {"GET": READ},
+    "report-subscription": {"POST": "DDDDAAA"},  # report e-mails are for managers, executives and admins
+    "api-report-list": {"GET": READ},
+    "api-report-detail": {"GET": READ},
     "schema": {"GET": READ},
     "api-docs": {"GET": READ},
     # --- core ----------------------------------------------------------------------------------
@@ -70,6 +80,17 @@ MATRIX: dict[str, dict[str, str]] = {
     "my-notifications": {"GET": PERSONAL},
     "my-notifications-read": {"POST": PERSONAL},
     "my-notification-preferences": {"GET": PERSONAL, "PUT": PERSONAL},
+    # reviews, action items, incident cost (#11)
+    "incident-review": {"GET": READ, "POST": ACT, "PATCH": ACT},
+    "incident-review-transition": {"POST": ACT},
+    "incident-review-mark": {"POST": ACT},
+    "incident-review-markdown": {"GET": READ},
+    "incident-action-items": {"GET": READ, "POST": ACT},
+    "incident-cost": {"GET": READ},
+    "incident-cost-lines": {"POST": ACT},
+    "review-list": {"GET": READ},
+    "action-item-list": {"GET": READ},
+    "action-item-detail": {"GET": READ, "PATCH": ACT},
     # --- incidents: pages ----------------------------------------------------------------------
     "incidents:index": {"GET": READ},
     "incidents:noise": {"GET": READ},
@@ -85,6 +106,16 @@ MATRIX: dict[str, dict[str, str]] = {
     "incidents:silence_create": {"POST": ACT},
     "incidents:silence_expire": {"POST": ACT},
     "incidents:playbook_step_run": {"POST": ACT},
+    "incidents:review": {"GET": READ},
+    "incidents:review_markdown": {"GET": READ},
+    "incidents:learning_overdue": {"GET": READ},
+    "incidents:review_start": {"POST": ACT},
+    "incidents:review_save": {"POST": ACT},
+    "incidents:review_status": {"POST": ACT},
+    "incidents:review_mark": {"POST": ACT},
+    "incidents:action_item_add": {"POST": ACT},
+    "incidents:action_item_status": {"POST": ACT},
+    "incidents:cost_line_add": {"POST": ACT},
     # --- monitoring ----------------------------------------------------------------------------
     "telemetry": {"POST": INTAKE},
     "integration-alertmanager": {"POST": INTAKE},

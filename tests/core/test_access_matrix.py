@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from core.choices import Role
 
-from .access_matrix import DEFAULT_TOKEN_KINDS, MATRIX, PRINCIPALS, SAMPLE_KWARGS, TOKEN_KINDS
+from .access_matrix import DEFAULT_TOKEN_KINDS, KWARGS_FOR, MATRIX, PRINCIPALS, SAMPLE_KWARGS, TOKEN_KINDS
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +48,7 @@ def url_patterns() -> Iterator[tuple[str, URLPattern]]:
 
 def sample_path(name: str, pattern: URLPattern) -> str:
     regex = pattern.pattern.regex
-    kwargs = {key: SAMPLE_KWARGS[key] for key in regex.groupindex}
+    kwargs = {key: KWARGS_FOR.get(name, {}).get(key, SAMPLE_KWARGS[key]) for key in regex.groupindex}
     return reverse(name, kwargs=kwargs)
 
 
