@@ -376,6 +376,16 @@ SEVERITY_CLASSIFIER_ENABLED = env_bool("SEVERITY_CLASSIFIER_ENABLED", True)
 # false sends every signal down the general path (the property test replays histories both ways).
 INCIDENTS_FAST_PATH = env_bool("INCIDENTS_FAST_PATH", True)
 
+# --- Console (issue 12): SLA clocks per level and live updates -------------------------------
+# Time to acknowledge / to resolve per level, "level:ack/resolve" in minutes, "-" for no target
+# (Level 4 is handled in the digest, so nobody is chased to acknowledge it). Acknowledge targets
+# match the escalation timers (incidents/choices.py SEVERITY_ACK_TARGETS).
+INCIDENTS_SLA = env_str("INCIDENTS_SLA", "1:5/240,2:15/480,3:240/4320,4:-/20160")
+# A clock is "at risk" once less than this share of its target remains.
+INCIDENTS_SLA_AT_RISK = env_float("INCIDENTS_SLA_AT_RISK", 0.25)
+# How often an open queue asks the server what changed (seconds): a cheap indexed read.
+CONSOLE_POLL_SECONDS = env_int("CONSOLE_POLL_SECONDS", 5, minimum=1)
+
 # --- Periodic tasks: the one beat table (aiops/beat.py), after the settings it reads ---------------
 CELERY_BEAT_SCHEDULE = beat_schedule(
     alert_intake_sweep_seconds=ALERT_INTAKE_SWEEP_SECONDS, notify_sweep_seconds=NOTIFY_SWEEP_SECONDS

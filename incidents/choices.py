@@ -236,3 +236,15 @@ class EscalationStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     STOPPED = "stopped", "Stopped (acknowledged or resolved)"
     EXHAUSTED = "exhausted", "Exhausted (limit reached)"
+
+
+# --- Console (issue 12): bulk actions on the queue --------------------------------------
+
+
+class BulkAction(models.TextChoices):
+    ACKNOWLEDGE = "acknowledge", "Acknowledge"
+    ASSIGN = "assign", "Assign"
+    RESOLVE = "resolve", "Resolve"
+    SEVERITY = "severity", "Change level"
+    MERGE = "merge", "Merge"
+    STORM = "storm", "Storm-mode acknowledge"

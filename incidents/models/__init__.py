@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .alerts import Alert
+from .console import BulkOperation, SavedQueueView
 from .incidents import Incident
 from .notifications import (
     ChannelEndpoint,
@@ -31,6 +32,8 @@ __all__ = [
     "PlaybookStepRun",
     "UserNotification",
     "Alert",
+    "BulkOperation",
+    "SavedQueueView",
     "GroupingRule",
     "Incident",
     "ServiceIncidentSettings",
