@@ -284,7 +284,10 @@
   // Clicking a row (not its link or checkbox) moves the keyboard cursor there.
   document.addEventListener("click", function (e) {
     var tr = e.target.closest ? e.target.closest("tr.queue-row") : null;
-    if (tr) { cursorId = tr.getAttribute("data-id"); paint(); }
+    if (!tr) return;
+    // Only the cursor: a ticked box's own change event updates the selection.
+    cursorId = tr.getAttribute("data-id");
+    rows().forEach(function (r) { r.classList.toggle("cursor", r === tr); });
   });
 
   paint();
