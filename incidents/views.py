@@ -2,6 +2,7 @@
 report, and a person's notifications."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.http import Http404, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
 from core.choices import Role
@@ -53,8 +55,43 @@ def _queue_filter(params, user) -> selectors.QueueFilter:
     )
 
 
-def _queue_rows(page, now) -> list[dict]:
-    return [{"incident": incident, "sla": sla_clocks(incident, now=now)} for incident in page]
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueRow:
+    """One queue row with everything the template prints worked out here: 50 rows of template lookups,
+    filters and url tags cost more than the query (bench_queue)."""
+
+    incident: Incident
+    pk: int
+    url: str
+    severity: int
+    severity_label: str
+    status: str
+    status_label: str
+    service: str
+    assignee: str
+    team: str
+    age: str
+    opened_iso: str
+    opened_title: str
+    sla: list[tuple[str, str, str]]  # (state, label, tooltip)
+
+
+def _queue_rows(page, now) -> list[QueueRow]:
+    url = reverse("incidents:detail", args=[0]).replace("/0/", "/{}/")
+    rows = []
+    for incident in page:
+        opened = timezone.localtime(incident.opened_at)
+        rows.append(QueueRow(
+            incident=incident, pk=incident.pk, url=url.format(incident.pk), severity=incident.severity,
+            severity_label=Severity(incident.severity).label, status=incident.status,
+            status_label=IncidentStatus(incident.status).label, service=incident.service.name,
+            assignee=incident.assignee.username if incident.assignee else "—",
+            team=incident.team.name if incident.team else "", age=timesince(incident.opened_at, now),
+            opened_iso=opened.isoformat(), opened_title=opened.strftime("%Y-%m-%d %H:%M %Z"),
+            sla=[(c.state, c.label, f"{c.kind} due {timezone.localtime(c.deadline):%H:%M %Z}")
+                 for c in sla_clocks(incident, now=now)],
+        ))
+    return rows
 
 
 BUILTIN_VIEWS = (  # saved views everyone has; their query strings are the whole definition
@@ -71,7 +108,10 @@ def index(request):
     params = request.GET
     filters = _queue_filter(params, request.user)
     qs = selectors.incident_queue(filters=filters, user=request.user)
-    page = Paginator(qs, QUEUE_PAGE_SIZE).get_page(params.get("page"))
+    # Page over ids (an index scan and a sort of narrow rows), then load only that page's rows with
+    # their service, team and assignee: joining and sorting 10,000 wide rows cost more (bench_queue).
+    page = Paginator(qs.values_list("pk", flat=True), QUEUE_PAGE_SIZE).get_page(params.get("page"))
+    page.object_list = selectors.incidents_in_order(ids=list(page.object_list))
     now = timezone.now()
     query = params.copy()
     query.pop("page", None)

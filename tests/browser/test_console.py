@@ -151,8 +151,9 @@ def test_a_manager_sees_no_action_buttons_and_a_direct_post_is_refused(logged_in
         """async ([id]) => {
             const token = document.querySelector('input[name=csrfmiddlewaretoken]').value;
             const body = new URLSearchParams({csrfmiddlewaretoken: token, action: 'acknowledge', ids: id});
-            const r = await fetch('/incidents/bulk/', {method: 'POST', body, credentials: 'same-origin'});
-            const own = await fetch(`/incidents/${id}/acknowledge/`, {method: 'POST', body, credentials: 'same-origin'});
+            const init = {method: 'POST', body, credentials: 'same-origin'};
+            const r = await fetch('/incidents/bulk/', init);
+            const own = await fetch(`/incidents/${id}/acknowledge/`, init);
             return [r.status, own.status];
         }""", [str(incident.pk)])
     assert status == [403, 403]

@@ -36,7 +36,7 @@ def operator(page_as):
 
 
 def queue_ids(response) -> list[int]:
-    return [row["incident"].pk for row in response.context["rows"]]
+    return [row.pk for row in response.context["rows"]]
 
 
 def test_the_queue_lists_the_worst_level_first_then_the_oldest(operator, make_incident):
