@@ -8,6 +8,7 @@ from core.exceptions import InvalidInput
 from incidents.choices import ChannelKind, StepKind
 from incidents.models import (
     Alert,
+    BulkOperation,
     ChannelEndpoint,
     Delivery,
     Escalation,
@@ -296,3 +297,19 @@ class SeverityClassifierAdmin(admin.ModelAdmin):
     list_display = ["trained_at", "samples", "accuracy", "enabled"]
     list_editable = ["enabled"]
     readonly_fields = ["trained_at", "samples", "accuracy", "artifact", "feature_names"]
+
+
+@admin.register(BulkOperation)
+class BulkOperationAdmin(admin.ModelAdmin):
+    """The console's audit trail of bulk actions and storm-mode acknowledgements (read only)."""
+
+    list_display = ["id", "action", "user", "at", "query", "undone_at"]
+    list_filter = ["action"]
+    list_select_related = ["user"]
+    readonly_fields = [f.name for f in BulkOperation._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # an audit entry stays

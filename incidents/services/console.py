@@ -20,7 +20,7 @@ from incidents.models import Alert, BulkOperation, Incident
 
 from . import escalation
 from .lifecycle import incident_assign, incident_transition
-from .severity import incident_override_severity
+from .severity import SeverityFeatures, features_merge, incident_override_severity, incident_reassess_severity
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,7 @@ def incidents_merge(*, target: int, ids: Sequence[int], user: Any) -> BulkOperat
         if not locked.is_open:
             raise InvalidInput(f"#{target} is {locked.get_status_display().lower()}: merge into an open incident.",
                                field="target")
+        features = SeverityFeatures.from_dict(locked.severity_features)
         for source in Incident.objects.select_for_update().filter(pk__in=sources).order_by("pk"):
             if not source.is_open:
                 skipped[str(source.pk)] = f"already {source.get_status_display().lower()}"
@@ -109,7 +110,7 @@ def incidents_merge(*, target: int, ids: Sequence[int], user: Any) -> BulkOperat
             locked.alert_count += source.alert_count
             locked.last_alert_at = max(locked.last_alert_at, source.last_alert_at)
             locked.last_received_at = max(locked.last_received_at, source.last_received_at)
-            locked.opened_at = min(locked.opened_at, source.opened_at)
+            features = features_merge(features, SeverityFeatures.from_dict(source.severity_features))
             Incident.objects.filter(pk=source.pk).update(alert_count=0)
             incident_transition(incident=source.pk, to=IncidentStatus.RESOLVED, user=user,
                                 note=f"merged into #{target}")
@@ -117,7 +118,11 @@ def incidents_merge(*, target: int, ids: Sequence[int], user: Any) -> BulkOperat
         for pk in sources:
             if pk not in touched and str(pk) not in skipped:
                 skipped[str(pk)] = "no such incident"
-        locked.save(update_fields=["alert_count", "last_alert_at", "last_received_at", "opened_at"])
+        # What the merged ones knew (services, KPIs, the sender's severity) counts for the target's
+        # level: merging a Level 1 into a Level 3 must not hide it (the rules only ever raise).
+        incident_reassess_severity(incident=locked, features=features, save=False)
+        locked.save(update_fields=["alert_count", "last_alert_at", "last_received_at", "severity", "severity_source",
+                                   "severity_reasons", "severity_features", "rules_severity"])
         if touched:
             events.incidents_merged(incident=locked, sources=touched, alerts=moved_total, actor=user)
         return BulkOperation.objects.create(action=BulkAction.MERGE, user=user, touched=touched, skipped=skipped,

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from core.choices import Role
+from core.choices import Role, Tier
 from incidents.choices import IncidentStatus
 from incidents.models import Alert, BulkOperation, Incident, TimelineEvent
 from incidents.models.console import UNDO_WINDOW
@@ -268,3 +268,14 @@ def test_saved_views_are_kept_per_person(page_as):
     html = client.get(reverse("incidents:index")).content.decode()
     assert 'href="?service=payments&amp;severity=1"' in html and "Payments L1" in html
     assert "Payments L1" not in page_as(Role.MANAGER, username="max").get(reverse("incidents:index")).content.decode()
+
+
+def test_merging_a_worse_incident_raises_the_targets_level(operator, ingest, make_service):
+    low = ingest(make_service("batch", tier=Tier.TIER_4), "Export late", fingerprint="fp-low")
+    critical = ingest(make_service("payments", tier=Tier.TIER_1), "Payments down", severity_hint="critical",
+                      fingerprint="fp-crit")
+    assert Incident.objects.get(pk=low.incident_id).severity == 4
+    operator.post(reverse("incidents:bulk"), {"action": "merge", "target": low.incident_id,
+                                              "ids": [critical.incident_id]})
+    target = Incident.objects.get(pk=low.incident_id)
+    assert target.severity == 1 and any("payments" in r for r in target.severity_reasons)
