@@ -276,7 +276,11 @@
       case "a": if (cursorId) { e.preventDefault(); act("acknowledge", [cursorId]); } break;
       case "A": e.preventDefault(); act("acknowledge", Array.from(selected)); break;
       case "r": if (cursorId) { e.preventDefault(); act("resolve", [cursorId]); } break;
-      case "/": e.preventDefault(); document.getElementById("queue-search").focus(); break;
+      case "/":
+        e.preventDefault();
+        if (filtersBox) filtersBox.open = true;
+        document.getElementById("queue-search").focus();
+        break;
       case "p": e.preventDefault(); setPaused(!paused); break;
       default: break;
     }
@@ -289,6 +293,10 @@
     cursorId = tr.getAttribute("data-id");
     rows().forEach(function (r) { r.classList.toggle("cursor", r === tr); });
   });
+
+  // On a phone the filters fold away (unless one is set) so the first incidents are on screen.
+  var filtersBox = document.getElementById("filters-box");
+  if (filtersBox && window.matchMedia("(max-width: 640px)").matches && !window.location.search) filtersBox.open = false;
 
   paint();
   window.setTimeout(poll, pollMs);

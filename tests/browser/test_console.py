@@ -207,6 +207,11 @@ def test_phone_layout_and_accessibility(browser, live_server, make_user, make_se
         assert _axe_serious(page) == []
         page.keyboard.press("Escape")
         expect(page.locator("#help-overlay")).to_be_hidden()
+        page.keyboard.press("/")
+        expect(page.locator("#queue-search")).to_be_focused()
+        page.keyboard.type("jk")  # typed into the field: shortcuts are off while typing
+        expect(page.locator("#queue-search")).to_have_value("jk")
+        assert page.locator("tr.queue-row.cursor").count() == 0
         try:
             resolve("/incidents/silences/")  # built by the silences page work; checked once it exists
         except Resolver404:
