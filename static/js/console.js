@@ -56,7 +56,7 @@
   var cursor = root.getAttribute("data-cursor");
   var pollMs = Math.max(1, parseInt(root.getAttribute("data-poll"), 10) || 5) * 1000;
   var FULL_REFRESH_MS = 60000; // clocks tick and a late-committed change has no newer cursor
-  var paused = false, waiting = 0, lastRefresh = Date.now(), busy = false;
+  var paused = false, waiting = 0, pending = [], lastRefresh = Date.now(), busy = false;
   var selected = new Set();
   var cursorId = null;
   var pauseBtn = document.getElementById("live-pause");
@@ -159,7 +159,7 @@
       .then(function (data) {
         var changed = data.changes.length > 0 || data.more;
         if (paused) {
-          if (changed) { waiting += data.changes.length; cursor = data.cursor; }
+          if (changed) { waiting += data.changes.length; pending = pending.concat(data.changes); cursor = data.cursor; }
           setStatus("Paused · " + waiting + " change" + (waiting === 1 ? "" : "s") + " waiting");
           return;
         }
@@ -178,8 +178,14 @@
     paused = value;
     pauseBtn.setAttribute("aria-pressed", paused ? "true" : "false");
     pauseBtn.textContent = paused ? "Resume live" : "Pause live";
-    if (paused) setStatus("Paused · " + waiting + " changes waiting");
-    else refreshRows([]);
+    if (paused) {
+      setStatus("Paused · " + waiting + " change" + (waiting === 1 ? "" : "s") + " waiting");
+      return;
+    }
+    // What arrived during the pause is shown now, new Level 1/2 still marked and announced.
+    var held = pending;
+    pending = [];
+    refreshRows(held).then(function () { announce(held.filter(function (c) { return c.opened; })); });
   }
   pauseBtn.addEventListener("click", function () { setPaused(!paused); });
 

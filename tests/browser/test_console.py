@@ -57,11 +57,16 @@ def test_an_operator_sees_a_level_1_arrive_live_and_works_it_with_the_keyboard(
     page = logged_in_page(Role.OPERATOR, username="olga")
     page.goto(f"{live_server.url}/incidents/")
     expect(page.locator("tr.queue-empty")).to_be_visible()
+    page.keyboard.press("p")  # paused: the list holds still during triage ...
+    expect(page.locator("#live-pause")).to_have_attribute("aria-pressed", "true")
 
     result = post_alert(live_server, token, {"title": "Checkout is down", "severity": "critical",
                                              "labels": {"region": "eu-west"}})
     row = page.locator(f"#incident-{result['incident_id']}")
-    expect(row).to_contain_text("Checkout is down", timeout=10_000)  # no reload: the live poll brought it
+    expect(page.locator("#live-status")).to_contain_text("1 change waiting", timeout=10_000)
+    assert row.count() == 0
+    page.keyboard.press("p")  # ... and shows what arrived once resumed, without a reload
+    expect(row).to_contain_text("Checkout is down", timeout=10_000)
     expect(row).to_have_class(re.compile(r"\bfresh\b"))
     expect(row.locator(".badge")).to_have_text("L1 Critical")
     shot(page, "console-queue")
@@ -103,8 +108,11 @@ def test_bulk_acknowledge_then_merge_from_the_queue(logged_in_page, live_server,
     page.locator("#bulk-form").get_by_role("button", name="Acknowledge").click()
     expect(page.locator(".messages")).to_contain_text("Acknowledged 2 incidents")
     assert page.url.endswith("?service=web")  # the filter survives the action
+    for _ in range(3):
+        page.keyboard.press("j")
+    page.keyboard.press("a")  # the row under the cursor, acknowledged in place
+    expect(page.locator(f"#incident-{third.pk} .q-status")).to_have_text("Acknowledged")
     assert {i.status for i in Incident.objects.filter(pk__in=[first.pk, second.pk])} == {IncidentStatus.ACKNOWLEDGED}
-    assert Incident.objects.get(pk=third.pk).status == IncidentStatus.TRIGGERED
 
     for incident in (first, second, third):
         page.locator(f"#incident-{incident.pk} input[name=ids]").check()
