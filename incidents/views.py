@@ -120,6 +120,8 @@ def index(request):
         "page": page, "rows": _queue_rows(page, now), "now": now, "query": query.urlencode(),
         "can_act": _can_act(request.user),
     }
+    counts = selectors.incident_counts_by_severity()
+    context["counts_csv"] = ",".join(str(counts[level]) for level in sorted(counts))
     if params.get("partial") == "rows":
         return render(request, "incidents/_queue_rows.html", context)
     User = get_user_model()
@@ -129,7 +131,7 @@ def index(request):
         "teams": Team.objects.order_by("name").values_list("slug", "name"),
         "filters": filters, "selected_status": "all" if params.get("status") == "all" else
         (params.getlist("status") or [""])[0],
-        "counts": selectors.incident_counts_by_severity(),
+        "counts": counts,
         "builtin_views": BUILTIN_VIEWS,
         "saved_views": SavedQueueView.objects.filter(user=request.user),
         "people": User.objects.filter(is_active=True, groups__name__in=[Role.OPERATOR, Role.ADMIN])

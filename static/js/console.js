@@ -133,6 +133,11 @@
         var next = holder.querySelector("tbody");
         if (!next) return;
         tbody().replaceWith(next);
+        // The open counts per level travel with the rows, so the cards above stay true too.
+        (next.getAttribute("data-counts") || "").split(",").forEach(function (n, i) {
+          var el = document.querySelector('.level-open[data-level="' + (i + 1) + '"]');
+          if (el && n !== "") el.textContent = n;
+        });
         var present = new Set(rows().map(function (tr) { return tr.getAttribute("data-id"); }));
         selected.forEach(function (id) { if (!present.has(id)) selected.delete(id); });
         (fresh || []).forEach(function (c) {

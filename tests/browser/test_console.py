@@ -67,6 +67,7 @@ def test_an_operator_sees_a_level_1_arrive_live_and_works_it_with_the_keyboard(
     assert row.count() == 0
     page.keyboard.press("p")  # ... and shows what arrived once resumed, without a reload
     expect(row).to_contain_text("Checkout is down", timeout=10_000)
+    expect(page.locator('.level-open[data-level="1"]')).to_have_text("1")  # the count cards follow
     expect(row).to_have_class(re.compile(r"\bfresh\b"))
     expect(row.locator(".badge")).to_have_text("L1 Critical")
     shot(page, "console-queue")
