@@ -402,6 +402,15 @@ REVIEW_REQUIRED_LEVELS = tuple(int(v) for v in env_list("REVIEW_REQUIRED_LEVELS"
 REVIEW_DUE_BUSINESS_DAYS = env_int("REVIEW_DUE_BUSINESS_DAYS", 5, minimum=1)
 # A finished action item is watched this long for a recurrence before it is marked "held".
 ACTION_ITEM_WATCH_DAYS = env_int("ACTION_ITEM_WATCH_DAYS", 30, minimum=1)
+# --- Console (issue 12): SLA clocks per level and live updates -------------------------------
+# Time to acknowledge / to resolve per level, "level:ack/resolve" in minutes, "-" for no target
+# (Level 4 is handled in the digest, so nobody is chased to acknowledge it). Acknowledge targets
+# match the escalation timers (incidents/choices.py SEVERITY_ACK_TARGETS).
+INCIDENTS_SLA = env_str("INCIDENTS_SLA", "1:5/240,2:15/480,3:240/4320,4:-/20160")
+# A clock is "at risk" once less than this share of its target remains.
+INCIDENTS_SLA_AT_RISK = env_float("INCIDENTS_SLA_AT_RISK", 0.25)
+# How often an open queue asks the server what changed (seconds): a cheap indexed read.
+CONSOLE_POLL_SECONDS = env_int("CONSOLE_POLL_SECONDS", 5, minimum=1)
 
 # --- Periodic tasks: the one beat table (aiops/beat.py), after the settings it reads ---------------
 CELERY_BEAT_SCHEDULE = beat_schedule(

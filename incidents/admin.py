@@ -10,6 +10,7 @@ from incidents.choices import ChannelKind, StepKind
 from incidents.models import (
     ActionItem,
     Alert,
+    BulkOperation,
     ChannelEndpoint,
     CostLine,
     Delivery,
@@ -374,3 +375,17 @@ class IncidentCostAdmin(admin.ModelAdmin):
 @admin.register(ReportSubscription)
 class ReportSubscriptionAdmin(admin.ModelAdmin):
     list_display = ["user", "report", "created_at"]
+@admin.register(BulkOperation)
+class BulkOperationAdmin(admin.ModelAdmin):
+    """The console's audit trail of bulk actions and storm-mode acknowledgements (read only)."""
+
+    list_display = ["id", "action", "user", "at", "query", "undone_at"]
+    list_filter = ["action"]
+    list_select_related = ["user"]
+    readonly_fields = [f.name for f in BulkOperation._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # an audit entry stays

@@ -311,3 +311,13 @@ class CostLineCategory(models.TextChoices):
     VENDOR = "vendor", "Vendor or support fee"
     OVERTIME = "overtime", "Overtime"
     OTHER = "other", "Other"
+# --- Console (issue 12): bulk actions on the queue --------------------------------------
+
+
+class BulkAction(models.TextChoices):
+    ACKNOWLEDGE = "acknowledge", "Acknowledge"
+    ASSIGN = "assign", "Assign"
+    RESOLVE = "resolve", "Resolve"
+    SEVERITY = "severity", "Change level"
+    MERGE = "merge", "Merge"
+    STORM = "storm", "Storm-mode acknowledge"

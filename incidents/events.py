@@ -175,3 +175,20 @@ def playbook_attached(*, incident: Incident | int, playbook: str, reason: str, s
         message=f"Playbook “{playbook}” attached with {steps} steps ({reason}).",
         data={"playbook": playbook, "reason": reason, "steps": steps},
     )
+
+
+def incidents_merged(*, incident: Incident, sources: list[int], alerts: int, actor: Any) -> TimelineEvent:
+    listed = ", ".join(f"#{pk}" for pk in sources)
+    return event_record(
+        incident=incident, kind=TimelineKind.NOTE, actor=actor,
+        message=f"Merged {listed} into this incident ({alerts} alerts moved here; their repeats follow).",
+        data={"merged": sources, "alerts_moved": alerts},
+    )
+
+
+def acknowledgement_undone(*, incident: Incident | int, operation_id: int, actor: Any) -> TimelineEvent:
+    return event_record(
+        incident=incident, kind=TimelineKind.STATUS_CHANGED, actor=actor,
+        message=f"Acknowledgement undone (storm mode, bulk operation #{operation_id}): triggered again.",
+        data={"old": IncidentStatus.ACKNOWLEDGED, "new": IncidentStatus.TRIGGERED, "bulk_operation": operation_id},
+    )

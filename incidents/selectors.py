@@ -2,11 +2,12 @@
 response side (a person's in-app notifications, an incident's playbook run and deliveries)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
-from django.db.models.functions import TruncDay
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum, TextField
+from django.db.models.functions import Cast, TruncDay
 from django.utils import timezone
 
 from core.models import Service
@@ -258,3 +259,88 @@ def delivery_stats(*, since: datetime) -> DeliveryStats:
         pending=counts.get(DeliveryStatus.PENDING, 0) + counts.get(DeliveryStatus.SENDING, 0),
         unhealthy_endpoints=ChannelEndpoint.objects.filter(enabled=True, healthy=False).count(),
     )
+
+
+# --- Console (issue 12): the live queue --------------------------------------------------
+
+# The changes a poll returns at most: beyond this the console reloads its page of rows anyway.
+CHANGES_LIMIT = 500
+_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,99}$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueFilter:
+    """What the queue shows; read from the URL, so a view is a link (saved views store the query)."""
+
+    status: tuple[str, ...] = tuple(s.value for s in OPEN_INCIDENT_STATUSES)
+    severity: tuple[int, ...] = ()
+    service: str = ""
+    team: str = ""
+    label: str = ""  # "name=value"
+    mine: bool = False
+    unassigned: bool = False
+    q: str = ""
+
+
+def incident_queue(*, filters: QueueFilter, user=None) -> QuerySet[Incident]:
+    """The queue for a filter: worst level first, then oldest; search covers title, alert text and labels."""
+    qs = incident_list(status=list(filters.status) or None, severity=list(filters.severity) or None,
+                       service=filters.service or None, team=filters.team or None)
+    if filters.mine and user is not None:
+        qs = qs.filter(assignee_id=user.pk)
+    if filters.unassigned:
+        qs = qs.filter(assignee__isnull=True)
+    if filters.label and "=" in filters.label:
+        name, value = (part.strip() for part in filters.label.split("=", 1))
+        if _LABEL_NAME.match(name):
+            qs = qs.filter(Exists(Alert.objects.filter(incident_id=OuterRef("pk"), **{f"labels__{name}": value})))
+    if filters.q:
+        text = filters.q.strip()[:200]
+        alerts = (Alert.objects.filter(incident_id=OuterRef("pk"))
+                  .annotate(labels_text=Cast("labels", TextField()))
+                  .filter(Q(title__icontains=text) | Q(description__icontains=text) | Q(labels_text__icontains=text)))
+        qs = qs.filter(Q(title__icontains=text) | Exists(alerts))
+    return qs
+
+
+def incidents_in_order(*, ids: list[int]) -> list[Incident]:
+    """These incidents, in this order, with what a queue row shows (not the wide JSON columns)."""
+    found = (Incident.objects.select_related("service", "team", "assignee")
+             .defer("severity_features", "severity_reasons", "resolution").in_bulk(ids))
+    return [found[pk] for pk in ids if pk in found]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueChange:
+    id: int
+    severity: int
+    status: str
+    title: str
+    opened: bool  # opened (or reopened) since the cursor: the console makes new Level 1/2 stand out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueChanges:
+    cursor: int
+    changes: list[QueueChange]
+    more: bool
+
+
+def queue_changes(*, since: int | None) -> QueueChanges:
+    """Incidents changed since `since` (a timeline event id: every change writes one), newest cursor.
+
+    Two indexed reads: a primary-key range over the timeline and the incidents it names.
+    Without `since` only the current cursor is returned (a page just loaded is up to date).
+    """
+    if since is None:
+        last = TimelineEvent.objects.order_by("-pk").values_list("pk", flat=True).first()
+        return QueueChanges(cursor=last or 0, changes=[], more=False)
+    rows = list(TimelineEvent.objects.filter(pk__gt=since).order_by("pk")
+                .values_list("pk", "incident_id", "kind")[:CHANGES_LIMIT])
+    if not rows:
+        return QueueChanges(cursor=since, changes=[], more=False)
+    opened = {incident_id for _, incident_id, kind in rows if kind in ("opened", "reopened")}
+    incidents = Incident.objects.filter(pk__in={r[1] for r in rows}).values_list("pk", "severity", "status", "title")
+    changes = [QueueChange(id=pk, severity=sev, status=status, title=title, opened=pk in opened)
+               for pk, sev, status, title in incidents]
+    return QueueChanges(cursor=rows[-1][0], changes=changes, more=len(rows) == CHANGES_LIMIT)

@@ -256,3 +256,17 @@ NOTIFICATIONS_READ = inline_serializer(
     "NotificationsRead", {"ids": serializers.ListField(child=serializers.IntegerField(), required=False)}
 )
 NOTIFICATIONS_READ_RESULT = inline_serializer("NotificationsReadResult", {"marked": serializers.IntegerField()})
+
+
+class QueueChangeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    severity = serializers.IntegerField()
+    status = serializers.CharField()
+    title = serializers.CharField()
+    opened = serializers.BooleanField(help_text="Opened or reopened since the cursor.")
+
+
+class QueueChangesSerializer(serializers.Serializer):
+    cursor = serializers.IntegerField(help_text="Pass back as `since` on the next poll.")
+    changes = QueueChangeSerializer(many=True)
+    more = serializers.BooleanField(help_text="More changes than one answer holds: reload the list.")

@@ -12,6 +12,8 @@ router.register("silences", views.SilenceViewSet, basename="silence")
 
 urlpatterns: list = [
     path("signals/", views.SignalView.as_view(), name="signals"),
+    # Before the router: its incident detail route would take "changes" for an id.
+    path("incidents/changes/", views.QueueChangesView.as_view(), name="incident-queue-changes"),
     *router.urls,
     # The response side: an incident's playbook and deliveries, my notifications.
     path("incidents/<int:incident_id>/playbook/", views.IncidentPlaybookView.as_view(), name="incident-playbook"),

@@ -40,6 +40,7 @@ from .serializers import (
     PlaybookRunSerializer,
     PlaybookStepRunSerializer,
     PreferenceSerializer,
+    QueueChangesSerializer,
     ResolveSerializer,
     SeverityOverrideSerializer,
     SignalResultSerializer,
@@ -358,3 +359,23 @@ class MyNotificationPreferences(APIView):
         data.is_valid(raise_exception=True)
         pref = notifications.notification_preference_set(user=request.user, channels=data.validated_data["channels"])
         return Response({"channels": pref.channels})
+
+
+class QueueChangesView(APIView):
+    """`GET /api/v1/incidents/changes/?since=<cursor>`: what changed in the queue since the last poll.
+
+    The console polls this every few seconds (short polling, not server-sent events: a poll holds no
+    worker between answers, passes every proxy, and costs two indexed reads); the cursor is the
+    last timeline event id, since every change to an incident writes one.
+    """
+
+    read_roles = READ_ROLES
+
+    @extend_schema(parameters=[OpenApiParameter("since", OpenApiTypes.INT, description="Cursor of the last poll")],
+                   responses=QueueChangesSerializer)
+    def get(self, request):
+        raw = request.query_params.get("since", "")
+        if raw and not raw.isdigit():
+            raise ValidationError({"since": "A cursor is a whole number (the previous answer's `cursor`)."})
+        result = selectors.queue_changes(since=int(raw) if raw else None)
+        return Response(QueueChangesSerializer(dataclasses.asdict(result)).data)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .alerts import Alert
+from .console import BulkOperation, SavedQueueView
 from .costs import CostLine, IncidentCost, ReportSubscription
 from .incidents import Incident
 from .notifications import (
@@ -39,6 +40,8 @@ __all__ = [
     "PlaybookStepRun",
     "UserNotification",
     "Alert",
+    "BulkOperation",
+    "SavedQueueView",
     "GroupingRule",
     "Incident",
     "ServiceIncidentSettings",

@@ -80,6 +80,10 @@ class Incident(models.Model):
             # each of those updates write a new entry in every index (no HOT update).
             models.Index(fields=["service", "status"], name="incident_service_status"),
             models.Index(fields=["opened_at"], name="incident_opened_at"),
+            # The console's queue order over open incidents: its first page is read off this index
+            # instead of sorting every open row (10,000 in bench_queue).
+            models.Index(fields=["severity", "opened_at", "id"], name="incident_open_queue",
+                         condition=Q(status__in=[s.value for s in OPEN_INCIDENT_STATUSES])),
         ]
 
     def __str__(self) -> str:
