@@ -59,6 +59,7 @@ MATRIX: dict[str, dict[str, str]] = {
     # --- incidents: API ------------------------------------------------------------------------
     "signals": {"POST": INTAKE_OR_ACT},
     "incident-list": {"GET": READ},
+    "incident-queue-changes": {"GET": READ},  # the console's live poll
     "incident-noise": {"GET": READ},
     "incident-detail": {"GET": READ},
     "incident-acknowledge": {"POST": ACT},
@@ -96,6 +97,11 @@ MATRIX: dict[str, dict[str, str]] = {
     "incidents:noise": {"GET": READ},
     "incidents:detail": {"GET": READ},
     "incidents:act": {"POST": ACT},
+    "incidents:bulk": {"POST": ACT},
+    "incidents:bulk_undo": {"POST": ACT},
+    "incidents:storm": {"POST": ACT},
+    "incidents:queue_view_save": {"POST": PERSONAL},  # a person's own saved views
+    "incidents:queue_view_delete": {"POST": PERSONAL},
     "incidents:notifications": {"GET": PERSONAL},
     "incidents:notifications_read": {"POST": PERSONAL},
     "incidents:notification_preferences": {"POST": PERSONAL},
