@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class MonitoringConfig(AppConfig):
     name = "monitoring"
     verbose_name = "Monitoring"
+
+    def ready(self) -> None:
+        # Root cause (issue 13): incidents asks registered providers for anomaly evidence, never monitoring.
+        from incidents.services.rootcause.evidence import evidence_provider_register
+
+        from .services.evidence import anomaly_evidence
+
+        evidence_provider_register("monitoring.anomalies")(anomaly_evidence)

@@ -22,9 +22,11 @@ from core.permissions import IsIntegrationOrOperator, integration_check_services
 from incidents import selectors, services
 from incidents.choices import SourceKind
 from incidents.contracts import InvalidSignal, SignalIn, signal_normalise
-from incidents.models import Delivery, UserNotification
+from incidents.models import Delivery, Incident, UserNotification
 from incidents.services import notifications, playbooks
+from incidents.services.rootcause import incident_rootcause
 from incidents.services.severity import incident_override_severity
+from incidents.services.similar import similar_incidents
 
 from .serializers import (
     NOTIFICATIONS_READ,
@@ -352,3 +354,31 @@ class MyNotificationPreferences(APIView):
         data.is_valid(raise_exception=True)
         pref = notifications.notification_preference_set(user=request.user, channels=data.validated_data["channels"])
         return Response({"channels": pref.channels})
+
+
+class IncidentRootCauseView(APIView):
+    """`GET /api/v1/incidents/{id}/rootcause/`: probable root-cause services with their evidence (issue 13).
+
+    Computed on read, cached until an alert joins; `basis` says whether telemetry, alerts or only the
+    dependency graph was available.
+    """
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, incident_id: int):
+        return Response(incident_rootcause(incident=_incident_or_404(incident_id)))
+
+
+class IncidentSimilarView(APIView):
+    """`GET /api/v1/incidents/{id}/similar/`: the most similar resolved incidents, what resolved them, and the
+    playbook to suggest (issue 13)."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, incident_id: int):
+        return Response(similar_incidents(incident=_incident_or_404(incident_id)))
+
+
+def _incident_or_404(incident_id: int):
+    try:
+        return selectors.incident_get(pk=incident_id)
+    except Incident.DoesNotExist as exc:
+        raise NotFound(f"No incident {incident_id}.", field="incident") from exc

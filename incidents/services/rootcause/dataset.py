@@ -166,16 +166,16 @@ def table_evidence(*, metrics: Table, normal: Table | None, target_ts: float | N
     Normal behaviour comes from the normal-operation table when it has the column; otherwise from the
     window's own points before the noticed time (at least two), else from the whole window (weakest).
     """
-    normal_index = {c: i for i, c in enumerate(normal.columns)} if normal is not None else {}
+    profiles = _normal_profiles(normal) if normal is not None else {}
     before = metrics.times < target_ts if target_ts is not None else np.zeros(len(metrics.times), bool)
     out: list[MetricEvidence] = []
     for j, (node, metric, stat) in enumerate(metrics.columns):
         column = metrics.values[:, j]
         reference = column[before] if before.sum() >= 1 else column
         centre, spread = normal_profile(reference)
-        if normal is not None and (node, metric, stat) in normal_index:
+        if (node, metric, stat) in profiles:
             # The level before the problem (normal runs drift between days); the spread of normal days.
-            n_centre, spread = normal_profile(normal.values[:, normal_index[(node, metric, stat)]])
+            n_centre, spread = profiles[(node, metric, stat)]
             if not np.isfinite(centre):
                 centre = n_centre
         ev = score_window(node=node, metric=f"{metric} {stat}".strip(), times=metrics.times, values=column,
@@ -183,6 +183,21 @@ def table_evidence(*, metrics: Table, normal: Table | None, target_ts: float | N
         if ev is not None:
             out.append(ev)
     return out
+
+
+_PROFILE_CACHE: dict[int, tuple[Table, dict[tuple[str, str, str], tuple[float, float]]]] = {}
+
+
+def _normal_profiles(normal: Table) -> dict[tuple[str, str, str], tuple[float, float]]:
+    """(centre, spread) of every column of a normal-operation table, computed once per table."""
+    hit = _PROFILE_CACHE.get(id(normal))
+    if hit is not None and hit[0] is normal:
+        return hit[1]
+    profiles = {c: normal_profile(normal.values[:, j]) for j, c in enumerate(normal.columns)}
+    if len(_PROFILE_CACHE) > 8:  # a backtest reads a few scenarios; do not grow without bound
+        _PROFILE_CACHE.clear()
+    _PROFILE_CACHE[id(normal)] = (normal, profiles)
+    return profiles
 
 
 def rank_case(case: Case) -> tuple[Ranking, list[MetricEvidence]]:

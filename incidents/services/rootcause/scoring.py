@@ -11,7 +11,7 @@ from .ranking import ABNORMAL_Z, MetricEvidence
 RELATIVE_SCALE_FLOOR = 0.005
 ABSOLUTE_SCALE_FLOOR = 1e-9  # all-zero series
 MAD_TO_SIGMA = 1.4826
-TAIL_QUANTILE = 0.995  # one normal point in 200 may lie beyond ABNORMAL_Z
+TAIL_QUANTILE = 0.98  # the 2nd-worst point of a window beyond the normal 98th percentile is rare
 MAX_Z = 1000.0  # beyond this the number means nothing more; keeps reports and JSON finite
 SUSTAIN_POINTS = 2  # a fault lasts: the window's 2nd-worst point counts, not one spike  # MAD of a normal distribution times this is its standard deviation
 
