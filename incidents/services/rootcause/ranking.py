@@ -25,7 +25,7 @@ Z_SCALE = 10.0
 # it (the node is probably a victim), not all (both can be faulty).
 EXPLAINED_WEIGHT = 0.8
 # A callee whose anomaly started after the node's cannot have caused it; it explains this much less.
-LATER_CALLEE_DISCOUNT = 0.5
+LATER_CALLEE_DISCOUNT = 0.25
 # A fault two hops down explains a little less than a direct callee's (other paths may exist).
 HOP_DECAY = 0.9
 # Share of the score that comes from abnormal callers (evidence that the fault spread from here).
@@ -39,6 +39,8 @@ EARLY_ONSET_BONUS = 0.1
 # Load anomalies (traffic up or down) count for this much of a node's strength: a traffic change is
 # more often an effect of a caller's trouble than a fault of the node itself.
 LOAD_WEIGHT = 0.5
+# A node that went wrong after one of its abnormal callers is more likely an effect (retries, load).
+LATE_ONSET_FACTOR = 0.7
 # Alert severities as evidence strength: a critical alert is as strong as a very abnormal metric.
 ALERT_STRENGTH = {"critical": 1.0, "high": 0.85, "warning": 0.6, "info": 0.3, "": 0.5}
 
@@ -200,6 +202,8 @@ def rank(
             onset[n] < o - ONSET_TOLERANCE_SECONDS / 2 for o in caller_onsets
         ):
             score += EARLY_ONSET_BONUS * s
+        elif onset[n] is not None and any(onset[n] > o + ONSET_TOLERANCE_SECONDS for o in caller_onsets):
+            score *= LATE_ONSET_FACTOR
         if target and n not in paths:
             score *= OFF_PATH_FACTOR
         scores[n] = (score, by)
