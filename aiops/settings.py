@@ -376,6 +376,13 @@ SEVERITY_CLASSIFIER_ENABLED = env_bool("SEVERITY_CLASSIFIER_ENABLED", True)
 # false sends every signal down the general path (the property test replays histories both ways).
 INCIDENTS_FAST_PATH = env_bool("INCIDENTS_FAST_PATH", True)
 
+# --- Issue 13: capacity forecasts (time to exhaustion) -------------------------------------------
+# A capacity series raises a signal when its trend's upper bound reaches the limit within this horizon.
+CAPACITY_HORIZON_HOURS = env_int("CAPACITY_HORIZON_HOURS", 7 * 24, minimum=1)
+# The trend is fitted on this much recent history: long enough to see through a daily cycle, short
+# enough that last month's cleanup does not hide this week's growth.
+CAPACITY_FIT_HOURS = env_int("CAPACITY_FIT_HOURS", 72, minimum=6)
+
 # --- Periodic tasks: the one beat table (aiops/beat.py), after the settings it reads ---------------
 CELERY_BEAT_SCHEDULE = beat_schedule(
     alert_intake_sweep_seconds=ALERT_INTAKE_SWEEP_SECONDS, notify_sweep_seconds=NOTIFY_SWEEP_SECONDS
