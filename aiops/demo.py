@@ -13,6 +13,7 @@ from incidents import demo as incidents_demo
 from models_registry import demo as models_registry_demo
 from models_registry import demo_monitors as models_registry_monitors_demo
 from monitoring import demo as monitoring_demo
+from monitoring import demo_insights as insights_demo
 
 DEMO_PASSWORD = "aiops-demo"  # printed by `manage.py demo`; the demo is for laptops only
 
@@ -67,6 +68,8 @@ def load_organisation() -> dict:
 # Each app adds a callable `(stdout) -> None` here as it grows a demo: the shell wires apps together.
 STEPS: list = []
 STEPS.append(models_registry_demo.run)
+# Issue 13: resolved past incidents of the storm's fault (similar incidents), before the replay reaches them.
+STEPS.append(insights_demo.run)
 # Incident core: incidents of every level with grouped alerts, a silence and a flapping alert. It plays
 # days of history back with their arrival times, so it runs before anything arrives "now": correlation
 # windows run on arrival, and a live incident would otherwise sit in the replayed history's window.
@@ -79,3 +82,5 @@ STEPS.append(monitoring_demo.run_alert_intake)
 STEPS.append(incidents_demo.run_response)
 # Last: a month of predictions and actuals through the monitors (a breach opens a model incident).
 STEPS.append(models_registry_monitors_demo.run)
+# Issue 13: a disk heading for its limit (time to exhaustion), after the replays: its signal arrives now.
+STEPS.append(insights_demo.run_capacity)

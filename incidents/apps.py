@@ -10,6 +10,7 @@ class IncidentsConfig(AppConfig):
         # The built-in actions call services (escalation, silences), so the services that run
         # playbook steps look actions up by name instead of importing them.
         from .playbooks import builtin  # noqa: F401  (registration side effect: silence_for, escalate_now, call_webhook)
+
         # Issue 13: probable root cause and similar past incidents on the incident page.
         from .services import similar  # noqa: F401  (registration side effect: "similar" panel)
         from .services.rootcause import panel  # noqa: F401  (registration side effect: "rootcause" panel)

@@ -54,7 +54,8 @@ def series_detail(request, pk: int):
         "projection": _projection(series),
     }
     return render(request, "monitoring/series.html", {
-        "series": series, "forecast": getattr(series, "capacity_forecast", None), "window": window, "chart": chart, "anomalies": anomalies[:100],
+        "series": series, "forecast": getattr(series, "capacity_forecast", None),
+        "window": window, "chart": chart, "anomalies": anomalies[:100],
         "ranges": list(RANGES), "chosen": chosen, "start": start, "end": end,
     })
 

@@ -27,7 +27,7 @@ SERVICE_WEIGHT = 0.2  # same primary service
 OVERLAP_WEIGHT = 0.15  # Jaccard of the services involved
 SEVERITY_WEIGHT = 0.05  # same level: a tie-breaker more than a signal
 SIMILARITY_DECIMALS = 2  # similarities this close are ties, so "has a resolution" decides between them
-MIN_SIMILARITY = 0.15  # below this a "similar" incident is noise: show nothing rather than it
+MIN_SIMILARITY = 0.2  # below this a "similar" incident is noise: show nothing rather than it
 LIMIT = 5
 RESOLVED = (IncidentStatus.RESOLVED, IncidentStatus.CLOSED)
 MAX_ALERTS_PER_INCIDENT = 50  # an alert storm's text is its first alerts repeated
@@ -108,7 +108,8 @@ class SimilarIndex:
 
 # --- from the database ----------------------------------------------------------------------------
 
-def incident_doc(incident: Incident, *, alerts: Sequence[Alert] | None = None, extra: Sequence[str] = ()) -> IncidentDoc:
+def incident_doc(incident: Incident, *, alerts: Sequence[Alert] | None = None,
+                 extra: Sequence[str] = ()) -> IncidentDoc:
     alerts = list(alerts if alerts is not None else incident.alerts.all()[:MAX_ALERTS_PER_INCIDENT])
     services = frozenset({incident.service.name} | {a.service.name for a in alerts})
     words = [incident.title, incident.service.name, *(a.title for a in alerts), *sorted(services), *extra]
@@ -164,7 +165,7 @@ def similar_index() -> SimilarIndex:
 
 def _resolution_notes(incident: Incident) -> list[str]:
     notes = [incident.resolution] if incident.resolution.strip() else []
-    notes += list(TimelineEvent.objects.filter(incident=incident, kind__in=["note", "resolved"])
+    notes += list(TimelineEvent.objects.filter(incident=incident, kind="note")
                   .exclude(message="").order_by("-at").values_list("message", flat=True)[:3])
     return list(dict.fromkeys(notes))  # same text once
 

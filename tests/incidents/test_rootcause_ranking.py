@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from incidents.services.rootcause.dataset import Table, table_evidence
+from incidents.services.rootcause.dataset import Table
 from incidents.services.rootcause.injector import evaluate, inject
 from incidents.services.rootcause.ranking import AlertEvidence, MetricEvidence, accuracy, most_anomalous, rank
 

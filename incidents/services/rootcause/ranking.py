@@ -184,12 +184,14 @@ def rank(
     scores: dict[str, tuple[float, str]] = {}
     for n in nodes:
         s = strength[n]
+        mine = onset[n]
         explained, by = 0.0, ""
         for c, hops in _reachable_callees(n, graph, fault, observed):
             e = fault[c] * HOP_DECAY ** (hops - 1)  # only a callee's fault spreads up to its callers
             if e <= 0:
                 continue
-            if onset[n] is not None and onset[c] is not None and onset[c] > onset[n] + ONSET_TOLERANCE_SECONDS:
+            theirs = onset[c]
+            if mine is not None and theirs is not None and theirs > mine + ONSET_TOLERANCE_SECONDS:
                 e *= LATER_CALLEE_DISCOUNT
             if e > explained:
                 explained, by = e, c
@@ -197,12 +199,12 @@ def rank(
         abnormal_callers = [strength[p] for p in callers[n] if strength[p] > 0]
         support = sum(abnormal_callers) / len(callers[n]) if callers[n] else 0.0
         score = own * (1.0 - CALLER_SUPPORT_WEIGHT + CALLER_SUPPORT_WEIGHT * support)
-        caller_onsets = [onset[p] for p in callers[n] if strength[p] > 0 and onset[p] is not None]
-        if s > 0 and onset[n] is not None and caller_onsets and all(
-            onset[n] < o - ONSET_TOLERANCE_SECONDS / 2 for o in caller_onsets
+        caller_onsets = [o for p in callers[n] if strength[p] > 0 and (o := onset[p]) is not None]
+        if s > 0 and mine is not None and caller_onsets and all(
+            mine < o - ONSET_TOLERANCE_SECONDS / 2 for o in caller_onsets
         ):
             score += EARLY_ONSET_BONUS * s
-        elif onset[n] is not None and any(onset[n] > o + ONSET_TOLERANCE_SECONDS for o in caller_onsets):
+        elif mine is not None and any(mine > o + ONSET_TOLERANCE_SECONDS for o in caller_onsets):
             score *= LATE_ONSET_FACTOR
         if target and n not in paths:
             score *= OFF_PATH_FACTOR

@@ -10,10 +10,10 @@ from .ranking import ABNORMAL_Z, MetricEvidence
 # any wiggle into an infinite z.
 RELATIVE_SCALE_FLOOR = 0.005
 ABSOLUTE_SCALE_FLOOR = 1e-9  # all-zero series
-MAD_TO_SIGMA = 1.4826
+MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its standard deviation
 TAIL_QUANTILE = 0.98  # the 2nd-worst point of a window beyond the normal 98th percentile is rare
 MAX_Z = 1000.0  # beyond this the number means nothing more; keeps reports and JSON finite
-SUSTAIN_POINTS = 2  # a fault lasts: the window's 2nd-worst point counts, not one spike  # MAD of a normal distribution times this is its standard deviation
+SUSTAIN_POINTS = 2  # a fault lasts: the window's 2nd-worst point counts, not one spike
 
 # Which way is harmful, by words in the metric name; anything else counts both ways.
 UP_WORDS = ("latency", "duration", "error", "fault", "throttle", "cpu", "memory", "disk", "queue", "lag", "time")

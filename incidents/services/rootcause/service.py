@@ -63,7 +63,17 @@ def incident_ranking(*, incident: Incident, now: datetime | None = None) -> Rank
         for a in alerts
     ]
     sub = {n: graph.get(n, set()) & scope for n in scope}
-    return rank(callees=sub, metrics=metrics, alerts=alert_evidence, target=incident.service.name, limit=TOP)
+    return rank(callees=sub, metrics=metrics, alerts=alert_evidence, target=symptom(incident.service.name,
+                alert_services, graph), limit=TOP)
+
+
+def symptom(primary: str, alert_services: set[str], graph: dict[str, set[str]]) -> str:
+    """Where the problem shows to users: the alerting service that (transitively) calls the most other
+    alerting services; the incident's own service on a tie."""
+    def reach(name: str) -> int:
+        return len(_callees_closure({name}, graph) & alert_services)
+
+    return max(sorted(alert_services), key=lambda n: (reach(n), n == primary))
 
 
 def _candidate_data(c: Candidate) -> dict[str, Any]:
