@@ -15,6 +15,7 @@ import numpy as np
 
 from .dataset import Table, table_evidence
 from .ranking import accuracy, most_anomalous, rank
+from .scoring import normal_profile
 
 WINDOW = 12  # points in an injected case: an hour at 5-minute resolution
 FAULT_AT = 5  # the fault starts at this point of the window; the points before it are normal
@@ -22,6 +23,7 @@ ATTENUATION = (0.3, 0.9)  # share of a callee's degradation a caller inherits, p
 DELAY_PROBABILITY = 0.5  # chance a hop adds one step of delay (a caller notices on its next interval)
 LATENCY_FACTOR = (0.5, 3.0)  # the root's latency rises by this multiple of its normal level
 AVAILABILITY_DROP = (1.0, 10.0)  # percentage points of availability lost at the root
+VISIBLE_SPREADS = (3.0, 8.0)  # a visible fault moves its node's metric this many robust spreads at least
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,11 +58,25 @@ def _columns(table: Table, node: str, metric: str) -> list[int]:
 
 
 def injectable(table: Table, node: str) -> list[str]:
-    return [kind for kind in ("latency", "availability") if _columns(table, node, kind)]
+    """Fault kinds a node can show: it has the metric, and for an availability drop its normal level
+    leaves room for one (an "availability" that sits at 0 or swings over its whole range cannot)."""
+    kinds = []
+    for kind in ("latency", "availability"):
+        columns = _columns(table, node, kind)
+        if not columns:
+            continue
+        if kind == "availability":
+            profiles = [normal_profile(table.values[:, j]) for j in columns]
+            if not any(centre - VISIBLE_SPREADS[0] * spread > 0 for centre, spread in profiles):
+                continue
+        kinds.append(kind)
+    return kinds
 
 
 def inject(*, normal: Table, callees: dict[str, set[str]], root: str, kind: str,
-           rng: np.random.Generator) -> InjectedCase:
+           rng: np.random.Generator, visible: bool = False) -> InjectedCase:
+    """One fault at `root`. `visible`: at least VISIBLE_SPREADS robust spreads of the root's own metric, so
+    the fault shows where it happens (a fault hidden in its node's noise shows only in its callers)."""
     start = int(rng.integers(0, len(normal.times) - WINDOW))
     values = normal.values[start:start + WINDOW].copy()
     times = normal.times[start:start + WINDOW]
@@ -83,6 +99,9 @@ def inject(*, normal: Table, callees: dict[str, set[str]], root: str, kind: str,
         extra = float(rng.uniform(*LATENCY_FACTOR)) * float(np.nanmax(base))  # seconds added at the root
     else:
         extra = float(rng.uniform(*AVAILABILITY_DROP))
+    if visible:
+        spreads = [normal_profile(normal.values[:, j])[1] for j in _columns(normal, root, kind)]
+        extra = max(extra, float(rng.uniform(*VISIBLE_SPREADS)) * float(np.nanmin(spreads)))
     for node, share in effect.items():
         begin = min(FAULT_AT + delay[node], WINDOW - 1)
         for j in _columns(normal, node, kind):
@@ -118,7 +137,7 @@ def _depth(node: str, root: str, callees: dict[str, set[str]]) -> int:
 
 
 def evaluate(*, normal: Table, callees: dict[str, set[str]], trials: int = 2, seed: int = 13,
-             nodes: list[str] | None = None) -> InjectionReport:
+             nodes: list[str] | None = None, visible: bool = False) -> InjectionReport:
     """Inject `trials` faults of each kind at every node that has a metric for it; score three rankers."""
     rng = np.random.default_rng(seed)
     graph_nodes = sorted(set(callees) | {c for cs in callees.values() for c in cs})
@@ -138,7 +157,7 @@ def evaluate(*, normal: Table, callees: dict[str, set[str]], trials: int = 2, se
         mine: list[tuple[list[str], str]] = []
         for kind in kinds:
             for _ in range(trials):
-                case = inject(normal=normal, callees=callees, root=node, kind=kind, rng=rng)
+                case = inject(normal=normal, callees=callees, root=node, kind=kind, rng=rng, visible=visible)
                 evidence = table_evidence(metrics=case.window, normal=normal, target_ts=case.target_ts)
                 ranking = rank(callees=callees, metrics=evidence, target=case.target).names()
                 mine.append((ranking, node))
