@@ -22,6 +22,8 @@ from incidents.choices import IncidentStatus, StepStatus
 from incidents.models import Alert, Incident, PlaybookStepRun, TimelineEvent
 from incidents.panels import Panel, panel_register
 
+from .rootcause import incident_rootcause
+
 TEXT_WEIGHT = 0.6  # the words carry most of the meaning; the structure separates same-words-other-service
 SERVICE_WEIGHT = 0.2  # same primary service
 OVERLAP_WEIGHT = 0.15  # Jaccard of the services involved
@@ -31,6 +33,7 @@ MIN_SIMILARITY = 0.2  # below this a "similar" incident is noise: show nothing r
 LIMIT = 5
 RESOLVED = (IncidentStatus.RESOLVED, IncidentStatus.CLOSED)
 MAX_ALERTS_PER_INCIDENT = 50  # an alert storm's text is its first alerts repeated
+ROOT_CAUSES = 3  # probable root-cause services added to an incident's words
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -170,8 +173,16 @@ def _resolution_notes(incident: Incident) -> list[str]:
     return list(dict.fromkeys(notes))  # same text once
 
 
-def similar_incidents(*, incident: Incident, limit: int = LIMIT, candidates: Sequence[str] = ()) -> dict[str, Any]:
-    """The most similar resolved incidents with what resolved them, and the playbook to suggest."""
+def similar_incidents(*, incident: Incident, limit: int = LIMIT, candidates: Sequence[str] | None = None
+                      ) -> dict[str, Any]:
+    """The most similar resolved incidents with what resolved them, and the playbook to suggest.
+
+    The probable root-cause services (top three, from the cached ranking) join the incident's words: a past
+    incident on the service the fault comes from is similar even when the alerts fired elsewhere.
+    """
+    if candidates is None:
+        candidates = [c["service"] for c in incident_rootcause(incident=incident)["candidates"][:ROOT_CAUSES]
+                      if c["score"] > 0]
     doc = incident_doc(incident, extra=candidates)
     matches = similar_index().query(doc, limit=limit, exclude=incident.pk)
     rows = {i.pk: i for i in Incident.objects.filter(pk__in=[m.id for m in matches]).select_related(
