@@ -72,6 +72,14 @@ def beat_schedule(*, alert_intake_sweep_seconds: float, notify_sweep_seconds: fl
             "schedule": timedelta(hours=1),
             "options": {"expires": 3000},
         },
+        # --- monitoring: capacity (issue 13) ----------------------------------------------------
+        # Time-to-exhaustion forecasts: a trend over days moves little in 15 minutes, and a raised
+        # signal is resolved within one period of the trend turning.
+        "monitoring-forecast-capacity": {
+            "task": "monitoring.forecast_capacity",
+            "schedule": timedelta(minutes=15),
+            "options": {"expires": 14 * 60},
+        },
         # --- monitoring: alert intake --------------------------------------------------------
         # Alert requests stored while the broker was down, or whose worker died, are queued again;
         # every few seconds because these are pages waiting to happen.

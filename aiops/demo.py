@@ -15,6 +15,7 @@ from models_registry import demo as models_registry_demo
 from models_registry import demo_console as models_registry_console_demo
 from models_registry import demo_monitors as models_registry_monitors_demo
 from monitoring import demo as monitoring_demo
+from monitoring import demo_insights as insights_demo
 
 DEMO_PASSWORD = "aiops-demo"  # printed by `manage.py demo`; the demo is for laptops only
 
@@ -72,6 +73,8 @@ STEPS.append(models_registry_demo.run)
 # Learning (issue 11): a closed incident of six weeks ago with its published review, action items (held,
 # recurred) and cost. Before the incident core's history, which plays the last days back.
 STEPS.append(incidents_learning_demo.run)
+# Issue 13: resolved past incidents of the storm's fault (similar incidents), before the replay reaches them.
+STEPS.append(insights_demo.run)
 # Incident core: incidents of every level with grouped alerts, a silence and a flapping alert. It plays
 # days of history back with their arrival times, so it runs before anything arrives "now": correlation
 # windows run on arrival, and a live incident would otherwise sit in the replayed history's window.
@@ -86,3 +89,5 @@ STEPS.append(incidents_demo.run_response)
 STEPS.append(models_registry_monitors_demo.run)
 # issue 12: a model alert after the monitors ran, so an incident page shows the model panel.
 STEPS.append(models_registry_console_demo.run)
+# Issue 13: a disk heading for its limit (time to exhaustion), after the replays: its signal arrives now.
+STEPS.append(insights_demo.run_capacity)

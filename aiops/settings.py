@@ -411,6 +411,12 @@ INCIDENTS_SLA = env_str("INCIDENTS_SLA", "1:5/240,2:15/480,3:240/4320,4:-/20160"
 INCIDENTS_SLA_AT_RISK = env_float("INCIDENTS_SLA_AT_RISK", 0.25)
 # How often an open queue asks the server what changed (seconds): a cheap indexed read.
 CONSOLE_POLL_SECONDS = env_int("CONSOLE_POLL_SECONDS", 5, minimum=1)
+# --- Issue 13: capacity forecasts (time to exhaustion) -------------------------------------------
+# A capacity series raises a signal when its trend's upper bound reaches the limit within this horizon.
+CAPACITY_HORIZON_HOURS = env_int("CAPACITY_HORIZON_HOURS", 7 * 24, minimum=1)
+# The trend is fitted on this much recent history: long enough to see through a daily cycle, short
+# enough that last month's cleanup does not hide this week's growth.
+CAPACITY_FIT_HOURS = env_int("CAPACITY_FIT_HOURS", 72, minimum=6)
 
 # --- Periodic tasks: the one beat table (aiops/beat.py), after the settings it reads ---------------
 CELERY_BEAT_SCHEDULE = beat_schedule(

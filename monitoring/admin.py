@@ -68,14 +68,16 @@ from monitoring.models import Anomaly, MetricSeries, TelemetryBatch  # noqa: E40
 
 @admin.register(MetricSeries)
 class MetricSeriesAdmin(admin.ModelAdmin):
-    """Series are created by intake; admins tune their detector and threshold here."""
+    """Series are created by intake; admins tune their detector and threshold, and mark capacity series
+    (kind + limit: time-to-exhaustion forecasts) here."""
 
     list_display = ["id", "service", "metric", "labels", "kind", "unit", "detector", "threshold", "last_scored_ts",
                     "points_scored"]
-    list_filter = ["kind", "service", "detector"]
+    list_filter = ["kind", "capacity_kind", "service", "detector"]
     list_select_related = ["service"]
     search_fields = ["metric"]
-    fields = ["service", "metric", "labels", "kind", "unit", "detector", "threshold", "state_detector",
+    fields = ["service", "metric", "labels", "kind", "unit", "detector", "threshold", "capacity_kind",
+              "capacity_limit", "state_detector",
               "last_scored_ts", "points_scored", "open_direction", "normal_streak", "created_at"]
     readonly_fields = ["service", "metric", "labels", "state_detector", "last_scored_ts", "points_scored",
                        "open_direction", "normal_streak", "created_at"]

@@ -48,3 +48,13 @@ class AlertIntakeStatus(models.TextChoices):
     PROCESSING = "processing", "Processing"
     PROCESSED = "processed", "Processed"
     FAILED = "failed", "Failed"
+
+
+class CapacityKind(models.TextChoices):
+    """What a capacity series measures against its limit (time-to-exhaustion forecasts, issue 13)."""
+
+    DISK = "disk", "Disk"
+    MEMORY = "memory", "Memory"
+    QUOTA = "quota", "Quota"
+    CONNECTION_POOL = "connection_pool", "Connection pool"
+    BUDGET = "budget", "Budget"

@@ -11,6 +11,7 @@ from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from .services import anomalies as anomaly_services
+from .services import capacity as capacity_services
 from .services import intake as intake_services
 from .services import points as point_services
 from .services import telemetry as telemetry_services
@@ -114,3 +115,10 @@ def process_alert_intake(self: Task, intake_id: int) -> str:
 @shared_task(name="monitoring.requeue_alert_intakes")
 def requeue_alert_intakes() -> int:
     return intake_services.alert_intakes_requeue_stale()
+
+
+# --- capacity (issue 13) ----------------------------------------------------------------------
+@shared_task(name="monitoring.forecast_capacity", ignore_result=True, **_RETRY)
+def forecast_capacity() -> int:
+    """Recompute every capacity series' time-to-exhaustion forecast (beat, every 15 minutes)."""
+    return capacity_services.capacity_forecast_all()

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from core.models import Service
 from monitoring.choices import SeriesKind
-from monitoring.models import MetricSeries
+from monitoring.models import CapacityForecast, MetricSeries
 from monitoring.selectors import series as series_selectors
 
 # Ranges offered on the series page; the API takes any from/to/step.
@@ -34,7 +34,7 @@ def index(request):
 
 
 def series_detail(request, pk: int):
-    series = get_object_or_404(MetricSeries.objects.select_related("service"), pk=pk)
+    series = get_object_or_404(MetricSeries.objects.select_related("service", "capacity_forecast"), pk=pk)
     chosen = params_range = request.GET.get("range", DEFAULT_RANGE)
     if params_range not in RANGES:
         chosen = DEFAULT_RANGE
@@ -51,8 +51,21 @@ def series_detail(request, pk: int):
         "expected": window.expected, "lower": window.lower, "upper": window.upper,
         "anomalies": [{"x": a.ts.timestamp() * 1000, "y": a.value, "score": a.score} for a in anomalies],
         "unit": series.unit,
+        "projection": _projection(series),
     }
     return render(request, "monitoring/series.html", {
-        "series": series, "window": window, "chart": chart, "anomalies": anomalies[:100],
+        "series": series, "forecast": getattr(series, "capacity_forecast", None),
+        "window": window, "chart": chart, "anomalies": anomalies[:100],
         "ranges": list(RANGES), "chosen": chosen, "start": start, "end": end,
     })
+
+
+def _projection(series: MetricSeries) -> dict | None:
+    """The capacity forecast's projected line to the limit (issue 13), for the chart; None without one."""
+    forecast = CapacityForecast.objects.filter(series=series).first()
+    if forecast is None:
+        return None
+    start = forecast.computed_at.timestamp() * 1000
+    hours = forecast.projection.get("hours", [])
+    return {"t": [start + h * 3_600_000 for h in hours], "mean": forecast.projection.get("mean", []),
+            "upper": forecast.projection.get("upper", []), "limit": forecast.limit}

@@ -21,6 +21,9 @@ urlpatterns: list = [
          name="incident-playbook-step-done"),
     path("incidents/<int:incident_id>/playbook/steps/<int:step_id>/run/", views.PlaybookStepRunView.as_view(),
          name="incident-playbook-step-run"),
+    # Issue 13: probable root cause and similar past incidents.
+    path("incidents/<int:incident_id>/rootcause/", views.IncidentRootCauseView.as_view(), name="incident-rootcause"),
+    path("incidents/<int:incident_id>/similar/", views.IncidentSimilarView.as_view(), name="incident-similar"),
     path("incidents/<int:incident_id>/deliveries/", views.IncidentDeliveryList.as_view(), name="incident-deliveries"),
     path("notifications/", views.MyNotificationList.as_view(), name="my-notifications"),
     path("notifications/read/", views.MyNotificationsRead.as_view(), name="my-notifications-read"),

@@ -22,9 +22,11 @@ from core.permissions import READ_ROLES, IsIntegrationOrOperator, integration_ch
 from incidents import selectors, services
 from incidents.choices import SourceKind
 from incidents.contracts import InvalidSignal, SignalIn, signal_normalise
-from incidents.models import Delivery, UserNotification
+from incidents.models import Delivery, Incident, UserNotification
 from incidents.services import notifications, playbooks
+from incidents.services.rootcause import incident_rootcause
 from incidents.services.severity import incident_override_severity
+from incidents.services.similar import similar_incidents
 
 from .serializers import (
     NOTIFICATIONS_READ,
@@ -379,3 +381,29 @@ class QueueChangesView(APIView):
             raise ValidationError({"since": "A cursor is a whole number (the previous answer's `cursor`)."})
         result = selectors.queue_changes(since=int(raw) if raw else None)
         return Response(QueueChangesSerializer(dataclasses.asdict(result)).data)
+class IncidentRootCauseView(APIView):
+    """`GET /api/v1/incidents/{id}/rootcause/`: probable root-cause services with their evidence (issue 13).
+
+    Computed on read, cached until an alert joins; `basis` says whether telemetry, alerts or only the
+    dependency graph was available.
+    """
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, incident_id: int):
+        return Response(incident_rootcause(incident=_incident_or_404(incident_id)))
+
+
+class IncidentSimilarView(APIView):
+    """`GET /api/v1/incidents/{id}/similar/`: the most similar resolved incidents, what resolved them, and the
+    playbook to suggest (issue 13)."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, incident_id: int):
+        return Response(similar_incidents(incident=_incident_or_404(incident_id)))
+
+
+def _incident_or_404(incident_id: int):
+    try:
+        return selectors.incident_get(pk=incident_id)
+    except Incident.DoesNotExist as exc:
+        raise NotFound(f"No incident {incident_id}.", field="incident") from exc

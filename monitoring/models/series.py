@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from monitoring.choices import Direction, SeriesKind
+from monitoring.choices import CapacityKind, Direction, SeriesKind
 from monitoring.detection.registry import detector_names
 
 
@@ -57,6 +57,11 @@ class MetricSeries(models.Model):
     counter_value = models.FloatField(null=True, blank=True, editable=False)
     counter_ts = models.DateTimeField(null=True, blank=True, editable=False)
     counter_start_ts = models.DateTimeField(null=True, blank=True, editable=False)
+    # Capacity (issue 13): a series with a kind and a limit gets a time-to-exhaustion forecast.
+    capacity_kind = models.CharField(max_length=20, choices=CapacityKind.choices, blank=True)
+    capacity_limit = models.FloatField(
+        null=True, blank=True, help_text="The value at which the resource is exhausted (same unit as the series).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -75,6 +80,8 @@ class MetricSeries(models.Model):
             raise ValidationError({"detector": f"Unknown detector; one of {', '.join(detector_names())}."})
         if self.threshold is not None and not 0.0 < self.threshold <= 1.0:
             raise ValidationError({"threshold": "A score threshold lies in (0, 1]."})
+        if bool(self.capacity_kind) != (self.capacity_limit is not None):
+            raise ValidationError({"capacity_limit": "A capacity series needs both a kind and a limit."})
 
 
 class DetectQueue(models.Model):
@@ -162,3 +169,22 @@ class Anomaly(models.Model):
 
     def __str__(self) -> str:
         return f"{self.series} {self.direction} at {self.ts:%Y-%m-%d %H:%M:%S} (score {self.score:.2f})"
+
+
+class CapacityForecast(models.Model):
+    """The latest time-to-exhaustion forecast of a capacity series, and whether its signal is open."""
+
+    series = models.OneToOneField(MetricSeries, on_delete=models.CASCADE, related_name="capacity_forecast")
+    computed_at = models.DateTimeField()
+    limit = models.FloatField()
+    level = models.FloatField(help_text="Fitted value at computation time.")
+    slope_per_hour = models.FloatField()
+    expected_at = models.DateTimeField(null=True, blank=True, help_text="When the trend reaches the limit.")
+    earliest_at = models.DateTimeField(null=True, blank=True, help_text="When the interval's upper bound does.")
+    latest_at = models.DateTimeField(null=True, blank=True, help_text="When the interval's lower bound does.")
+    horizon_hours = models.FloatField()
+    projection = models.JSONField(default=dict, blank=True, help_text="{hours, mean, upper} from computed_at.")
+    signal_open = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"capacity forecast of series {self.series_id}"

@@ -5,17 +5,31 @@
   function draw(canvas, d) {
     if (!canvas || !window.Chart || Chart.getChart(canvas)) return;
     const pts = (ys) => d.t.map((t, i) => ({x: t, y: ys[i]}));
+    const datasets = [
+      {label: "band (lower)", data: pts(d.lower), borderWidth: 0, pointRadius: 0, fill: false},
+      {label: "expected band", data: pts(d.upper), borderWidth: 0, pointRadius: 0, fill: "-1",
+       backgroundColor: "rgba(47,91,211,0.12)"},
+      {label: "expected", data: pts(d.expected), borderColor: "rgba(47,91,211,0.6)", borderDash: [4, 3],
+       borderWidth: 1, pointRadius: 0},
+      {label: "value", data: pts(d.mean), borderColor: "#1d2330", borderWidth: 1.5, pointRadius: 0},
+      {label: "anomaly", type: "scatter", data: d.anomalies, backgroundColor: "#b91c1c", pointRadius: 4},
+    ];
+    const p = d.projection;  // capacity series: the trend projected to the limit, with its upper bound
+    if (p && p.t.length) {
+      const line = (ys) => p.t.map((t, i) => ({x: t, y: ys[i]}));
+      datasets.push(
+        {label: "projected", data: line(p.mean), borderColor: "#ca8a04", borderDash: [6, 4], borderWidth: 1.5,
+         pointRadius: 0},
+        {label: "projected (upper)", data: line(p.upper), borderColor: "rgba(202,138,4,0.5)", borderDash: [2, 3],
+         borderWidth: 1, pointRadius: 0},
+        {label: "limit", data: [{x: Math.min(d.t[0] || p.t[0], p.t[0]), y: p.limit},
+                                {x: p.t[p.t.length - 1], y: p.limit}],
+         borderColor: "#b91c1c", borderWidth: 1, pointRadius: 0},
+      );
+    }
     new Chart(canvas, {
       type: "line",
-      data: {datasets: [
-        {label: "band (lower)", data: pts(d.lower), borderWidth: 0, pointRadius: 0, fill: false},
-        {label: "expected band", data: pts(d.upper), borderWidth: 0, pointRadius: 0, fill: "-1",
-         backgroundColor: "rgba(47,91,211,0.12)"},
-        {label: "expected", data: pts(d.expected), borderColor: "rgba(47,91,211,0.6)", borderDash: [4, 3],
-         borderWidth: 1, pointRadius: 0},
-        {label: "value", data: pts(d.mean), borderColor: "#1d2330", borderWidth: 1.5, pointRadius: 0},
-        {label: "anomaly", type: "scatter", data: d.anomalies, backgroundColor: "#b91c1c", pointRadius: 4},
-      ]},
+      data: {datasets: datasets},
       options: {
         animation: false, maintainAspectRatio: false, parsing: true, spanGaps: false,
         // One date format on every page: 24-hour times, ISO days (the page's own dates read the same).

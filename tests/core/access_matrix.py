@@ -88,6 +88,8 @@ MATRIX: dict[str, dict[str, str]] = {
     "incident-review-markdown": {"GET": READ},
     "incident-action-items": {"GET": READ, "POST": ACT},
     "incident-cost": {"GET": READ},
+    "incident-rootcause": {"GET": READ},  # probable root cause (#13)
+    "incident-similar": {"GET": READ},
     "incident-cost-lines": {"POST": ACT},
     "review-list": {"GET": READ},
     "action-item-list": {"GET": READ},
