@@ -376,6 +376,14 @@ SEVERITY_CLASSIFIER_ENABLED = env_bool("SEVERITY_CLASSIFIER_ENABLED", True)
 # false sends every signal down the general path (the property test replays histories both ways).
 INCIDENTS_FAST_PATH = env_bool("INCIDENTS_FAST_PATH", True)
 
+# --- #11 Learning and accounting: model and service cost, ROI, cost forecasts ---------------
+# The one currency every cost is kept and reported in (ISO 4217); costs in another are refused.
+AIOPS_CURRENCY = env_str("AIOPS_CURRENCY", "EUR").strip().upper()
+# FOCUS rows are allocated to a model by this tag (`model=<name>`), else to a service by `service=<name>`.
+COST_ALLOCATION_TAG = env_str("COST_ALLOCATION_TAG", "model")
+# A month costing more than this multiple of the median of the three before it is a cost spike.
+COST_SPIKE_FACTOR = env_float("COST_SPIKE_FACTOR", 1.5)
+
 # --- Periodic tasks: the one beat table (aiops/beat.py), after the settings it reads ---------------
 CELERY_BEAT_SCHEDULE = beat_schedule(
     alert_intake_sweep_seconds=ALERT_INTAKE_SWEEP_SECONDS, notify_sweep_seconds=NOTIFY_SWEEP_SECONDS
