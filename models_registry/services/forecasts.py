@@ -17,6 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import numpy as np
+import pandas as pd
 from django.conf import settings
 
 from core.models import Service
@@ -52,9 +53,11 @@ class EtsForecaster(CostForecaster):
     def forecast(self, values: np.ndarray, *, horizon: int) -> ForecastPath:
         from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
-        fit = ETSModel(values.astype(float), error="add", trend="add").fit(disp=False)
+        # A pandas series: statsmodels 0.15's ETS prediction frame needs an index.
+        fit = ETSModel(pd.Series(values.astype(float)), error="add", trend="add").fit(disp=False)
         frame = fit.get_prediction(start=len(values), end=len(values) + horizon - 1).summary_frame(alpha=1 - INTERVAL)
-        return ForecastPath(mean=list(frame["mean"]), lower=list(frame["pi_lower"]), upper=list(frame["pi_upper"]))
+        return ForecastPath(mean=[float(v) for v in frame["mean"]], lower=[float(v) for v in frame["pi_lower"]],
+                            upper=[float(v) for v in frame["pi_upper"]])
 
 
 class ArimaForecaster(CostForecaster):
@@ -66,8 +69,8 @@ class ArimaForecaster(CostForecaster):
         fit = ARIMA(values.astype(float), order=(1, 1, 0), trend="t").fit()
         result = fit.get_forecast(steps=horizon)
         interval = np.asarray(result.conf_int(alpha=1 - INTERVAL))
-        return ForecastPath(mean=list(np.asarray(result.predicted_mean)), lower=list(interval[:, 0]),
-                            upper=list(interval[:, 1]))
+        return ForecastPath(mean=[float(v) for v in np.asarray(result.predicted_mean)],
+                            lower=[float(v) for v in interval[:, 0]], upper=[float(v) for v in interval[:, 1]])
 
 
 FORECASTERS: dict[str, CostForecaster] = {f.name: f for f in (EtsForecaster(), ArimaForecaster())}
