@@ -2,7 +2,7 @@
 cost forecast vs budget; `roi_report` is wrapped as report `roi` by the reports framework (aiops/reports).
 
 The report covers whole calendar months: [start, end) is widened to month boundaries. Predictions and
-value are aggregated in the database (one grouped query per model), so a year of millions of logged
+value are aggregated in the database (one aggregate query per model and month), so a year of millions of logged
 predictions takes seconds.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .choices import CostCategory
 from .models import CostEntry, RegisteredModel
 from .services.costs import CostOwner, month_add, month_start, monthly_costs
 from .services.forecasts import cost_forecast
-from .services.roi import MonthRoi, economics_for, model_roi_by_month, roi_of
+from .services.roi import MonthRoi, economics_for, model_roi_by_month, model_value_and_cost_before, roi_of
 
 
 def _r(value: float | None, digits: int = 2) -> float | None:
@@ -145,8 +145,8 @@ def _sum_categories(months: list[MonthRoi]) -> dict[str, float]:
 
 def _model_row(*, model: RegisteredModel, start: datetime, end: datetime) -> ModelRoiRow:
     economics = economics_for(model=model)
-    to_date = model_roi_by_month(model=model, start=None, end=end, economics=economics)
-    months = [m for m in to_date if m.month >= start]
+    months = model_roi_by_month(model=model, start=start, end=end, economics=economics)
+    value_before, cost_before = model_value_and_cost_before(model=model, economics=economics, before=start)
     cost = round(sum(m.cost for m in months), 2)
     value = round(sum(m.value for m in months), 2)
     predictions = sum(m.predictions for m in months)
@@ -155,7 +155,7 @@ def _model_row(*, model: RegisteredModel, start: datetime, end: datetime) -> Mod
         cost_by_category=_sum_categories(months), cost=cost, predictions=predictions,
         labelled=sum(m.labelled for m in months), cost_per_prediction=cost / predictions if predictions else None,
         value=value, roi=roi_of(value=value, cost=cost), roi_target=economics.roi_target,
-        roi_to_date=roi_of(value=sum(m.value for m in to_date), cost=sum(m.cost for m in to_date)),
+        roi_to_date=roi_of(value=value + value_before, cost=cost + cost_before),
         months=tuple(months), forecast=cost_forecast(owner=CostOwner(model=model), as_of=end).as_dict(),
     )
 

@@ -140,7 +140,9 @@ def cost_forecast(*, owner: CostOwner, as_of: datetime, horizon: int = HORIZON_M
         return CostForecast(**base | {"months": []}, method="", mean=[], lower=[], upper=[],
                             note=f"{len(history)} month(s) of cost; a forecast needs {MIN_MONTHS}")
     values = np.array([c for _, c in history])
-    with warnings.catch_warnings():  # convergence chatter on short, smooth ledgers is expected
+    # Convergence chatter on short, smooth ledgers is expected; statsmodels forces such warnings back on,
+    # so they are recorded (and dropped) rather than filtered.
+    with warnings.catch_warnings(record=True):
         warnings.simplefilter("ignore")
         path = forecaster.forecast(values, horizon=horizon)
     clip = [max(v, 0.0) for v in path.lower]  # spending is never negative

@@ -1,22 +1,21 @@
-"""Business value of a model's logged predictions, cost per prediction and ROI by month, all aggregated in
-the database (one grouped query per model, however many predictions), and the monthly money checks."""
+"""Business value of a model's logged predictions, cost per prediction and ROI by month, aggregated in the
+database (one aggregate query per month, however many predictions), and the monthly money checks."""
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Count, F, Q
-from django.db.models.functions import TruncMonth
 
 from core.models import Service
 
 from ..choices import ModelTask
 from ..models import CostEntry, ModelEconomics, PredictionLog, RegisteredModel
 from .cost_signals import CostFinding, cost_signal_raise
-from .costs import CostOwner, month_add, monthly_costs
+from .costs import CostOwner, month_add, months_between, monthly_costs
 
 POSITIVE_ACTUAL = 0.5  # classification actuals are 0/1; anything at or above a half counts as positive
 SPIKE_HISTORY_MONTHS = 3  # a spike is judged against the median of this many months before it
@@ -82,41 +81,36 @@ def outcome_value(*, model: RegisteredModel, economics: ModelEconomics, outcomes
     )
 
 
-def prediction_outcomes_by_month(
+def prediction_outcomes(
     *, model: RegisteredModel, economics: ModelEconomics, start: datetime | None, end: datetime
-) -> dict[datetime, tuple[int, int, dict[str, int]]]:
-    """(predictions, labelled, outcome counts) per month start: one grouped query, no rows in Python."""
+) -> tuple[int, int, dict[str, int]]:
+    """(predictions, labelled, outcome counts) over [start, end): one aggregate query, no rows in Python."""
     rows = PredictionLog.objects.filter(model=model, created_at__lt=end)
     if start is not None:
         rows = rows.filter(created_at__gte=start)
     counts = _outcome_counts(model=model, economics=economics)
-    grouped = (
-        rows.order_by()  # the model's default ordering would join the GROUP BY
-        .annotate(month=TruncMonth("created_at", tzinfo=UTC))
-        .values("month")
-        .annotate(n=Count("id"), labelled=Count("actual"), **counts)
-    )
-    result = {}
-    for row in grouped:
-        month = row["month"] if isinstance(row["month"], datetime) else datetime.fromisoformat(str(row["month"]))
-        month = month.astimezone(UTC) if month.tzinfo else month.replace(tzinfo=UTC)
-        outcomes = {k: int(row[k]) for k in counts}
-        if model.task != ModelTask.CLASSIFICATION:
-            outcomes["accurate"] = int(row["labelled"]) - outcomes["optimistic"] - outcomes["conservative"]
-        result[month] = (int(row["n"]), int(row["labelled"]), outcomes)
-    return result
+    # Plain range filters on the (model, created_at) index; no per-row date function (SQLite's
+    # TruncMonth is a Python callback per row, far too slow for millions of predictions).
+    row = rows.order_by().aggregate(n=Count("id"), labelled=Count("actual"), **counts)
+    outcomes = {k: int(row[k] or 0) for k in counts}
+    labelled = int(row["labelled"] or 0)
+    if model.task != ModelTask.CLASSIFICATION:
+        outcomes["accurate"] = labelled - outcomes["optimistic"] - outcomes["conservative"]
+    return int(row["n"] or 0), labelled, outcomes
 
 
-def model_roi_by_month(*, model: RegisteredModel, start: datetime | None, end: datetime,
+def model_roi_by_month(*, model: RegisteredModel, start: datetime, end: datetime,
                        economics: ModelEconomics | None = None) -> list[MonthRoi]:
-    """Every month in [start, end) with cost or predictions; start None means from the first of either."""
+    """Every month of [start, end) (whole months) with cost or predictions: one query per month."""
     economics = economics or economics_for(model=model)
-    predictions = prediction_outcomes_by_month(model=model, economics=economics, start=start, end=end)
-    cost_start = start or _first_cost(model=model) or end
-    costs = monthly_costs(owner=CostOwner(model=model), start=cost_start, end=end)
+    costs = monthly_costs(owner=CostOwner(model=model), start=start, end=end)
     months = []
-    for month in sorted(set(predictions) | set(costs)):
-        n, labelled, outcomes = predictions.get(month, (0, 0, {}))
+    for month in months_between(start, end):
+        n, labelled, outcomes = prediction_outcomes(
+            model=model, economics=economics, start=max(month, start), end=min(month_add(month, 1), end)
+        )
+        if not n and month not in costs:
+            continue
         by_category = {k: round(v, 2) for k, v in sorted(costs.get(month, {}).items())}
         months.append(MonthRoi(
             month=month, cost=round(sum(by_category.values()), 2), cost_by_category=by_category, predictions=n,
@@ -126,17 +120,23 @@ def model_roi_by_month(*, model: RegisteredModel, start: datetime | None, end: d
     return months
 
 
+def model_value_and_cost_before(*, model: RegisteredModel, economics: ModelEconomics,
+                                before: datetime) -> tuple[float, float]:
+    """Value and cost of everything before `before` (for ROI to date)."""
+    _, _, outcomes = prediction_outcomes(model=model, economics=economics, start=None, end=before)
+    first = _first_cost(model=model)
+    cost = 0.0
+    if first is not None and first < before:
+        costs = monthly_costs(owner=CostOwner(model=model), start=first, end=before)
+        cost = sum(sum(c.values()) for c in costs.values())
+    return outcome_value(model=model, economics=economics, outcomes=outcomes), cost
+
+
 def _first_cost(*, model: RegisteredModel) -> datetime | None:
     return CostEntry.objects.filter(model=model).order_by("period_start").values_list("period_start", flat=True).first()
 
 
 # --- monthly checks ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MoneyCheck:
-    month: datetime
-    findings: list[CostFinding] = field(default_factory=list)
 
 
 def _roi_href() -> str:
@@ -199,7 +199,3 @@ def cost_spikes_check(*, month: datetime) -> list[CostFinding]:
         ))
     return findings
 
-
-def money_checks_run(*, month: datetime) -> MoneyCheck:
-    """The monthly pass over a complete month: ROI targets and cost spikes."""
-    return MoneyCheck(month=month, findings=roi_targets_check(month=month) + cost_spikes_check(month=month))

@@ -118,3 +118,12 @@ def test_roi_report_api_and_page(journey, client_as, client):
     exported = client.get("/models/roi/csv?start=2013-02&end=2013-04")
     assert list(csv.reader(io.StringIO(exported.content.decode())))[0][0] == "model"
     assert client.get("/models/roi/?start=13-2013").status_code == 400
+
+
+def test_the_monthly_pass_judges_the_last_complete_month(journey):
+    from models_registry.services.money import money_checks_run
+
+    check = money_checks_run(now=month(2013, 4, 2))
+    assert f"{check.month:%Y-%m}" == "2013-03"
+    # March: ROI 37.5 % under its 50 % target, and 8 of cost against February's 4 (over 1.5x): a spike.
+    assert [f.kind for f in check.findings] == ["roi_below_target", "cost_spike"]
