@@ -11,6 +11,7 @@ from core.choices import Role, Tier
 from core.services import service_get_or_create, service_set_dependencies, team_get_or_create
 from incidents import demo as incidents_demo
 from models_registry import demo as models_registry_demo
+from models_registry import demo_costs as models_registry_costs_demo
 from models_registry import demo_monitors as models_registry_monitors_demo
 from monitoring import demo as monitoring_demo
 
@@ -79,3 +80,5 @@ STEPS.append(monitoring_demo.run_alert_intake)
 STEPS.append(incidents_demo.run_response)
 # Last: a month of predictions and actuals through the monitors (a breach opens a model incident).
 STEPS.append(models_registry_monitors_demo.run)
+# After the monitors' month of predictions: a FOCUS cost ledger, ROI and money signals for the models (#11).
+STEPS.append(models_registry_costs_demo.run)

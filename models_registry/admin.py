@@ -68,7 +68,8 @@ class PredictionLogAdmin(ReadOnlyAdmin):
 class CostEntryForm(forms.ModelForm):
     class Meta:
         model = CostEntry
-        fields = "__all__"
+        fields = ["model", "service", "category", "period_start", "period_end", "amount", "billed_amount",
+                  "currency", "source", "provider_service", "resource_id", "description"]
 
     def clean(self):
         data = super().clean()

@@ -163,9 +163,8 @@ def _model_row(*, model: RegisteredModel, start: datetime, end: datetime) -> Mod
 def roi_report(*, start: date | datetime, end: date | datetime) -> RoiReport:
     """The ROI report for the months of [start, end): every registered model, and every service with costs."""
     lo, hi = report_bounds(start=start, end=end)
-    models = tuple(
-        _model_row(model=m, start=lo, end=hi) for m in RegisteredModel.objects.select_related("service").order_by("name")
-    )
+    registered = RegisteredModel.objects.select_related("service").order_by("name")
+    models = tuple(_model_row(model=m, start=lo, end=hi) for m in registered)
     service_ids = CostEntry.objects.filter(service__isnull=False).values_list("service_id", flat=True).distinct()
     services = []
     for service in Service.objects.filter(pk__in=service_ids).order_by("name"):

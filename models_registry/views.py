@@ -16,9 +16,9 @@ from core.exceptions import DomainError, InvalidInput
 from core.selectors import user_has_role
 
 from . import selectors, services
-from .reports import roi_report
 from .choices import ModelTask, TrainingTrigger
 from .exceptions import ModelNotFound
+from .reports import roi_report
 
 # Metrics charted per task: the business metrics the gate judges, plus one statistical companion.
 CHART_METRICS = {
@@ -109,7 +109,9 @@ def _month_param(request: HttpRequest, name: str, default: date) -> date:
 
 def _roi_for(request: HttpRequest):
     default_start, default_end = selectors.roi_default_period()
-    return roi_report(start=_month_param(request, "start", default_start), end=_month_param(request, "end", default_end))
+    return roi_report(
+        start=_month_param(request, "start", default_start), end=_month_param(request, "end", default_end)
+    )
 
 
 def roi(request: HttpRequest) -> HttpResponse:

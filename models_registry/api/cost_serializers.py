@@ -7,8 +7,8 @@ from ..models import CostEntry, CostImport
 
 
 class CostEntrySerializer(serializers.ModelSerializer):
-    model = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    service = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    model: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    service: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="name", read_only=True)
 
     class Meta:
         model = CostEntry

@@ -11,7 +11,6 @@ from django.db.models import Q
 from ..choices import CostCategory, CostSource
 from .registry import RegisteredModel
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
 NON_NEGATIVE = [MinValueValidator(Decimal("0"))]
 
 
@@ -23,7 +22,7 @@ class CostImport(models.Model):
     rows = models.PositiveIntegerField(help_text="Data rows in the file.")
     entries = models.PositiveIntegerField(help_text="Ledger entries stored (allocated rows).")
     skipped = models.PositiveIntegerField(default=0, help_text="Rows without an allocation tag.")
-    total = models.DecimalField(**MONEY)
+    total = models.DecimalField(max_digits=14, decimal_places=2)
     currency = models.CharField(max_length=3)
     imported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -49,8 +48,10 @@ class CostEntry(models.Model):
     category = models.CharField(max_length=40, choices=CostCategory.choices)
     period_start = models.DateTimeField()
     period_end = models.DateTimeField(help_text="Exclusive, as FOCUS ChargePeriodEnd.")
-    amount = models.DecimalField(**MONEY, validators=NON_NEGATIVE, help_text="Allocated (effective) cost.")
-    billed_amount = models.DecimalField(**MONEY, null=True, blank=True, validators=NON_NEGATIVE)
+    amount = models.DecimalField(
+        max_digits=14, decimal_places=2, validators=NON_NEGATIVE, help_text="Allocated (effective) cost."
+    )
+    billed_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, validators=NON_NEGATIVE)
     currency = models.CharField(max_length=3)
     source = models.CharField(max_length=20, choices=CostSource.choices, default=CostSource.ADMIN)
     cost_import = models.ForeignKey(
@@ -93,20 +94,26 @@ class ModelEconomics(models.Model):
 
     model = models.OneToOneField(RegisteredModel, on_delete=models.CASCADE, related_name="economics")
     tolerance = models.FloatField(default=15.0, help_text="Regression: error (target units) within which no cost.")
-    value_accurate = models.DecimalField(**MONEY, default=Decimal("0"), help_text="Regression: value per accurate forecast.")
+    value_accurate = models.DecimalField(
+        max_digits=14, decimal_places=2, default=Decimal("0"), help_text="Regression: value per accurate forecast."
+    )
     cost_optimistic = models.DecimalField(
-        **MONEY, default=Decimal("0"), validators=NON_NEGATIVE, help_text="Regression: inbound call cost per too-optimistic forecast."
+        max_digits=14, decimal_places=2, default=Decimal("0"), validators=NON_NEGATIVE,
+        help_text="Regression: inbound call cost per too-optimistic forecast.",
     )
     cost_conservative = models.DecimalField(
-        **MONEY, default=Decimal("0"), validators=NON_NEGATIVE, help_text="Regression: lost-sale cost per too-conservative forecast."
+        max_digits=14, decimal_places=2, default=Decimal("0"), validators=NON_NEGATIVE,
+        help_text="Regression: lost-sale cost per too-conservative forecast.",
     )
     threshold = models.FloatField(default=0.5, help_text="Classification: score at or above which it flags positive.")
-    value_tp = models.DecimalField(**MONEY, default=Decimal("0"))
-    value_fp = models.DecimalField(**MONEY, default=Decimal("0"))
-    value_fn = models.DecimalField(**MONEY, default=Decimal("0"))
-    value_tn = models.DecimalField(**MONEY, default=Decimal("0"))
+    value_tp = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    value_fp = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    value_fn = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    value_tn = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
     roi_target = models.FloatField(default=0.0, help_text="Minimum monthly ROI, e.g. 0.5 = value 1.5 x cost.")
-    monthly_budget = models.DecimalField(**MONEY, null=True, blank=True, validators=NON_NEGATIVE)
+    monthly_budget = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True, validators=NON_NEGATIVE
+    )
 
     class Meta:
         verbose_name_plural = "model economics"
@@ -119,7 +126,7 @@ class ServiceBudget(models.Model):
     """A service's monthly cost budget: the cost forecast raises a signal before it is exceeded."""
 
     service = models.OneToOneField("core.Service", on_delete=models.CASCADE, related_name="cost_budget")
-    monthly_budget = models.DecimalField(**MONEY, validators=NON_NEGATIVE)
+    monthly_budget = models.DecimalField(max_digits=14, decimal_places=2, validators=NON_NEGATIVE)
 
     def __str__(self) -> str:
         return f"{self.service} budget {self.monthly_budget}"

@@ -141,7 +141,7 @@ def cost_entry_build(
         raise InvalidInput("period_end must be after period_start.", field="period_end")
     return CostEntry(
         model=owner.model, service=owner.service, category=category_parse(category),
-        period_start=start, period_end=end, amount=amount_parse(amount, field="amount"),
+        period_start=start, period_end=end, amount=amount_parse(amount, field="amount") or Decimal("0"),
         billed_amount=amount_parse(billed_amount, field="billed_amount", required=False),
         currency=currency_check(currency_code), source=source, description=str(description or "")[:500],
         provider_service=provider_service[:200], resource_id=resource_id[:500],

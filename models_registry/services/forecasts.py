@@ -134,10 +134,10 @@ def cost_forecast(*, owner: CostOwner, as_of: datetime, horizon: int = HORIZON_M
             history.append((current, round(sum(costs.get(current, {}).values()), 2)))
             current = month_add(current, 1)
     forecaster = forecaster_choose(len(history))
-    base = {"owner": owner.label, "history": history, "months": months,
-            "budget": float(budget) if budget is not None else None}
+    budget_value = float(budget) if budget is not None else None
     if forecaster is None:
-        return CostForecast(**base | {"months": []}, method="", mean=[], lower=[], upper=[],
+        return CostForecast(owner=owner.label, history=history, months=[], budget=budget_value, method="",
+                            mean=[], lower=[], upper=[],
                             note=f"{len(history)} month(s) of cost; a forecast needs {MIN_MONTHS}")
     values = np.array([c for _, c in history])
     # Convergence chatter on short, smooth ledgers is expected; statsmodels forces such warnings back on,
@@ -146,7 +146,8 @@ def cost_forecast(*, owner: CostOwner, as_of: datetime, horizon: int = HORIZON_M
         warnings.simplefilter("ignore")
         path = forecaster.forecast(values, horizon=horizon)
     clip = [max(v, 0.0) for v in path.lower]  # spending is never negative
-    return CostForecast(**base, method=forecaster.name, mean=[max(v, 0.0) for v in path.mean], lower=clip,
+    return CostForecast(owner=owner.label, history=history, months=months, budget=budget_value,
+                        method=forecaster.name, mean=[max(v, 0.0) for v in path.mean], lower=clip,
                         upper=[max(v, 0.0) for v in path.upper])
 
 

@@ -15,7 +15,7 @@ from core.models import Service
 from ..choices import ModelTask
 from ..models import CostEntry, ModelEconomics, PredictionLog, RegisteredModel
 from .cost_signals import CostFinding, cost_signal_raise
-from .costs import CostOwner, month_add, months_between, monthly_costs
+from .costs import CostOwner, month_add, monthly_costs, months_between
 
 POSITIVE_ACTUAL = 0.5  # classification actuals are 0/1; anything at or above a half counts as positive
 SPIKE_HISTORY_MONTHS = 3  # a spike is judged against the median of this many months before it
@@ -167,9 +167,8 @@ def roi_targets_check(*, month: datetime) -> list[CostFinding]:
 def _owners() -> list[tuple[CostOwner, Service | None]]:
     model_ids = CostEntry.objects.filter(model__isnull=False).values_list("model_id", flat=True).distinct()
     service_ids = CostEntry.objects.filter(service__isnull=False).values_list("service_id", flat=True).distinct()
-    owners: list[tuple[CostOwner, Service | None]] = [
-        (CostOwner(model=m), m.service) for m in RegisteredModel.objects.filter(pk__in=model_ids).select_related("service")
-    ]
+    registered = RegisteredModel.objects.filter(pk__in=model_ids).select_related("service")
+    owners: list[tuple[CostOwner, Service | None]] = [(CostOwner(model=m), m.service) for m in registered]
     owners += [(CostOwner(service=s), s) for s in Service.objects.filter(pk__in=service_ids)]
     return owners
 

@@ -36,7 +36,9 @@ class Command(BaseCommand):
         rng = np.random.default_rng(seed)
         team = team_get_or_create(name="bench-roi")
         service = service_get_or_create(name="bench-roi-service", team=team)
-        for name, pipeline in (("bench-roi-journey", "flights.journey_time"), ("bench-roi-stuck", "flights.stuck_journey")):
+        for name, pipeline in (
+            ("bench-roi-journey", "flights.journey_time"), ("bench-roi-stuck", "flights.stuck_journey")
+        ):
             model = registered_model_get_or_create(name=name, pipeline=pipeline, team=team, service=service)
             self._generate(model=model, n=predictions, rng=rng)
         end = month_add(YEAR_START, 12)
