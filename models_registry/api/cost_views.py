@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from core.choices import Role
 from core.exceptions import InvalidInput
 
+from .. import selectors
 from ..choices import CostCategory, CostSource
 from ..models import CostEntry, CostImport
 from ..reports import roi_report
@@ -102,8 +103,10 @@ class CostImportListCreateView(generics.ListAPIView):
         return Response(CostImportSerializer(batch).data, status=status.HTTP_201_CREATED)
 
 
-def _date_param(request, name: str) -> date:
-    text = request.query_params.get(name, "")
+def _date_param(request, name: str, default: date) -> date:
+    text = request.query_params.get(name, "").strip()
+    if not text:
+        return default
     try:
         return date.fromisoformat(text if len(text) != 7 else f"{text}-01")
     except ValueError:
@@ -111,12 +114,16 @@ def _date_param(request, name: str) -> date:
 
 
 class RoiReportView(APIView):
-    """`GET /api/v1/roi-report?start=YYYY-MM&end=YYYY-MM`: the monthly ROI report as JSON (end exclusive)."""
+    """`GET /api/v1/roi-report?start=YYYY-MM&end=YYYY-MM`: the monthly ROI report as JSON (end exclusive;
+    without them, the twelve months up to the latest cost or prediction)."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("start", str, required=True), OpenApiParameter("end", str, required=True)],
+        parameters=[OpenApiParameter("start", str, required=False), OpenApiParameter("end", str, required=False)],
         responses={200: dict},
     )
     def get(self, request):
-        report = roi_report(start=_date_param(request, "start"), end=_date_param(request, "end"))
+        default_start, default_end = selectors.roi_default_period()
+        report = roi_report(
+            start=_date_param(request, "start", default_start), end=_date_param(request, "end", default_end)
+        )
         return Response(report.as_dict())

@@ -110,6 +110,8 @@ def test_roi_report_api_and_page(journey, client_as, client):
     refused = api.get("/api/v1/roi-report?start=yesterday&end=2013-04")
     assert refused.status_code == 400 and refused.json()["field"] == "start"
     assert api.get("/api/v1/roi-report?start=2013-04&end=2013-02").json()["field"] == "end"
+    default = api.get("/api/v1/roi-report").json()  # the twelve months up to the latest data: to March 2013
+    assert (default["start"], default["end"]) == ("2012-04-01T00:00:00+00:00", "2013-04-01T00:00:00+00:00")
     from django.contrib.auth.models import Group, User
     user = User.objects.create_user("mgr", password="x")
     user.groups.add(Group.objects.get(name=Role.MANAGER))
