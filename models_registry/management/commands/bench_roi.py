@@ -36,11 +36,19 @@ class Command(BaseCommand):
         rng = np.random.default_rng(seed)
         team = team_get_or_create(name="bench-roi")
         service = service_get_or_create(name="bench-roi-service", team=team)
-        for name, pipeline in (
-            ("bench-roi-journey", "flights.journey_time"), ("bench-roi-stuck", "flights.stuck_journey")
-        ):
-            model = registered_model_get_or_create(name=name, pipeline=pipeline, team=team, service=service)
-            self._generate(model=model, n=predictions, rng=rng)
+        models = [
+            registered_model_get_or_create(name=name, pipeline=pipeline, team=team, service=service)
+            for name, pipeline in (
+                ("bench-roi-journey", "flights.journey_time"), ("bench-roi-stuck", "flights.stuck_journey")
+            )
+        ]
+        for model in models:
+            self._ledger(model=model)
+        counts = [PredictionLog.objects.filter(model=m).count() for m in models]
+        if min(counts) >= predictions:
+            self.stdout.write(f"{', '.join(m.name for m in models)}: {sum(counts):,} predictions already there")
+        else:
+            self._generate(models=models, n=predictions, rng=rng)
         end = month_add(YEAR_START, 12)
         timings = []
         report = None
@@ -59,17 +67,7 @@ class Command(BaseCommand):
         for row in report.models:
             self.stdout.write(f"  {row.model}: cost {row.cost:.2f}, value {row.value:.2f}, ROI {row.roi}")
 
-    def _generate(self, *, model: RegisteredModel, n: int, rng: np.random.Generator) -> None:
-        existing = PredictionLog.objects.filter(model=model).count()
-        if existing >= n:
-            self.stdout.write(f"{model.name}: {existing:,} predictions already there")
-            return
-        now = YEAR_START
-        version = ModelVersion.objects.filter(model=model).first() or ModelVersion.objects.create(
-            model=model, version=1, data_fingerprint="0" * 64, train_start=now - timedelta(days=30),
-            train_end=now - timedelta(days=7), holdout_start=now - timedelta(days=7), holdout_end=now,
-            code_version="bench", artifact_path="bench", artifact_sha256="0" * 64,
-        )
+    def _ledger(self, *, model: RegisteredModel) -> None:
         ModelEconomics.objects.update_or_create(model=model, defaults={
             "value_accurate": Decimal("0.05"), "cost_optimistic": Decimal("0.40"), "cost_conservative": Decimal("0.20"),
             "value_tp": Decimal("2"), "value_fp": Decimal("-0.5"), "value_fn": Decimal("-1"), "roi_target": 0.2,
@@ -84,21 +82,45 @@ class Command(BaseCommand):
                 for m in range(12)
                 for category, amount in ((CostCategory.INFRA_COMPUTE, 1500), (CostCategory.DATA_STORAGE, 300))
             ])
-        seconds = rng.integers(0, 365 * 86400, n - existing)
-        regression = model.task == ModelTask.REGRESSION
-        predicted = rng.normal(10, 20, seconds.size) if regression else rng.random(seconds.size)
-        actual = predicted + rng.normal(0, 15, seconds.size) if regression else (rng.random(seconds.size) < predicted)
+
+    def _generate(self, *, models: list[RegisteredModel], n: int, rng: np.random.Generator) -> None:
+        """Logs as serving writes them: both models interleaved, in time order, a month at a time."""
+        PredictionLog.objects.filter(model__in=models).delete()
+        versions = [
+            ModelVersion.objects.filter(model=model).first() or ModelVersion.objects.create(
+                model=model, version=1, data_fingerprint="0" * 64, train_start=YEAR_START - timedelta(days=30),
+                train_end=YEAR_START - timedelta(days=7), holdout_start=YEAR_START - timedelta(days=7),
+                holdout_end=YEAR_START, code_version="bench", artifact_path="bench", artifact_sha256="0" * 64,
+            )
+            for model in models
+        ]
         # Plain INSERTs through the cursor: building a million model instances costs more than the writes.
         adapt = connection.ops.adapt_datetimefield_value
         table = connection.ops.quote_name(PredictionLog._meta.db_table)
         sql = (f"INSERT INTO {table} (model_id, version_id, request_id, features, prediction, latency_ms, "
                "created_at, actual) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)")
-        for lo in tqdm(range(0, seconds.size, BATCH), desc=f"{model.name}", unit="batch"):
-            rows = [
-                (model.pk, version.pk, f"{model.name}-{existing + i}", "{}", float(predicted[i]), 1.0,
-                 adapt(YEAR_START + timedelta(seconds=int(seconds[i]))),
-                 float(actual[i]) if i % 5 else None)  # a fifth still without actuals
-                for i in range(lo, min(lo + BATCH, seconds.size))
-            ]
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.executemany(sql, rows)
+        progress = tqdm(total=n * len(models), desc="predictions", unit="row", unit_scale=True)
+        for m in range(12):
+            per_month = n // 12 + (1 if m < n % 12 else 0)
+            start = month_add(YEAR_START, m)
+            span = (month_add(YEAR_START, m + 1) - start).total_seconds()
+            which = np.repeat(np.arange(len(models)), per_month)
+            offsets = rng.uniform(0, span, which.size)
+            order = np.argsort(offsets)
+            which, offsets = which[order], offsets[order]
+            score = rng.random(which.size)
+            delay = rng.normal(10, 20, which.size)
+            for lo in range(0, which.size, BATCH):
+                rows = []
+                for i in range(lo, min(lo + BATCH, which.size)):
+                    model, version = models[which[i]], versions[which[i]]
+                    regression = model.task == ModelTask.REGRESSION
+                    predicted = float(delay[i]) if regression else float(score[i])
+                    actual = predicted + float(rng.normal(0, 15)) if regression else float(rng.random() < score[i])
+                    rows.append((model.pk, version.pk, f"{model.name}-{m}-{i}", "{}", predicted, 1.0,
+                                 adapt(start + timedelta(seconds=float(offsets[i]))),
+                                 actual if i % 5 else None))  # a fifth still without actuals
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.executemany(sql, rows)
+                progress.update(len(rows))
+        progress.close()
