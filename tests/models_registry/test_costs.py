@@ -145,3 +145,11 @@ def test_focus_upload_through_the_api(good_file, manager_client, client_as):
     stored = manager_client.post("/api/v1/costs/imports/", {"file": SimpleUploadedFile("jan.csv", good_file.encode())})
     assert stored.status_code == 201 and stored.json()["entries"] == 3
     assert executive.get("/api/v1/costs/imports/").json()["count"] == 1
+
+
+def test_a_wrong_entry_is_deleted_by_a_manager_not_by_an_operator(journey_model, manager_client, operator_client):
+    entry = add_cost(model=journey_model, start=month(2013, 1), end=month(2013, 2), amount=5)
+    assert operator_client.delete(f"/api/v1/costs/{entry.pk}/").status_code == 403
+    assert operator_client.get(f"/api/v1/costs/{entry.pk}/").json()["amount"] == "5.00"
+    assert manager_client.delete(f"/api/v1/costs/{entry.pk}/").status_code == 204
+    assert not CostEntry.objects.exists()
