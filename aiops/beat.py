@@ -54,6 +54,14 @@ def beat_schedule(*, alert_intake_sweep_seconds: float, notify_sweep_seconds: fl
             "schedule": timedelta(days=1),
             "options": {"expires": 6 * 3600},
         },
+        # --- models_registry: cost and ROI (issue 11) -----------------------------------------
+        # Monthly, once the month's ledger is in: ROI under target, cost spikes, forecasts over budget.
+        # Monthly because every check judges complete months; a daily pass would only repeat itself.
+        "models-registry-check-money": {
+            "task": "models_registry.check_money",
+            "schedule": crontab(hour=6, minute=0, day_of_month="2"),
+            "options": {"expires": 12 * 3600},
+        },
         # --- monitoring: telemetry -----------------------------------------------------------
         "monitoring-expire-points": {
             "task": "monitoring.expire_points",

@@ -13,6 +13,7 @@ from incidents import demo as incidents_demo
 from incidents import demo_learning as incidents_learning_demo
 from models_registry import demo as models_registry_demo
 from models_registry import demo_console as models_registry_console_demo
+from models_registry import demo_costs as models_registry_costs_demo
 from models_registry import demo_monitors as models_registry_monitors_demo
 from monitoring import demo as monitoring_demo
 from monitoring import demo_insights as insights_demo
@@ -91,3 +92,5 @@ STEPS.append(models_registry_monitors_demo.run)
 STEPS.append(models_registry_console_demo.run)
 # Issue 13: a disk heading for its limit (time to exhaustion), after the replays: its signal arrives now.
 STEPS.append(insights_demo.run_capacity)
+# After the monitors' month of predictions: a FOCUS cost ledger, ROI and money signals for the models (#11).
+STEPS.append(models_registry_costs_demo.run)

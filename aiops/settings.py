@@ -393,7 +393,7 @@ INCIDENTS_FAST_PATH = env_bool("INCIDENTS_FAST_PATH", True)
 
 # --- Issue 11: post-incident reviews, action items, incident cost, reports -------------------
 # One currency for every incident cost and report (ISO 4217); cost lines in another are refused.
-COST_CURRENCY = env_str("COST_CURRENCY", "USD").upper()
+COST_CURRENCY = env_str("COST_CURRENCY", "EUR").strip().upper()
 # Responder time: a yearly salary over 2,080 working hours (52 weeks x 40 h), as Netflix Dispatch does.
 INCIDENT_COST_HOURLY_RATE = env_str("INCIDENT_COST_HOURLY_RATE", "")  # empty: 50,000 / 2,080
 # Levels whose incidents need a published review before they may be closed (comma-separated).
@@ -417,6 +417,12 @@ CAPACITY_HORIZON_HOURS = env_int("CAPACITY_HORIZON_HOURS", 7 * 24, minimum=1)
 # The trend is fitted on this much recent history: long enough to see through a daily cycle, short
 # enough that last month's cleanup does not hide this week's growth.
 CAPACITY_FIT_HOURS = env_int("CAPACITY_FIT_HOURS", 72, minimum=6)
+# --- #11 Learning and accounting: model and service cost, ROI, cost forecasts ---------------
+# Model and service costs use COST_CURRENCY (above), the one currency of every cost and report.
+# FOCUS rows are allocated to a model by this tag (`model=<name>`), else to a service by `service=<name>`.
+COST_ALLOCATION_TAG = env_str("COST_ALLOCATION_TAG", "model")
+# A month costing more than this multiple of the median of the three before it is a cost spike.
+COST_SPIKE_FACTOR = env_float("COST_SPIKE_FACTOR", 1.5)
 
 # --- Periodic tasks: the one beat table (aiops/beat.py), after the settings it reads ---------------
 CELERY_BEAT_SCHEDULE = beat_schedule(

@@ -1,9 +1,22 @@
 """Admin of the models_registry app: admins edit models; versions, runs and decisions are records, not forms."""
 from __future__ import annotations
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin
 
-from .models import GateDecision, ModelVersion, PredictionLog, RegisteredModel, TrainingRun
+from .choices import CostSource
+from .models import (
+    CostEntry,
+    CostImport,
+    GateDecision,
+    ModelEconomics,
+    ModelVersion,
+    PredictionLog,
+    RegisteredModel,
+    ServiceBudget,
+    TrainingRun,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -47,3 +60,59 @@ class PredictionLogAdmin(ReadOnlyAdmin):
     list_filter = ["model"]
     search_fields = ["request_id"]
     list_select_related = ["model", "version"]
+
+
+# --- cost ledger (issue 11) ---------------------------------------------------------------------
+
+
+class CostEntryForm(forms.ModelForm):
+    class Meta:
+        model = CostEntry
+        fields = ["model", "service", "category", "period_start", "period_end", "amount", "billed_amount",
+                  "currency", "source", "provider_service", "resource_id", "description"]
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("model")) == bool(data.get("service")):
+            raise forms.ValidationError("A cost belongs to exactly one model or one service.")
+        if (data.get("currency") or "").upper() != settings.COST_CURRENCY:
+            self.add_error("currency", f"Costs are kept in {settings.COST_CURRENCY}.")
+        start, end = data.get("period_start"), data.get("period_end")
+        if start and end and end <= start:
+            self.add_error("period_end", "period_end must be after period_start.")
+        return data
+
+
+@admin.register(CostEntry)
+class CostEntryAdmin(admin.ModelAdmin):
+    """Entries typed here are checked like the API's: one owner, a known category, the configured currency."""
+
+    list_display = ["period_start", "period_end", "model", "service", "category", "amount", "currency", "source"]
+    list_filter = ["category", "source", "model", "service"]
+    search_fields = ["resource_id", "provider_service", "description"]
+    list_select_related = ["model", "service"]
+    readonly_fields = ["cost_import", "created_at"]
+    form = CostEntryForm
+
+    def get_changeform_initial_data(self, request):
+        return {"currency": settings.COST_CURRENCY, "source": CostSource.ADMIN}
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:
+            obj.source = CostSource.ADMIN
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(CostImport)
+class CostImportAdmin(ReadOnlyAdmin):
+    list_display = ["filename", "rows", "entries", "skipped", "total", "currency", "imported_by", "created_at"]
+
+
+@admin.register(ModelEconomics)
+class ModelEconomicsAdmin(admin.ModelAdmin):
+    list_display = ["model", "roi_target", "monthly_budget", "value_accurate", "cost_optimistic", "cost_conservative"]
+
+
+@admin.register(ServiceBudget)
+class ServiceBudgetAdmin(admin.ModelAdmin):
+    list_display = ["service", "monthly_budget"]

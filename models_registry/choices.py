@@ -94,3 +94,25 @@ class MonitorTrigger(models.TextChoices):
     MANUAL = "manual", "Command line"
     API = "api", "API"
     REPLAY = "replay", "Replay"
+
+
+class CostCategory(models.TextChoices):
+    """The cost ledger's documented categories (issue 11): area.item, so reports can roll up by area."""
+
+    INFRA_COMPUTE = "infrastructure.compute", "Infrastructure: compute"
+    INFRA_STORAGE = "infrastructure.storage", "Infrastructure: storage"
+    INFRA_NETWORK = "infrastructure.network", "Infrastructure: network"
+    OPS_MONITORING = "operations.monitoring", "Operations: monitoring"
+    OPS_SUPPORT = "operations.support_staff", "Operations: support staff"
+    OPS_TRAINING = "operations.training", "Operations: training"
+    DATA_STORAGE = "data.storage", "Data: storage"
+    DATA_PROCESSING = "data.processing", "Data: processing"
+    DATA_QUALITY = "data.quality", "Data: quality"
+    DATA_SECURITY = "data.security", "Data: security"
+
+
+class CostSource(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    API = "api", "API"
+    FOCUS = "focus", "FOCUS import"
+    DEMO = "demo", "Demo"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, TypedDict
 
 from django.db import connection
@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from .choices import MonitorKind, MonitorStatus, TrainingRunStatus, VersionAlias
 from .exceptions import ModelNotFound
-from .models import GateDecision, ModelVersion, MonitorResult, RegisteredModel, TrainingRun
+from .models import CostEntry, GateDecision, ModelVersion, MonitorResult, PredictionLog, RegisteredModel, TrainingRun
 
 
 def model_get_by_name(*, name: str) -> RegisteredModel:
@@ -252,3 +252,15 @@ def monitor_breaching_models() -> list[str]:
         if any(result.status == MonitorStatus.BREACH for result in latest.values()):
             names.append(model.name)
     return names
+
+
+def roi_default_period() -> tuple[date, date]:
+    """The twelve months up to the latest month with a cost or a logged prediction (or this month)."""
+    latest = [
+        PredictionLog.objects.order_by("-created_at").values_list("created_at", flat=True).first(),
+        CostEntry.objects.order_by("-period_start").values_list("period_start", flat=True).first(),
+    ]
+    moment = max((m for m in latest if m is not None), default=timezone.now())
+    end = date(moment.year + (moment.month == 12), moment.month % 12 + 1, 1)
+    start = date(end.year - 1, end.month, 1)
+    return start, end

@@ -5,6 +5,7 @@ from celery import shared_task
 from django.conf import settings
 
 from . import services
+from .services import money as money_services
 from .services import monitors as monitor_services
 
 
@@ -41,3 +42,10 @@ def execute_monitor_run(run_id: int) -> str:
     # No retries: the run is claimed by a conditional update (a redelivery does nothing) and a
     # failure is recorded on the row; the next daily pass monitors the period again.
     return monitor_services.monitor_run_execute(run_id=run_id).state
+
+
+@shared_task(name="models_registry.check_money")
+def check_money() -> int:
+    """Monthly beat pass: ROI targets, cost spikes and budget forecasts; each finding is a signal."""
+    # No retries: signals dedup by fingerprint in the core, and next month's pass judges again.
+    return len(money_services.money_checks_run().findings)

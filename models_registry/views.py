@@ -1,5 +1,8 @@
-"""Pages of the models_registry app: models with health at a glance, and one model's history."""
+"""Pages of the models_registry app: models with health at a glance, one model's history, the ROI report."""
 from __future__ import annotations
+
+import csv
+from datetime import date
 
 from django.contrib import messages
 from django.contrib.auth.models import User
@@ -9,12 +12,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from core.choices import Role
-from core.exceptions import DomainError
+from core.exceptions import DomainError, InvalidInput
 from core.selectors import user_has_role
 
 from . import selectors, services
 from .choices import ModelTask, TrainingTrigger
 from .exceptions import ModelNotFound
+from .reports import roi_report
 
 # Metrics charted per task: the business metrics the gate judges, plus one statistical companion.
 CHART_METRICS = {
@@ -91,3 +95,44 @@ def rollback(request: HttpRequest, name: str) -> HttpResponse:
     else:
         messages.success(request, f"v{decision.challenger.version} is champion again.")
     return redirect("models_registry:detail", name=model.name)
+
+
+def _month_param(request: HttpRequest, name: str, default: date) -> date:
+    text = request.GET.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return date.fromisoformat(f"{text}-01" if len(text) == 7 else text)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a month (YYYY-MM), not {text!r}.", field=name) from None
+
+
+def _roi_for(request: HttpRequest):
+    default_start, default_end = selectors.roi_default_period()
+    return roi_report(
+        start=_month_param(request, "start", default_start), end=_month_param(request, "end", default_end)
+    )
+
+
+def roi(request: HttpRequest) -> HttpResponse:
+    """The monthly ROI report: cost by category, cost per prediction, value, ROI vs target, forecast vs budget."""
+    try:
+        report = _roi_for(request)
+    except InvalidInput as exc:
+        return render(request, "models_registry/roi.html", {"error": exc.message}, status=400)
+    data = report.as_dict()
+    return render(request, "models_registry/roi.html", {
+        "report": report, "data": data, "currency": report.currency,
+        "start_month": f"{report.start:%Y-%m}", "end_month": f"{report.end:%Y-%m}",
+    })
+
+
+def roi_csv(request: HttpRequest) -> HttpResponse:
+    try:
+        report = _roi_for(request)
+    except InvalidInput as exc:
+        return HttpResponse(exc.message, status=400, content_type="text/plain")
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="roi-{report.start:%Y-%m}-{report.end:%Y-%m}.csv"'
+    csv.writer(response).writerows(report.csv_rows())
+    return response

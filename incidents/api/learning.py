@@ -286,7 +286,7 @@ class IncidentCostView(APIView):
 
 
 class IncidentCostLinesView(APIView):
-    """`POST {"amount": "1250.00", "currency": "USD", "description": "credits", "category": "credit"}`."""
+    """`POST {"amount": "1250.00", "currency": "EUR", "description": "credits", "category": "credit"}`."""
 
     @extend_schema(request=CostLineInputSerializer, responses=CostLineSerializer)
     def post(self, request, incident_id: int):

@@ -113,7 +113,7 @@ def test_the_api_and_the_panel_show_the_cost_with_money_as_strings(scene, operat
                                     {"amount": 250, "description": "SLA credit", "category": "credit"}, format="json")
     assert response.status_code == 201
     data = manager_client.get(f"/api/v1/incidents/{incident.pk}/cost/").data
-    assert data["downtime"] == "660.00" and data["manual"] == "250.00" and data["currency"] == "USD"
+    assert data["downtime"] == "660.00" and data["manual"] == "250.00" and data["currency"] == "EUR"
     assert manager_client.post(f"/api/v1/incidents/{incident.pk}/cost/lines/",
                                {"amount": 1, "description": "x"}, format="json").status_code == 403
     panels = incident_panels_data(incident=incident, user=None)

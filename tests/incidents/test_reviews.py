@@ -237,4 +237,4 @@ def test_the_incident_page_shows_the_review_and_cost_panels(make_incident, make_
     page = client.get(f"/incidents/{incident.pk}/").content.decode()
     assert "Post-incident review" in page and "Needed before this incident can be closed" not in page
     assert "Draft" in page and f"/incidents/{incident.pk}/review/" in page
-    assert "Cost so far (USD)" in page
+    assert "Cost so far (EUR)" in page

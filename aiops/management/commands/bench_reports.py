@@ -12,6 +12,7 @@ import time
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -98,8 +99,8 @@ class Command(BaseCommand):
                                                     at=incident.opened_at + timedelta(minutes=5),
                                                     actor_name="escalation", message="Escalated", data={"step": 1}))
                     total = Decimal(rng.randint(100, 100_000))
-                    costs.append(IncidentCost(incident=incident, currency="USD", downtime=total, total=total,
-                                              computed_at=resolved, frozen_at=resolved))
+                    costs.append(IncidentCost(incident=incident, currency=settings.COST_CURRENCY, downtime=total,
+                                              total=total, computed_at=resolved, frozen_at=resolved))
                     if incident.severity <= 2:
                         reviews.append(PostIncidentReview(
                             incident=incident, status=ReviewStatus.PUBLISHED, owner=user, summary="bench",
