@@ -2,7 +2,7 @@
 imported below; the page, CSV, API, e-mail and `manage.py report` pick it up by name."""
 from __future__ import annotations
 
-from . import business_impact, operations, reliability, weekly_kpi  # noqa: F401  (registration)
+from . import business_impact, operations, reliability, roi, weekly_kpi  # noqa: F401  (registration)
 from .base import (
     Chart,
     Figure,

@@ -130,3 +130,20 @@ def test_the_monthly_pass_judges_the_last_complete_month(journey):
     assert f"{check.month:%Y-%m}" == "2013-03"
     # March: ROI 37.5 % under its 50 % target, and 8 of cost against February's 4 (over 1.5x): a spike.
     assert [f.kind for f in check.findings] == ["roi_below_target", "cost_spike"]
+
+
+def test_the_roi_report_in_the_report_framework_gives_the_same_figures(journey, stuck_model):
+    """`manage.py report roi`, the /reports/roi/ page, its CSV and API are the framework's `roi` report."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from aiops.reports import report_run
+
+    result = report_run(name="roi", period="2013-02-01..2013-03-31")
+    row = next(r for r in result.tables[0].rows if r[0] == "journey-time")
+    assert row[2] == 12.0 and row[4] == 21.0 and row[5] == pytest.approx(0.75)
+    assert result.figure("cost_total") >= 12.0
+    out = StringIO()
+    call_command("report", "roi", "--period", "2013-02-01..2013-03-31", stdout=out)
+    assert "journey-time" in out.getvalue()
