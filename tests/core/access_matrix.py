@@ -153,6 +153,13 @@ MATRIX: dict[str, dict[str, str]] = {
     "registered-model-rollback": {"POST": ACT},
     "registered-model-training-runs": {"GET": READ, "POST": ACT},
     "registered-model-versions": {"GET": READ},
+    # cost ledger and ROI (#11): managers (budget owners) and admins enter costs; everyone with a role reads
+    "cost-entry-list": {"GET": READ, "POST": "DDDDADA"},
+    "cost-entry-detail": {"GET": READ, "DELETE": "DDDDADA"},
+    "cost-import-list": {"GET": READ, "POST": "DDDDADA"},
+    "roi-report": {"GET": READ},
+    "models_registry:roi": {"GET": READ},
+    "models_registry:roi-csv": {"GET": READ},
     "models_registry:index": {"GET": READ},
     "models_registry:detail": {"GET": READ},
     "models_registry:retrain": {"POST": ACT},
