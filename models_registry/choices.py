@@ -60,6 +60,10 @@ class MonitorKind(models.TextChoices):
     PERFORMANCE = "performance", "Performance"
     BIAS = "bias", "Bias"
     OPERATIONAL = "operational", "Operational"
+    DATA_QUALITY = "data_quality", "Input data quality"
+    FRESHNESS = "freshness", "Freshness"
+    OUTPUT_QUALITY = "output_quality", "Output validation"
+    AT_RISK_PRECISION = "at_risk_precision", "At-risk list precision"
 
 
 class MonitorStatus(models.TextChoices):
@@ -94,3 +98,15 @@ class MonitorTrigger(models.TextChoices):
     MANUAL = "manual", "Command line"
     API = "api", "API"
     REPLAY = "replay", "Replay"
+
+
+class BatchJobSource(models.TextChoices):
+    FILE = "file", "Uploaded file"
+    OPEN_JOURNEYS = "open_journeys", "Open journeys (at-risk list)"
+
+
+class BatchJobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"

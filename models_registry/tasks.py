@@ -5,7 +5,9 @@ from celery import shared_task
 from django.conf import settings
 
 from . import services
+from .services import batch as batch_services
 from .services import monitors as monitor_services
+from .services import weekly_report as weekly_report_services
 
 
 @shared_task(
@@ -41,3 +43,26 @@ def execute_monitor_run(run_id: int) -> str:
     # No retries: the run is claimed by a conditional update (a redelivery does nothing) and a
     # failure is recorded on the row; the next daily pass monitors the period again.
     return monitor_services.monitor_run_execute(run_id=run_id).state
+
+
+@shared_task(
+    name="models_registry.batch_score",
+    # Big files take minutes: the training queue's limits, not the default 120 s.
+    soft_time_limit=settings.MODEL_TRAINING_TIME_LIMIT,
+    time_limit=settings.MODEL_TRAINING_TIME_LIMIT + 60,
+)
+def batch_score(job_id: int) -> str:
+    # No retries: the job is claimed by a conditional update and a failure is recorded on the row.
+    return batch_services.batch_job_execute(job_id=job_id).status
+
+
+@shared_task(name="models_registry.batch_daily_at_risk")
+def batch_daily_at_risk() -> int:
+    """Daily beat pass: score the open journeys with the stuck-journey champion (the at-risk list)."""
+    return len(batch_services.batch_schedule_daily())
+
+
+@shared_task(name="models_registry.weekly_model_report")
+def weekly_model_report() -> int:
+    """Weekly beat pass: build last week's model report and send it to the subscribers."""
+    return weekly_report_services.weekly_report_send().deliveries

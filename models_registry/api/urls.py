@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import monitor_views, views
+from . import monitor_views, operations_views, views
 
 router = SimpleRouter()
 router.register("models", views.RegisteredModelViewSet, basename="registered-model")
@@ -17,5 +17,16 @@ urlpatterns: list = [
     path("monitors/", monitor_views.MonitorResultListView.as_view(), name="monitor-result-list"),
     path("monitors/runs/", monitor_views.MonitorRunListCreateView.as_view(), name="monitor-run-list"),
     path("monitors/runs/<int:pk>/", monitor_views.MonitorRunDetailView.as_view(), name="monitor-run-detail"),
+    # Model operations (issue #14).
+    path("models/<slug:name>/batch-jobs", operations_views.ModelBatchJobsView.as_view(), name="model-batch-jobs"),
+    path("batch-jobs/<int:pk>/", operations_views.BatchJobDetailView.as_view(), name="batch-job-detail"),
+    path("batch-jobs/<int:pk>/result", operations_views.BatchJobResultView.as_view(), name="batch-job-result"),
+    path("at-risk/", operations_views.AtRiskListView.as_view(), name="at-risk-list"),
+    path("at-risk/handled", operations_views.AtRiskHandledView.as_view(), name="at-risk-handled"),
+    path("at-risk/actuals", operations_views.AtRiskActualsView.as_view(), name="at-risk-actuals"),
+    path("models/<slug:name>/shadow", operations_views.ModelShadowView.as_view(), name="model-shadow"),
+    path("models/<slug:name>/shadow/decide", operations_views.ModelShadowDecideView.as_view(),
+         name="model-shadow-decide"),
+    path("model-reports/weekly", operations_views.WeeklyModelReportView.as_view(), name="model-weekly-report"),
     *router.urls,
 ]

@@ -2,9 +2,15 @@
 from __future__ import annotations
 
 from .monitors import MonitorResult, MonitorRun, ServingErrorCount
+from .operations import AtRiskEntry, BatchScoringJob, JourneyHandled, ShadowPredictionLog, WeeklyReportSubscription
 from .registry import GateDecision, ModelVersion, PredictionLog, RegisteredModel, TrainingRun
 
 __all__ = [
+    "AtRiskEntry",
+    "BatchScoringJob",
+    "JourneyHandled",
+    "ShadowPredictionLog",
+    "WeeklyReportSubscription",
     "GateDecision",
     "ModelVersion",
     "MonitorResult",

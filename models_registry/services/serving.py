@@ -1,19 +1,22 @@
 """Serving: the champion's predictions for a batch of records (logged), and late actuals by request id."""
 from __future__ import annotations
 
+import logging
 import math
 import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import orjson
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 from threadpoolctl import ThreadpoolController
 
@@ -21,9 +24,11 @@ from .. import selectors
 from ..artifacts import artifact_load
 from ..choices import ModelTask
 from ..exceptions import InvalidRecords, NoChampion, UnknownRequestIds
-from ..models import ModelVersion, PredictionLog, RegisteredModel
+from ..models import ModelVersion, PredictionLog, RegisteredModel, ShadowPredictionLog
 from ..pipelines import FittedModel, get_pipeline
 from .serving_errors import serving_errors_counted
+
+logger = logging.getLogger(__name__)
 
 # Loaded models per process, keyed by (version id, sha256): a re-trained or tampered artifact is a new key.
 # A handful covers champion + challenger of every model; each is a few MB.
@@ -34,6 +39,12 @@ _cache_lock = threading.Lock()
 # trees use none): batches are small, and on a busy box a thread team spinning up for 100 rows
 # costs more (p99 > 1 s measured on 2 shared cores) than it saves.
 _threads = ThreadpoolController()
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+# Requests waiting for the shadow thread beyond this are dropped (logged): under overload the
+# shadow loses rows rather than memory, and the champion never notices.
+MAX_PENDING = 200
+_pending = 0
 MAX_BATCH = 1_000  # records per request: bounds request time and the size of one insert
 MAX_ACTUALS = 10_000
 
@@ -108,10 +119,70 @@ def _predictions_make(
         features=[orjson.dumps(row).decode() for row in batch.rows()],
         predictions=predictions, latency_ms=latency_ms, created_at=created_at,
     )
+    if model.shadow_id is not None and model.shadow_id != champion.pk:
+        # Scored by a thread after this answer; the features are the champion's (same pipeline).
+        shadow_submit(model_id=model.pk, shadow_id=model.shadow_id, features=features, request_ids=request_ids,
+                      created_at=created_at)
     return PredictionBatch(
         model=model.name, version=champion.version, request_ids=request_ids, predictions=predictions,
         latency_ms=latency_ms,
     )
+
+
+def shadow_submit(
+    *, model_id: int, shadow_id: int, features: Mapping[str, Any], request_ids: Sequence[str], created_at: datetime
+) -> Future | None:
+    """Score the request with the shadow after the champion's answer (thread), or now (MODEL_SHADOW_MODE=inline)."""
+    global _pool, _pending
+    if settings.MODEL_SHADOW_MODE == "inline":
+        _shadow_score(model_id=model_id, shadow_id=shadow_id, features=features, request_ids=request_ids,
+                      created_at=created_at, own_connection=False)
+        return None
+    with _pool_lock:
+        if _pending >= MAX_PENDING:
+            logger.warning("shadow queue full: %d requests of model %s not shadowed", len(request_ids), model_id)
+            return None
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shadow")
+        _pending += 1
+    return _pool.submit(_shadow_score, model_id=model_id, shadow_id=shadow_id, features=features,
+                        request_ids=request_ids, created_at=created_at, own_connection=True)
+
+
+def shadow_drain(timeout: float = 10.0) -> None:
+    """Wait for queued shadow scoring (tests, benchmarks, shutdown)."""
+    if _pool is not None:
+        _pool.submit(lambda: None).result(timeout=timeout)
+
+
+def _shadow_score(
+    *, model_id: int, shadow_id: int, features: Mapping[str, Any], request_ids: Sequence[str], created_at: datetime,
+    own_connection: bool,
+) -> int:
+    global _pending
+    try:
+        version = ModelVersion.objects.select_related("model").get(pk=shadow_id)
+        pipeline = get_pipeline(version.model.pipeline)
+        fitted = fitted_model_for(version=version)
+        started = time.perf_counter()
+        scores = pipeline.predict(fitted, features)
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        ShadowPredictionLog.objects.bulk_create(
+            [ShadowPredictionLog(model_id=model_id, version=version, request_id=rid, prediction=float(score),
+                                 latency_ms=latency_ms, created_at=created_at)
+             for rid, score in zip(request_ids, scores.tolist(), strict=False)],
+            ignore_conflicts=True,
+        )
+        return len(request_ids)
+    except Exception:  # a shadow must never hurt serving: log and drop
+        logger.exception("shadow scoring of model %s by version %s failed", model_id, shadow_id)
+        return 0
+    finally:
+        if own_connection:
+            with _pool_lock:
+                _pending -= 1
+            close_old_connections()
+            connection.close()
 
 
 def _request_ids(count: int) -> list[str]:
