@@ -52,7 +52,7 @@ logger = logging.getLogger(__name__)
 FORMATS = ("csv", "parquet")
 ID_COLUMN = "journey_id"  # optional pass-through column that identifies a row in the caller's system
 MAX_BAD_ROWS_LISTED = 1_000  # the job row lists this many bad rows; the count covers all of them
-_TZ_SUFFIX = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
+_TZ_SUFFIX = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$")
 Progress = Callable[[int, int], None]
 
 

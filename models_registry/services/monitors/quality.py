@@ -104,7 +104,8 @@ def data_quality(
                     breaches.append({"feature": name, "check": "unknown_category", "value": share, "threshold": bar,
                                      "values": sorted(set(values[unknown].astype(str)))[:10],
                                      "examples": _examples(data.raw, unknown)})
-            else:
+            elif name not in settings.MONITOR_DRIFT_IGNORE_FEATURES:
+                # Calendar features (month) lie outside the training window's range by construction.
                 ref = ref_values.to_numpy(dtype=np.float64)
                 ref = ref[np.isfinite(ref)]
                 if not len(ref):
