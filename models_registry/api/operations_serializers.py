@@ -4,6 +4,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from ..models import BatchScoringJob
+from ..pipelines.flights import LOCAL_TZ
 
 
 class BatchJobSerializer(serializers.ModelSerializer):
@@ -34,7 +35,8 @@ class AtRiskEntrySerializer(serializers.Serializer):
     origin = serializers.CharField(source="entry.origin")
     carrier = serializers.CharField(source="entry.carrier")
     dest = serializers.CharField(source="entry.dest")
-    scheduled_departure = serializers.DateTimeField(source="entry.scheduled_departure")
+    # In the journeys' local time, as the schedule is published (and as the date filter reads it).
+    scheduled_departure = serializers.DateTimeField(source="entry.scheduled_departure", default_timezone=LOCAL_TZ)
     stuck_probability = serializers.FloatField(source="entry.stuck_probability")
     forecast_minutes = serializers.FloatField(source="entry.forecast_minutes", allow_null=True)
     forecast_low = serializers.FloatField(source="entry.forecast_low", allow_null=True)
