@@ -12,6 +12,7 @@ from core.services import service_get_or_create, service_set_dependencies, team_
 from incidents import demo as incidents_demo
 from models_registry import demo as models_registry_demo
 from models_registry import demo_monitors as models_registry_monitors_demo
+from models_registry import demo_operations as models_registry_operations_demo
 from monitoring import demo as monitoring_demo
 
 DEMO_PASSWORD = "aiops-demo"  # printed by `manage.py demo`; the demo is for laptops only
@@ -79,3 +80,5 @@ STEPS.append(monitoring_demo.run_alert_intake)
 STEPS.append(incidents_demo.run_response)
 # Last: a month of predictions and actuals through the monitors (a breach opens a model incident).
 STEPS.append(models_registry_monitors_demo.run)
+# Issue #14, after the month of predictions: at-risk lists, a challenger in shadow, the weekly model report.
+STEPS.append(models_registry_operations_demo.run)

@@ -25,7 +25,8 @@ class BatchJobSerializer(serializers.ModelSerializer):
 
 class BatchJobCreateSerializer(serializers.Serializer):
     file = serializers.FileField(required=False, help_text="CSV or Parquet with the pipeline's input columns.")
-    source = serializers.ChoiceField(choices=["file", "open_journeys"], default="file")
+    # The metaclass moves declared fields off the class, so this does not shadow Field.source at run time.
+    source = serializers.ChoiceField(choices=["file", "open_journeys"], default="file")  # type: ignore[assignment]
     as_of = serializers.DateTimeField(required=False, help_text="open_journeys: when the list is drawn.")
 
 

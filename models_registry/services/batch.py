@@ -11,6 +11,7 @@ marks the job succeeded: a failed job keeps its progress and error, never a part
 """
 from __future__ import annotations
 
+import csv
 import logging
 import math
 import os
@@ -198,7 +199,7 @@ def _check_file(*, path: Path, fmt: str, pipeline: Pipeline) -> int:
     else:
         with open(path, "rb") as handle:
             header = handle.readline().decode("utf-8-sig", errors="replace").strip()
-            _check_header([c.strip() for c in header.split(",")] if header else [], pipeline)
+            _check_header([c.strip() for c in next(csv.reader([header]))] if header else [], pipeline)
             rows = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
             handle.seek(-1, os.SEEK_END)
             if handle.read(1) != b"\n" and handle.tell() > len(header) + 1:

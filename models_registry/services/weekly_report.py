@@ -150,10 +150,11 @@ def weekly_report_build(*, week_start: date) -> WeeklyReport:
             .select_related("challenger").order_by("created_at", "id")
         ]
         runs = TrainingRun.objects.filter(model=model, created_at__gte=start, created_at__lt=end)
-        incidents = sorted(set(
-            MonitorResult.objects.filter(model=model, period_end__gt=start, period_end__lte=end,
-                                         incident_id__isnull=False).values_list("incident_id", flat=True)
-        ))
+        incidents = sorted({
+            int(incident) for incident in MonitorResult.objects.filter(
+                model=model, period_end__gt=start, period_end__lte=end, incident_id__isnull=False
+            ).values_list("incident_id", flat=True) if incident is not None
+        })
         models.append(ModelWeek(
             model=model.name, task=model.task, volume=accuracy[-1].predictions, accuracy=accuracy,
             drift=_monitor_summary(model=model, kind=MonitorKind.DATA_DRIFT, start=start, end=end),
@@ -161,7 +162,7 @@ def weekly_report_build(*, week_start: date) -> WeeklyReport:
             gate_decisions=decisions,
             retrains={"runs": runs.count(), "succeeded": runs.filter(status=TrainingRunStatus.SUCCEEDED).count(),
                       "failed": runs.filter(status=TrainingRunStatus.FAILED).count()},
-            incidents=[int(i) for i in incidents],
+            incidents=incidents,
         ))
     return WeeklyReport(week_start=start.date(), week_end=end.date(), models=models)
 

@@ -90,7 +90,9 @@ def test_bad_rows_are_reported_by_row_number_and_the_rest_scored(operator_client
     ],
     ids=["wrong_header", "empty_file", "header_without_rows"],
 )
-def test_a_file_that_cannot_be_scored_is_refused_with_the_reason(operator_client, upload, champion, text, status, words):
+def test_a_file_that_cannot_be_scored_is_refused_with_the_reason(
+    operator_client, upload, champion, text, status, words
+):
     if text is None:
         text = journeys_csv(1).splitlines()[0] + "\n"
     response = upload(operator_client, text)
@@ -99,7 +101,9 @@ def test_a_file_that_cannot_be_scored_is_refused_with_the_reason(operator_client
     assert not BatchScoringJob.objects.exists()
 
 
-def test_unknown_column_size_limit_unknown_model_and_no_champion(operator_client, upload, champion, stuck_model, settings):
+def test_unknown_column_size_limit_unknown_model_and_no_champion(
+    operator_client, upload, champion, stuck_model, settings
+):
     extra = journeys_csv(5).replace("journey_id,", "mystery,", 1)
     response = upload(operator_client, extra)
     assert response.status_code == 400 and "unknown column(s) ['mystery']" in response.content.decode()

@@ -1,6 +1,7 @@
 """Weekly model report: the numbers on a fixed dataset, reproducible for a past week, on a page and e-mailed."""
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -38,10 +39,12 @@ def version_of(model, number=1):
     )
 
 
-def log(model, version, *, prediction, actual=None, at=MONDAY + timedelta(days=1), actual_at=None, n=[0]):
-    n[0] += 1
+_ids = itertools.count()
+
+
+def log(model, version, *, prediction, actual=None, at=MONDAY + timedelta(days=1), actual_at=None):
     return PredictionLog.objects.create(
-        model=model, version=version, request_id=f"r{n[0]}", features={}, prediction=prediction, latency_ms=1.0,
+        model=model, version=version, request_id=f"r{next(_ids)}", features={}, prediction=prediction, latency_ms=1.0,
         created_at=at, actual=actual, actual_at=actual_at or (at + timedelta(hours=2) if actual is not None else None),
     )
 
