@@ -311,8 +311,9 @@ AT_RISK_HORIZON_HOURS = env_int("AT_RISK_HORIZON_HOURS", 48, minimum=1)
 AT_RISK_CAPACITY = env_int("AT_RISK_CAPACITY", 100, minimum=1)
 # Top journeys explained (feature contributions): an occlusion pass costs features x rows scorings.
 AT_RISK_EXPLAIN_TOP = env_int("AT_RISK_EXPLAIN_TOP", 300, minimum=0)
-# Precision at capacity below this breaches (the validation base rate of stuck journeys is ~0.2).
-AT_RISK_MIN_PRECISION = env_float("AT_RISK_MIN_PRECISION", 0.30)
+# Precision at capacity below this breaches: twice the ~10 % base rate of stuck journeys (a list no
+# better than that is not worth the team's morning).
+AT_RISK_MIN_PRECISION = env_float("AT_RISK_MIN_PRECISION", 0.20)
 # Shadow scoring runs on a thread pool after the champion's answer; "inline" (tests) scores in the request.
 MODEL_SHADOW_MODE = env_choice("MODEL_SHADOW_MODE", "thread", {"thread", "inline"})
 # Live rows with actuals needed before the gate uses the shadow comparison.

@@ -2,19 +2,21 @@
 on March's traffic, and the weekly model report sent to a subscriber."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from . import selectors
-from .choices import BatchJobSource, TrainingTrigger
+from .choices import BatchJobSource, MonitorKind, TrainingTrigger
 from .models import BatchScoringJob, RegisteredModel
+from .pipelines import get_pipeline
 from .services import batch as batch_services
 from .services import shadow as shadow_services
 from .services import training_run_create, training_run_execute
 from .services import weekly_report as weekly_services
-from .services.at_risk import journey_handle
+from .services.at_risk import at_risk_actuals_attach, journey_handle
+from .services.monitors import monitors_run_now
 
 # The demo's live month is March 2013 (demo_monitors); the lists are drawn on its last two mornings.
 LIST_DAYS = (datetime(2013, 3, 30, 10, tzinfo=UTC), datetime(2013, 3, 31, 10, tzinfo=UTC))
@@ -48,6 +50,20 @@ def _at_risk(stdout) -> None:
             if top is not None:
                 journey_handle(journey_key=top.journey_key, user=olivia, note="called the carrier")
         stdout.write(f"  at-risk list {as_of:%Y-%m-%d}: job {job.pk} {job.status}, {job.rows_scored} open journeys")
+    # The first list's journeys have flown by the second morning: their outcomes feed the precision monitor.
+    first = BatchScoringJob.objects.filter(model=model, source=BatchJobSource.OPEN_JOURNEYS).order_by("pk").first()
+    if first is not None and first.status == "succeeded":
+        frame = get_pipeline(model.pipeline).load(
+            start=LIST_DAYS[0], end=LIST_DAYS[0] + timedelta(hours=settings.AT_RISK_HORIZON_HOURS)).frame
+        outcomes = dict(zip(batch_services.journey_keys(frame), frame["target"].tolist(), strict=False))
+        keys = set(first.at_risk.values_list("journey_key", flat=True))
+        at_risk_actuals_attach(actuals=[{"journey_key": k, "actual": v} for k, v in outcomes.items() if k in keys])
+        for monitor_run in monitors_run_now(model=model, period_start=LIST_DAYS[0] - timedelta(hours=1),
+                                            period_end=LIST_DAYS[0] + timedelta(hours=1)):
+            result = monitor_run.results.filter(kind=MonitorKind.AT_RISK_PRECISION).first()
+            if result is not None:
+                reason = result.reasons[0] if result.reasons else ""
+                stdout.write(f"  at-risk precision monitor: {result.status} ({reason})")
 
 
 def _shadow(stdout) -> None:

@@ -114,12 +114,12 @@ class ListPrecision:
 def at_risk_precision(
     *, version: ModelVersion, period_start: datetime, period_end: datetime, capacity: int
 ) -> ListPrecision:
-    """Precision of the top `capacity` of each list scored in the period, over the entries whose outcome is known."""
+    """Precision of the top `capacity` of each list drawn (as of) in the period, over the entries with an outcome."""
     per_list = []
     labelled = hits = 0
     jobs = BatchScoringJob.objects.filter(
-        at_risk__version=version, finished_at__gte=period_start, finished_at__lt=period_end
-    ).distinct().order_by("finished_at")
+        at_risk__version=version, as_of__gte=period_start, as_of__lt=period_end
+    ).distinct().order_by("as_of", "pk")
     for job in jobs:
         top = list(AtRiskEntry.objects.filter(job=job, rank__lte=capacity).values_list("actual", flat=True))
         known = [a for a in top if a is not None]

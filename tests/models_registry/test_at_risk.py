@@ -97,9 +97,10 @@ def test_handled_marks_carry_over_and_tomorrows_list_shows_what_is_new(models, o
 def test_precision_at_capacity_is_a_monitor_once_actuals_arrive(models, operator_client, settings):
     stuck = models[0]
     settings.AT_RISK_CAPACITY = 40
+    settings.AT_RISK_MIN_PRECISION = 0.30
     job = score_list(stuck, DAY1)
     top = list(AtRiskEntry.objects.filter(job=job, rank__lte=40).order_by("rank"))
-    period = {"period_start": job.finished_at - timedelta(hours=1), "period_end": job.finished_at + timedelta(hours=1)}
+    period = {"period_start": DAY1 - timedelta(hours=1), "period_end": DAY1 + timedelta(hours=1)}
 
     waiting = monitor_services.monitors_run_now(model=stuck, **period)
     assert MonitorResult.objects.get(run__in=waiting, kind=MonitorKind.AT_RISK_PRECISION).status == "no_data"
