@@ -24,7 +24,8 @@ def train_model(run_id: int) -> str:
 
 @shared_task(name="models_registry.reap_training_runs")
 def reap_training_runs() -> int:
-    return services.training_runs_reap()
+    # Batch jobs share the training queue and its limits: one reaper for both.
+    return services.training_runs_reap() + batch_services.batch_jobs_reap()
 
 
 @shared_task(name="models_registry.schedule_retraining")

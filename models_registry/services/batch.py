@@ -55,6 +55,8 @@ ID_COLUMN = "journey_id"  # optional pass-through column that identifies a row i
 MAX_BAD_ROWS_LISTED = 1_000  # the job row lists this many bad rows; the count covers all of them
 _TZ_SUFFIX = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$")
 Progress = Callable[[int, int], None]
+REAPER_GRACE = timedelta(seconds=120)  # the hard Celery limit fires 60 s after the soft one, then FAILED is recorded
+QUEUED_TIMEOUT = timedelta(hours=6)  # the next daily pass queues a fresh list anyway
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,6 +148,19 @@ def batch_schedule_daily(*, now: datetime | None = None) -> list[BatchScoringJob
         as_of = now if now is not None else None
         jobs.append(batch_job_create_open_journeys(model=model, as_of=as_of))
     return jobs
+
+
+def batch_jobs_reap(*, now: datetime | None = None) -> int:
+    """Fail jobs whose worker died (running past the task's hard limit) or that nobody picked up."""
+    now = now or timezone.now()
+    limit = timedelta(seconds=settings.MODEL_TRAINING_TIME_LIMIT) + REAPER_GRACE
+    running = BatchScoringJob.objects.filter(status=BatchJobStatus.RUNNING, started_at__lt=now - limit).update(
+        status=BatchJobStatus.FAILED, finished_at=now, error="reaped: the worker stopped mid-job (progress kept)"
+    )
+    queued = BatchScoringJob.objects.filter(status=BatchJobStatus.QUEUED, created_at__lt=now - QUEUED_TIMEOUT).update(
+        status=BatchJobStatus.FAILED, finished_at=now, error="reaped: never picked up by a training worker"
+    )
+    return running + queued
 
 
 def _champion_or_raise(*, model: RegisteredModel) -> ModelVersion:
@@ -245,6 +260,8 @@ def batch_job_execute(*, job_id: int, progress: Progress | None = None) -> Batch
                 rows_done=counts["done"], rows_scored=counts["scored"], bad_rows=counts["bad"],
                 bad_rows_count=counts["bad_count"], finished_at=timezone.now(), seconds=time.perf_counter() - began,
             )
+        if job.input_path:  # scored: the caller holds the file, bad rows are listed by number
+            (artifact_root() / job.input_path).unlink(missing_ok=True)
     except Exception as exc:
         logger.warning("batch job %s failed: %s", job.pk, exc)
         BatchScoringJob.objects.filter(pk=job.pk).update(

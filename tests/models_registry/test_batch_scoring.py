@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -52,6 +52,7 @@ def test_a_good_file_is_scored_with_the_champion_and_downloadable(operator_clien
     job = BatchScoringJob.objects.get(pk=response.json()["id"])  # eager: already run
     assert job.status == BatchJobStatus.SUCCEEDED and job.version == champion
     assert job.rows_done == job.rows_scored == 300 and job.bad_rows == []
+    assert not (artifact_root() / job.input_path).exists()  # scored: the upload is not kept
 
     polled = operator_client.get(f"/api/v1/batch-jobs/{job.pk}/").json()
     assert polled["status"] == "succeeded" and polled["progress"] == 1.0 and polled["version"] == champion.version
@@ -163,3 +164,17 @@ def test_the_daily_beat_pass_scores_the_open_journeys(
     job = BatchScoringJob.objects.get(pk=jobs[0].pk)
     assert job.source == BatchJobSource.OPEN_JOURNEYS and job.status == BatchJobStatus.SUCCEEDED
     assert AtRiskEntry.objects.filter(job=job).count() == job.rows_scored > 500
+
+
+def test_the_reaper_fails_jobs_whose_worker_died(journey_model):
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    stuck = BatchScoringJob.objects.create(model=journey_model, source=BatchJobSource.FILE,
+                                           status=BatchJobStatus.RUNNING, started_at=now - timedelta(hours=2),
+                                           rows_done=300)
+    fresh = BatchScoringJob.objects.create(model=journey_model, source=BatchJobSource.FILE,
+                                           status=BatchJobStatus.RUNNING, started_at=now - timedelta(minutes=1))
+    assert batch_services.batch_jobs_reap(now=now) == 1
+    stuck.refresh_from_db()
+    fresh.refresh_from_db()
+    assert stuck.status == BatchJobStatus.FAILED and stuck.rows_done == 300 and "reaped" in stuck.error
+    assert fresh.status == BatchJobStatus.RUNNING
