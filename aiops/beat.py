@@ -62,6 +62,20 @@ def beat_schedule(*, alert_intake_sweep_seconds: float, notify_sweep_seconds: fl
             "schedule": crontab(hour=6, minute=0, day_of_month="2"),
             "options": {"expires": 12 * 3600},
         },
+        # --- models_registry: operations (issue #14) -----------------------------------------
+        # The daily at-risk list: open journeys scored with the stuck-journey champion before the
+        # ops team's morning triage.
+        "models-registry-daily-at-risk": {
+            "task": "models_registry.batch_daily_at_risk",
+            "schedule": crontab(hour=5, minute=0),
+            "options": {"expires": 6 * 3600},
+        },
+        # Last week's model report to the subscribers, Monday after the incidents' weekly report.
+        "models-registry-weekly-report": {
+            "task": "models_registry.weekly_model_report",
+            "schedule": crontab(hour=7, minute=30, day_of_week="mon"),
+            "options": {"expires": 12 * 3600},
+        },
         # --- monitoring: telemetry -----------------------------------------------------------
         "monitoring-expire-points": {
             "task": "monitoring.expire_points",

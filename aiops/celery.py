@@ -35,6 +35,8 @@ app.conf.task_routes = {
     # notify worker it stands in for (issue #15): `incidents.*` puts it on `default`.
     "incidents.*": {"queue": "default"},
     "models_registry.train_*": {"queue": "training"},
+    # Batch scoring is CPU-bound and runs for minutes on a big file: the training workers' kind of work.
+    "models_registry.batch_score": {"queue": "training"},
     "models_registry.*": {"queue": "default"},
     "aiops.*": {"queue": "default"},
     "core.*": {"queue": "default"},

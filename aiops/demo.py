@@ -15,6 +15,7 @@ from models_registry import demo as models_registry_demo
 from models_registry import demo_console as models_registry_console_demo
 from models_registry import demo_costs as models_registry_costs_demo
 from models_registry import demo_monitors as models_registry_monitors_demo
+from models_registry import demo_operations as models_registry_operations_demo
 from monitoring import demo as monitoring_demo
 from monitoring import demo_insights as insights_demo
 
@@ -94,3 +95,5 @@ STEPS.append(models_registry_console_demo.run)
 STEPS.append(insights_demo.run_capacity)
 # After the monitors' month of predictions: a FOCUS cost ledger, ROI and money signals for the models (#11).
 STEPS.append(models_registry_costs_demo.run)
+# Issue #14, after the month of predictions: at-risk lists, a challenger in shadow, the weekly model report.
+STEPS.append(models_registry_operations_demo.run)

@@ -6,6 +6,7 @@ Redis; DJANGO_ENV=production turns on the hardened profile.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dj_database_url
@@ -298,6 +299,48 @@ MONITOR_ERROR_RATE_WARNING = env_float("MONITOR_ERROR_RATE_WARNING", 0.01)
 MONITOR_ERROR_RATE_BREACH = env_float("MONITOR_ERROR_RATE_BREACH", 0.05)
 # The scheduled pass looks back this many days (labels arrive late: yesterday's are incomplete).
 MONITOR_PERIOD_DAYS = env_int("MONITOR_PERIOD_DAYS", 7, minimum=1)
+
+# --- Model operations (issue #14): batch scoring, at-risk list, shadow, data quality, weekly report ---
+# Uploads above this are refused with 413 before anything is stored (a day of journeys is ~20 MB).
+BATCH_SCORING_MAX_BYTES = env_int("BATCH_SCORING_MAX_BYTES", 500 * 1024 * 1024, minimum=1)
+# Rows read, checked and scored per step: progress granularity, ~60 MB of pandas per step.
+BATCH_SCORING_CHUNK_ROWS = env_int("BATCH_SCORING_CHUNK_ROWS", 100_000, minimum=100)
+# The daily at-risk list: the stuck-journey model ranks, the journey-time model forecasts.
+AT_RISK_MODEL = env_str("AT_RISK_MODEL", "stuck-journey")
+AT_RISK_FORECAST_MODEL = env_str("AT_RISK_FORECAST_MODEL", "journey-time")
+# Journeys departing within this many hours are "open": lists overlap a day, so handled marks carry over.
+AT_RISK_HORIZON_HOURS = env_int("AT_RISK_HORIZON_HOURS", 48, minimum=1)
+# Journeys the ops team can triage per day: the list's precision is tracked at this depth.
+AT_RISK_CAPACITY = env_int("AT_RISK_CAPACITY", 100, minimum=1)
+# Top journeys explained (feature contributions): an occlusion pass costs features x rows scorings.
+AT_RISK_EXPLAIN_TOP = env_int("AT_RISK_EXPLAIN_TOP", 300, minimum=0)
+# Precision at capacity below this breaches: twice the ~10 % base rate of stuck journeys (a list no
+# better than that is not worth the team's morning).
+AT_RISK_MIN_PRECISION = env_float("AT_RISK_MIN_PRECISION", 0.20)
+# Shadow scoring runs on a thread pool after the champion's answer; "inline" (tests) scores in the request.
+MODEL_SHADOW_MODE = env_choice("MODEL_SHADOW_MODE", "thread", {"thread", "inline"})
+# Live rows with actuals needed before the gate uses the shadow comparison.
+MODEL_SHADOW_MIN_LIVE_ROWS = env_int("MODEL_SHADOW_MIN_LIVE_ROWS", 200, minimum=1)
+# Data quality (defaults per check; per-feature overrides as JSON, e.g. {"wind_gust": {"null_rate": 0.9}}).
+# Null rate: absolute increase over the training reference's null rate that breaches.
+MONITOR_DQ_NULL_RATE = env_float("MONITOR_DQ_NULL_RATE", 0.10)
+# Share of values outside the training reference's [min, max] (widened by 10 % of the range).
+MONITOR_DQ_OUT_OF_RANGE = env_float("MONITOR_DQ_OUT_OF_RANGE", 0.05)
+# Share of category values never seen in training (the model sends them down the missing branch).
+MONITOR_DQ_UNKNOWN_CATEGORY = env_float("MONITOR_DQ_UNKNOWN_CATEGORY", 0.05)
+# Share of rows refused for a wrong type (batch bad rows and refused prediction requests).
+MONITOR_DQ_TYPE_ERRORS = env_float("MONITOR_DQ_TYPE_ERRORS", 0.01)
+try:
+    MONITOR_DQ_FEATURE_THRESHOLDS = json.loads(env_str("MONITOR_DQ_FEATURE_THRESHOLDS", "{}"))
+except json.JSONDecodeError as exc:
+    raise ImproperEnv(f"MONITOR_DQ_FEATURE_THRESHOLDS is not JSON: {exc}") from None
+if not isinstance(MONITOR_DQ_FEATURE_THRESHOLDS, dict):
+    raise ImproperEnv("MONITOR_DQ_FEATURE_THRESHOLDS must be a JSON object of {feature: {check: bar}}")
+# Freshness: a silent upstream is an incident. Hours since the last prediction / the last actual.
+MONITOR_FRESHNESS_PREDICTION_HOURS = env_float("MONITOR_FRESHNESS_PREDICTION_HOURS", 24.0)
+MONITOR_FRESHNESS_ACTUAL_HOURS = env_float("MONITOR_FRESHNESS_ACTUAL_HOURS", 72.0)
+# Output validation: share of predictions outside the plausible range that breaches.
+MONITOR_OUTPUT_INVALID_SHARE = env_float("MONITOR_OUTPUT_INVALID_SHARE", 0.01)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")

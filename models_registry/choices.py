@@ -60,6 +60,10 @@ class MonitorKind(models.TextChoices):
     PERFORMANCE = "performance", "Performance"
     BIAS = "bias", "Bias"
     OPERATIONAL = "operational", "Operational"
+    DATA_QUALITY = "data_quality", "Input data quality"
+    FRESHNESS = "freshness", "Freshness"
+    OUTPUT_QUALITY = "output_quality", "Output validation"
+    AT_RISK_PRECISION = "at_risk_precision", "At-risk list precision"
 
 
 class MonitorStatus(models.TextChoices):
@@ -116,3 +120,13 @@ class CostSource(models.TextChoices):
     API = "api", "API"
     FOCUS = "focus", "FOCUS import"
     DEMO = "demo", "Demo"
+class BatchJobSource(models.TextChoices):
+    FILE = "file", "Uploaded file"
+    OPEN_JOURNEYS = "open_journeys", "Open journeys (at-risk list)"
+
+
+class BatchJobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"

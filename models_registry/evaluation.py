@@ -32,6 +32,9 @@ def regression_metrics(
         "bias": float(np.mean(predicted - actual)),  # signed: < 0 means forecasts run optimistic
         "too_optimistic_share": float(np.mean(error > tolerance)),
         "too_conservative_share": float(np.mean(error < -tolerance)),
+        # Quantiles of (actual - forecast): the forecast's 80 % interval is [forecast + p10, forecast + p90].
+        "error_p10": float(np.quantile(error, 0.10)),
+        "error_p90": float(np.quantile(error, 0.90)),
     }
 
 

@@ -36,3 +36,15 @@ class TrainingRunConflict(DomainError):
 
 class TrainingFailed(Exception):
     """Raised inside a training run; the run is marked failed with this message."""
+
+
+class BatchFileTooLarge(DomainError):
+    status_code = 413
+    code = "batch_file_too_large"
+
+
+class BatchResultNotReady(DomainError):
+    """The job has not succeeded: there is no complete result set to download."""
+
+    status_code = 409
+    code = "batch_result_not_ready"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from django.conf import settings
 
@@ -42,16 +43,23 @@ class GateResult:
 
 
 def gate_decide(
-    *, task: str, challenger: Mapping[str, float], champion: Mapping[str, float] | None, thresholds: GateThresholds
+    *, task: str, challenger: Mapping[str, float], champion: Mapping[str, float] | None, thresholds: GateThresholds,
+    live: Mapping[str, Any] | None = None,
 ) -> GateResult:
-    """Promote when the challenger clears the absolute bar and, if a champion exists, beats it on the same holdout."""
+    """Promote when the challenger clears the absolute bar and, if a champion exists, beats it on the same holdout.
+
+    `live` ({"challenger": metrics, "champion": metrics, "n": rows}) is a shadow's comparison on the
+    same live requests: the same checks must pass there too.
+    """
     checks: list[tuple[bool, str]] = []
-    if task == ModelTask.REGRESSION:
-        checks += _journey_checks(challenger, champion, thresholds)
-    elif task == ModelTask.CLASSIFICATION:
-        checks += _stuck_checks(challenger, champion, thresholds)
-    else:
+    rule = {ModelTask.REGRESSION: _journey_checks, ModelTask.CLASSIFICATION: _stuck_checks}.get(task)  # type: ignore[call-overload]
+    if rule is None:
         checks.append((False, f"no gate rule for task {task!r}"))
+    else:
+        checks += rule(challenger, champion, thresholds)
+        if live is not None:
+            checks += [(passed, f"live on {live.get('n', 0)} rows: {text}")
+                       for passed, text in rule(live["challenger"], live["champion"], thresholds)]
     if champion is None:
         checks.append((True, "no champion to beat: the absolute bar decides"))
     promote = all(passed for passed, _ in checks)

@@ -3,16 +3,28 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, TypedDict
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from .choices import MonitorKind, MonitorStatus, TrainingRunStatus, VersionAlias
+from .choices import BatchJobSource, BatchJobStatus, MonitorKind, MonitorStatus, TrainingRunStatus, VersionAlias
 from .exceptions import ModelNotFound
-from .models import CostEntry, GateDecision, ModelVersion, MonitorResult, PredictionLog, RegisteredModel, TrainingRun
+from .models import (
+    AtRiskEntry,
+    BatchScoringJob,
+    CostEntry,
+    GateDecision,
+    JourneyHandled,
+    ModelVersion,
+    MonitorResult,
+    PredictionLog,
+    RegisteredModel,
+    TrainingRun,
+)
+from .pipelines.flights import LOCAL_TZ
 
 
 def model_get_by_name(*, name: str) -> RegisteredModel:
@@ -30,7 +42,7 @@ def model_champion(*, model: RegisteredModel) -> ModelVersion | None:
     return ModelVersion.objects.filter(model=model, alias=VersionAlias.CHAMPION).first()
 
 
-_SERVING_MODEL_FIELDS = frozenset({"id", "name", "task", "pipeline"})
+_SERVING_MODEL_FIELDS = frozenset({"id", "name", "task", "pipeline", "shadow_id"})
 _SERVING_VERSION_FIELDS = frozenset({"id", "model_id", "version", "artifact_path", "artifact_sha256"})
 
 
@@ -264,3 +276,68 @@ def roi_default_period() -> tuple[date, date]:
     end = date(moment.year + (moment.month == 12), moment.month % 12 + 1, 1)
     start = date(end.year - 1, end.month, 1)
     return start, end
+
+
+# ---- model operations (issue #14): batch jobs and the at-risk list ----------------------------------
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AtRiskRow:
+    entry: AtRiskEntry
+    handled: JourneyHandled | None
+    is_new: bool  # not in the previous list: what today's triage has not seen yet
+
+
+def batch_job_list(*, model: RegisteredModel | None = None) -> QuerySet[BatchScoringJob]:
+    jobs = BatchScoringJob.objects.select_related("model", "version", "requested_by")
+    return jobs.filter(model=model) if model is not None else jobs
+
+
+def at_risk_latest_job(*, model_name: str) -> BatchScoringJob | None:
+    return (
+        BatchScoringJob.objects.filter(
+            model__name=model_name, source=BatchJobSource.OPEN_JOURNEYS, status=BatchJobStatus.SUCCEEDED
+        ).select_related("model", "version").order_by("-as_of", "-pk").first()
+    )
+
+
+def at_risk_rows(
+    *, job: BatchScoringJob, origin: str = "", carrier: str = "", day: date | None = None, only_new: bool = False,
+    hide_handled: bool = False, limit: int | None = None,
+) -> list[AtRiskRow]:
+    """The list's entries by rank, with their handled mark and whether they are new since the previous list."""
+    entries = AtRiskEntry.objects.filter(job=job).select_related("version", "forecast_version").order_by("rank")
+    if origin:
+        entries = entries.filter(origin=origin.upper())
+    if carrier:
+        entries = entries.filter(carrier=carrier.upper())
+    if day is not None:
+        start = datetime.combine(day, time.min, tzinfo=LOCAL_TZ)
+        entries = entries.filter(scheduled_departure__gte=start, scheduled_departure__lt=start + timedelta(days=1))
+    previous = (
+        BatchScoringJob.objects.filter(model=job.model, source=job.source, status=BatchJobStatus.SUCCEEDED)
+        .filter(Q(as_of__lt=job.as_of) | Q(as_of=job.as_of, pk__lt=job.pk)).order_by("-as_of", "-pk").first()
+    )
+    seen: set[str] = (
+        set(AtRiskEntry.objects.filter(job=previous).values_list("journey_key", flat=True)) if previous else set()
+    )
+    rows = list(entries if limit is None or hide_handled or only_new else entries[:limit])
+    marks = {m.journey_key: m for m in JourneyHandled.objects.filter(
+        journey_key__in=[e.journey_key for e in rows]).select_related("handled_by")}
+    out = []
+    for entry in rows:
+        row = AtRiskRow(entry=entry, handled=marks.get(entry.journey_key),
+                        is_new=previous is not None and entry.journey_key not in seen)
+        if (only_new and not row.is_new) or (hide_handled and row.handled is not None):
+            continue
+        out.append(row)
+        if limit is not None and len(out) >= limit:
+            break
+    return out
+
+
+def at_risk_filters(*, job: BatchScoringJob) -> dict[str, list[str]]:
+    entries = AtRiskEntry.objects.filter(job=job)
+    return {
+        "origins": sorted(set(entries.values_list("origin", flat=True))),
+        "carriers": sorted(set(entries.values_list("carrier", flat=True))),
+    }

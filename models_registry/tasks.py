@@ -5,8 +5,10 @@ from celery import shared_task
 from django.conf import settings
 
 from . import services
+from .services import batch as batch_services
 from .services import money as money_services
 from .services import monitors as monitor_services
+from .services import weekly_report as weekly_report_services
 
 
 @shared_task(
@@ -23,7 +25,8 @@ def train_model(run_id: int) -> str:
 
 @shared_task(name="models_registry.reap_training_runs")
 def reap_training_runs() -> int:
-    return services.training_runs_reap()
+    # Batch jobs share the training queue and its limits: one reaper for both.
+    return services.training_runs_reap() + batch_services.batch_jobs_reap()
 
 
 @shared_task(name="models_registry.schedule_retraining")
@@ -49,3 +52,24 @@ def check_money() -> int:
     """Monthly beat pass: ROI targets, cost spikes and budget forecasts; each finding is a signal."""
     # No retries: signals dedup by fingerprint in the core, and next month's pass judges again.
     return len(money_services.money_checks_run().findings)
+@shared_task(
+    name="models_registry.batch_score",
+    # Big files take minutes: the training queue's limits, not the default 120 s.
+    soft_time_limit=settings.MODEL_TRAINING_TIME_LIMIT,
+    time_limit=settings.MODEL_TRAINING_TIME_LIMIT + 60,
+)
+def batch_score(job_id: int) -> str:
+    # No retries: the job is claimed by a conditional update and a failure is recorded on the row.
+    return batch_services.batch_job_execute(job_id=job_id).status
+
+
+@shared_task(name="models_registry.batch_daily_at_risk")
+def batch_daily_at_risk() -> int:
+    """Daily beat pass: score the open journeys with the stuck-journey champion (the at-risk list)."""
+    return len(batch_services.batch_schedule_daily())
+
+
+@shared_task(name="models_registry.weekly_model_report")
+def weekly_model_report() -> int:
+    """Weekly beat pass: build last week's model report and send it to the subscribers."""
+    return weekly_report_services.weekly_report_send().deliveries

@@ -19,6 +19,7 @@ from . import selectors, services
 from .choices import ModelTask, TrainingTrigger
 from .exceptions import ModelNotFound
 from .reports import roi_report
+from .services.shadow import shadow_comparison
 
 # Metrics charted per task: the business metrics the gate judges, plus one statistical companion.
 CHART_METRICS = {
@@ -58,6 +59,7 @@ def detail(request: HttpRequest, name: str) -> HttpResponse:
             "decisions": selectors.gate_decision_list(model=model)[:50],
             "runs": selectors.training_run_list(model=model)[:20],
             "chart": chart,
+            "shadow": shadow_comparison(model=model),
             "can_act": user_has_role(request.user, Role.OPERATOR, Role.ADMIN),
         },
     )

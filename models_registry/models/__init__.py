@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .costs import CostEntry, CostImport, ModelEconomics, ServiceBudget
 from .monitors import MonitorResult, MonitorRun, ServingErrorCount
+from .operations import AtRiskEntry, BatchScoringJob, JourneyHandled, ShadowPredictionLog, WeeklyReportSubscription
 from .registry import GateDecision, ModelVersion, PredictionLog, RegisteredModel, TrainingRun
 
 __all__ = [
@@ -10,6 +11,11 @@ __all__ = [
     "CostImport",
     "ModelEconomics",
     "ServiceBudget",
+    "AtRiskEntry",
+    "BatchScoringJob",
+    "JourneyHandled",
+    "ShadowPredictionLog",
+    "WeeklyReportSubscription",
     "GateDecision",
     "ModelVersion",
     "MonitorResult",

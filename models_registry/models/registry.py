@@ -29,6 +29,10 @@ class RegisteredModel(models.Model):
     business_kpi = models.CharField(max_length=200, blank=True, help_text="Business KPI the model serves.")
     task = models.CharField(max_length=20, choices=ModelTask.choices)
     pipeline = models.CharField(max_length=100, help_text="Name of the feature pipeline (models_registry.pipelines).")
+    shadow = models.ForeignKey(
+        "models_registry.ModelVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="A version scoring live requests in shadow (logged apart, never returned).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -52,6 +56,9 @@ class TrainingRun(models.Model):
     time_limit_seconds = models.PositiveIntegerField(help_text="The reaper fails the run once running past this.")
     logs = models.TextField(blank=True)
     error = models.TextField(blank=True)
+    # What re-running needs and what it must reproduce: code version, data fingerprint, parameters,
+    # seeds, library versions and the holdout metrics (`retrain --reproduce RUN_ID`).
+    environment = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -56,6 +56,7 @@ def flights_frame() -> pd.DataFrame:
             "event_time": event_time,
             "scheduled_departure": local,
             "carrier": frame["carrier"].astype(str),
+            "flight": frame["flight"].astype(str),  # with carrier and departure: the journey's identity
             "origin": frame["origin"].astype(str),
             "dest": frame["dest"].astype(str),
             "distance": frame["distance"].astype(np.float64),

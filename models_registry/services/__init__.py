@@ -7,6 +7,7 @@ from .training import (
     retraining_schedule,
     training_run_create,
     training_run_execute,
+    training_run_reproduce,
     training_run_start,
     training_runs_reap,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "retraining_schedule",
     "training_run_create",
     "training_run_execute",
+    "training_run_reproduce",
     "training_run_start",
     "training_runs_reap",
 ]

@@ -1,19 +1,22 @@
 """Serving: the champion's predictions for a batch of records (logged), and late actuals by request id."""
 from __future__ import annotations
 
+import logging
 import math
 import os
+import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import orjson
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 from threadpoolctl import ThreadpoolController
 
@@ -21,9 +24,11 @@ from .. import selectors
 from ..artifacts import artifact_load
 from ..choices import ModelTask
 from ..exceptions import InvalidRecords, NoChampion, UnknownRequestIds
-from ..models import ModelVersion, PredictionLog, RegisteredModel
+from ..models import ModelVersion, PredictionLog, RegisteredModel, ShadowPredictionLog
 from ..pipelines import FittedModel, get_pipeline
 from .serving_errors import serving_errors_counted
+
+logger = logging.getLogger(__name__)
 
 # Loaded models per process, keyed by (version id, sha256): a re-trained or tampered artifact is a new key.
 # A handful covers champion + challenger of every model; each is a few MB.
@@ -34,6 +39,13 @@ _cache_lock = threading.Lock()
 # trees use none): batches are small, and on a busy box a thread team spinning up for 100 rows
 # costs more (p99 > 1 s measured on 2 shared cores) than it saves.
 _threads = ThreadpoolController()
+# Requests waiting for the shadow thread beyond this are dropped (logged): under overload the
+# shadow loses rows rather than memory, and the champion never notices.
+MAX_PENDING = 500
+SHADOW_BATCH_REQUESTS = 50  # requests scored and logged together by the shadow thread (≤ 50,000 rows)
+_shadow_queue: queue.Queue = queue.Queue(maxsize=MAX_PENDING)
+_shadow_lock = threading.Lock()
+_shadow_thread: threading.Thread | None = None
 MAX_BATCH = 1_000  # records per request: bounds request time and the size of one insert
 MAX_ACTUALS = 10_000
 
@@ -108,10 +120,118 @@ def _predictions_make(
         features=[orjson.dumps(row).decode() for row in batch.rows()],
         predictions=predictions, latency_ms=latency_ms, created_at=created_at,
     )
+    if model.shadow_id is not None and model.shadow_id != champion.pk:
+        # Scored by a thread after this answer; the features are the champion's (same pipeline).
+        shadow_submit(model_id=model.pk, shadow_id=model.shadow_id, features=features, request_ids=request_ids,
+                      created_at=created_at)
     return PredictionBatch(
         model=model.name, version=champion.version, request_ids=request_ids, predictions=predictions,
         latency_ms=latency_ms,
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _ShadowWork:
+    model_id: int
+    shadow_id: int
+    features: Mapping[str, Any]
+    request_ids: Sequence[str]
+    created_at: datetime
+
+
+def shadow_submit(
+    *, model_id: int, shadow_id: int, features: Mapping[str, Any], request_ids: Sequence[str], created_at: datetime
+) -> None:
+    """Score the request with the shadow after the champion's answer (a thread), or now (MODEL_SHADOW_MODE=inline).
+
+    The request only appends to a queue (microseconds). One daemon thread per process drains it in
+    batches: the requests waiting are scored together and logged with one statement, so under load
+    the shadow's cost per request shrinks instead of competing with every answer.
+    """
+    global _shadow_thread
+    work = _ShadowWork(model_id=model_id, shadow_id=shadow_id, features=features, request_ids=request_ids,
+                       created_at=created_at)
+    if settings.MODEL_SHADOW_MODE == "inline":
+        _shadow_score([work])
+        return
+    with _shadow_lock:
+        if _shadow_thread is None or not _shadow_thread.is_alive():
+            _shadow_thread = threading.Thread(target=_shadow_loop, name="shadow", daemon=True)
+            _shadow_thread.start()
+    try:
+        _shadow_queue.put_nowait(work)
+    except queue.Full:  # overload: the shadow loses rows, the champion never notices
+        logger.warning("shadow queue full: %d requests of model %s not shadowed", len(request_ids), model_id)
+
+
+def shadow_drain(timeout: float = 10.0) -> None:
+    """Wait until the queued shadow work is logged (tests, benchmarks, shutdown)."""
+    deadline = time.monotonic() + timeout
+    while _shadow_queue.unfinished_tasks and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _shadow_loop() -> None:
+    while True:
+        batch = [_shadow_queue.get()]
+        while len(batch) < SHADOW_BATCH_REQUESTS:
+            try:
+                batch.append(_shadow_queue.get_nowait())
+            except queue.Empty:
+                break
+        try:
+            close_old_connections()  # honour CONN_MAX_AGE / drop a broken connection, as a request would
+            _shadow_score(batch)
+        finally:
+            for _ in batch:
+                _shadow_queue.task_done()
+
+
+def _shadow_score(batch: Sequence[_ShadowWork]) -> int:
+    """Score queued requests with their shadow versions and log them in one insert per version."""
+    scored = 0
+    for shadow_id in sorted({work.shadow_id for work in batch}):
+        items = [work for work in batch if work.shadow_id == shadow_id]
+        try:
+            version = ModelVersion.objects.select_related("model").get(pk=shadow_id)
+            pipeline = get_pipeline(version.model.pipeline)
+            fitted = fitted_model_for(version=version)
+            started = time.perf_counter()
+            names = list(items[0].features)
+            features = {name: np.concatenate([np.asarray(work.features[name]) for work in items]) for name in names}
+            with _threads.limit(limits=1, user_api="openmp"):
+                scores = pipeline.predict(fitted, features).tolist()
+            latency_ms = (time.perf_counter() - started) * 1000.0 / len(items)
+            rows, position = [], 0
+            for work in items:
+                moment = ShadowPredictionLog._meta.get_field("created_at").get_db_prep_save(work.created_at, connection)
+                for request_id in work.request_ids:
+                    rows.append((work.model_id, shadow_id, request_id, scores[position], latency_ms, moment))
+                    position += 1
+            _shadow_logs_insert(rows)
+            scored += len(rows)
+        except Exception:  # a shadow must never hurt serving: log and drop
+            logger.exception("shadow scoring by version %s failed", shadow_id)
+    return scored
+
+
+_SHADOW_COLUMNS = ("model_id", "version_id", "request_id", "prediction", "latency_ms", "created_at")
+
+
+def _shadow_logs_insert(rows: Sequence[tuple]) -> None:
+    """One statement for the batch (COPY on PostgreSQL); a request already logged is skipped elsewhere."""
+    quote = connection.ops.quote_name
+    table = quote(ShadowPredictionLog._meta.db_table)
+    columns = ", ".join(quote(c) for c in _SHADOW_COLUMNS)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with connection.wrap_database_errors, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_SHADOW_COLUMNS))})", rows
+            )
 
 
 def _request_ids(count: int) -> list[str]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import platform
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from ..exceptions import ArtifactIntegrityError, TrainingFailed, TrainingRunConf
 from ..gate import GateThresholds, gate_decide
 from ..models import GateDecision, ModelVersion, RegisteredModel, TrainingRun
 from ..pipelines import get_pipeline
+from .monitors.signals import json_safe
 from .registry import champion_replace
 from .serving import fitted_model_for
 
@@ -173,7 +175,23 @@ def _fingerprint(*frames: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def _train_and_gate(*, run: TrainingRun, log: _RunLog) -> tuple[ModelVersion, GateDecision]:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Fit:
+    pipeline: Any
+    fitted: Any
+    metrics: dict[str, float]
+    fingerprint: str
+    train_start: datetime
+    holdout_start: datetime
+    holdout_end: datetime
+    train: Any
+    holdout: Any
+    holdout_x: pd.DataFrame
+    holdout_y: np.ndarray
+
+
+def _fit_and_evaluate(*, run: TrainingRun, log: _RunLog) -> _Fit:
+    """Load the run's windows, fit, evaluate on the holdout: the deterministic part a reproduction repeats."""
     model = run.model
     pipeline = get_pipeline(model.pipeline)
     params = dict(run.params)
@@ -203,6 +221,47 @@ def _train_and_gate(*, run: TrainingRun, log: _RunLog) -> tuple[ModelVersion, Ga
     fitted = pipeline.fit(features=train_x, target=train_y, params=params)
     log("evaluating the challenger on the holdout")
     metrics = pipeline.evaluate(target=holdout_y, predicted=pipeline.predict(fitted, holdout_x))
+    return _Fit(
+        pipeline=pipeline, fitted=fitted, metrics=metrics, fingerprint=_fingerprint(train.frame, holdout.frame),
+        train_start=train_start, holdout_start=holdout_start, holdout_end=holdout_end, train=train, holdout=holdout,
+        holdout_x=holdout_x, holdout_y=holdout_y,
+    )
+
+
+LIBRARIES = ("numpy", "pandas", "scikit-learn", "scipy", "numba", "joblib")
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _environment(*, run: TrainingRun, fit: _Fit) -> dict[str, Any]:
+    return {
+        "code_version": code_version(),
+        "data_fingerprint": fit.fingerprint,
+        "as_of": run.as_of.isoformat(),
+        "params": dict(run.params),
+        "fitted_params": fit.fitted.params,
+        # Every source of randomness: the estimator's seed and the reference sample's (flights.fit).
+        "seeds": {"random_state": fit.fitted.params.get("random_state"), "reference_sample": 0},
+        "libraries": library_versions(),
+        "metrics": fit.metrics,
+    }
+
+
+def _train_and_gate(*, run: TrainingRun, log: _RunLog) -> tuple[ModelVersion, GateDecision]:
+    model = run.model
+    fit = _fit_and_evaluate(run=run, log=log)
+    pipeline, fitted, metrics = fit.pipeline, fit.fitted, fit.metrics
+    train, holdout, holdout_x, holdout_y = fit.train, fit.holdout, fit.holdout_x, fit.holdout_y
+    train_start, holdout_start, holdout_end = fit.train_start, fit.holdout_start, fit.holdout_end
+    TrainingRun.objects.filter(pk=run.pk).update(environment=json_safe(_environment(run=run, fit=fit)))
     relative_path, sha = artifact_save(obj=fitted, relative_path=f"{model.name}/run-{run.pk}.joblib")
     log(f"artifact {relative_path} sha256 {sha[:12]}")
 
@@ -238,7 +297,7 @@ def _train_and_gate(*, run: TrainingRun, log: _RunLog) -> tuple[ModelVersion, Ga
         ModelVersion.objects.filter(model=model, alias=VersionAlias.CHALLENGER).update(alias=VersionAlias.NONE)
         version = ModelVersion.objects.create(
             model=model, version=number, training_run=run, alias=VersionAlias.CHALLENGER,
-            status=VersionStatus.CANDIDATE, data_fingerprint=_fingerprint(train.frame, holdout.frame),
+            status=VersionStatus.CANDIDATE, data_fingerprint=fit.fingerprint,
             train_start=train_start, train_end=holdout_start, holdout_start=holdout_start, holdout_end=holdout_end,
             train_rows=len(train.frame), holdout_rows=len(holdout.frame), features=list(pipeline.features),
             params=fitted.params, code_version=code_version(), metrics=metrics, artifact_path=relative_path,
@@ -303,3 +362,43 @@ def training_run_start(
     if model.training_runs.filter(status__in=TrainingRunStatus.active()).exists():
         raise TrainingRunConflict(f"model {model.name!r} already has a queued or running training run")
     return training_run_create(model=model, as_of=as_of, params=params, requested_by=requested_by, trigger=trigger)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReproduceResult:
+    run: TrainingRun
+    matches: bool  # metrics identical to the last bit, and the same data
+    original_metrics: dict[str, Any]
+    metrics: dict[str, Any]
+    differences: tuple[str, ...]  # metrics, data fingerprint
+    environment_differences: tuple[str, ...]  # code / library versions now vs then (explain a mismatch)
+
+
+def training_run_reproduce(*, run_id: int, progress: Progress | None = None) -> ReproduceResult:
+    """Re-run a recorded run's fit and holdout evaluation (nothing stored) and compare the metrics exactly."""
+    run = TrainingRun.objects.select_related("model").get(pk=run_id)
+    recorded = run.environment or {}
+    if not recorded.get("metrics"):
+        raise InvalidInput(f"training run {run_id} recorded no environment (trained before runs were recorded, "
+                           f"or it failed)", field="run")
+    log = _RunLog(progress)
+    with threadpool_limits(limits=settings.MODEL_TRAINING_THREADS, user_api="openmp"):
+        fit = _fit_and_evaluate(run=run, log=log)
+    now = json_safe(_environment(run=run, fit=fit))
+    differences = []
+    for key in sorted(set(recorded["metrics"]) | set(now["metrics"])):
+        before, after = recorded["metrics"].get(key), now["metrics"].get(key)
+        if before != after:
+            differences.append(f"metric {key}: recorded {before!r}, now {after!r}")
+    if recorded.get("data_fingerprint") != now["data_fingerprint"]:
+        differences.append(f"data fingerprint: recorded {str(recorded.get('data_fingerprint'))[:12]}…, "
+                           f"now {now['data_fingerprint'][:12]}…")
+    environment = []
+    if recorded.get("code_version") != now["code_version"]:
+        environment.append(f"code version: recorded {recorded.get('code_version')}, now {now['code_version']}")
+    for name, version in now["libraries"].items():
+        if (recorded.get("libraries") or {}).get(name) != version:
+            environment.append(f"{name}: recorded {(recorded.get('libraries') or {}).get(name)}, now {version}")
+    return ReproduceResult(run=run, matches=not differences, original_metrics=recorded["metrics"],
+                           metrics=now["metrics"], differences=tuple(differences),
+                           environment_differences=tuple(environment))

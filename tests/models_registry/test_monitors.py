@@ -144,7 +144,15 @@ def test_data_drift_alone_warns_but_does_not_page(champion_model):
     assert {"distance", "temp"} <= drifted
     assert "month" in drift.metrics["ignored"]
     assert results[MonitorKind.PERFORMANCE].status == MonitorStatus.OK
-    assert not drift.signal_outcome and not Incident.objects.exists()
+    assert not drift.signal_outcome
+    # Drift does not page; values outside the training range do, as input data quality (issue #14).
+    assert not Alert.objects.filter(fingerprint__endswith=":data_drift").exists()
+    quality = results[MonitorKind.DATA_QUALITY]
+    assert quality.status == MonitorStatus.BREACH and "distance" in quality.metrics["offending_features"]
+    # (Freshness pages too: the only predictions of the month are from Feb 10.)
+    assert set(Alert.objects.values_list("fingerprint", flat=True)) == {
+        f"model-monitor:{champion_model.name}:data_quality", f"model-monitor:{champion_model.name}:freshness"
+    }
 
 
 def test_drift_turns_into_part_of_the_breach_when_performance_breaches_too(champion_model):

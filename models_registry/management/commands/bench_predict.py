@@ -25,8 +25,9 @@ from core.models import Integration
 from core.services import integration_create
 from models_registry import selectors
 from models_registry.exceptions import ModelNotFound
-from models_registry.models import PredictionLog
+from models_registry.models import ModelVersion, PredictionLog, ShadowPredictionLog
 from models_registry.pipelines import get_pipeline
+from models_registry.services.shadow import shadow_set
 
 _TICK_MS = 1000.0 / os.sysconf("SC_CLK_TCK")
 
@@ -39,8 +40,12 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=100)
         parser.add_argument("--requests", type=int, default=200)
         parser.add_argument("--warmup", type=int, default=10, help="requests before measuring (model load, caches)")
+        parser.add_argument(
+            "--shadow", action="store_true",
+            help="put the newest non-champion version in shadow for the run (scored after each answer, logged apart)",
+        )
 
-    def handle(self, *args, model: str, batch_size: int, requests: int, warmup: int, **options):
+    def handle(self, *args, model: str, batch_size: int, requests: int, warmup: int, shadow: bool, **options):
         try:
             registered = selectors.model_get_by_name(name=model)
         except ModelNotFound as exc:
@@ -48,6 +53,14 @@ class Command(BaseCommand):
         champion = selectors.model_champion(model=registered)
         if champion is None:
             raise CommandError(f"model {model!r} has no champion; run `manage.py retrain {model}` first")
+        shadow_version = None
+        if shadow:
+            shadow_version = ModelVersion.objects.filter(model=registered).exclude(pk=champion.pk).order_by(
+                "-version").first()
+            if shadow_version is None:
+                raise CommandError(f"model {model!r} has no version besides the champion to shadow; "
+                                   f"run `manage.py retrain {model}` first")
+        previous_shadow = registered.shadow
         pipeline = get_pipeline(registered.pipeline)
         # Journeys from the two weeks after the champion's holdout: what it would serve next.
         raw = pipeline.load(start=champion.holdout_end, end=champion.holdout_end + timedelta(days=14)).frame
@@ -64,7 +77,10 @@ class Command(BaseCommand):
         integration, token = integration_create(kind=IntegrationKind.MODEL, name="bench_predict (deleted after)")
         request_ids: list[str] = []
         web = None
+        shadow_logged = 0
         try:
+            if shadow_version is not None:
+                shadow_set(model=registered, version=shadow_version)
             try:
                 base, web = gunicorn_start(workers=1, log_name="bench_predict.log")
             except BenchProcessError as exc:
@@ -96,9 +112,20 @@ class Command(BaseCommand):
             worker_cpu = (worker_after - worker_before) / requests
             db_cpu = (db_after - db_before) / requests if db_after is not None and db_before is not None else None
             load = os.getloadavg()
+            if shadow_version is not None:
+                deadline = time.monotonic() + 30  # the shadow thread may still be scoring the last requests
+                while time.monotonic() < deadline:
+                    shadow_logged = ShadowPredictionLog.objects.filter(request_id__in=request_ids).count()
+                    if shadow_logged >= len(request_ids):
+                        break
+                    time.sleep(0.2)
         finally:
             if web is not None:
                 processes_stop([web])
+            if shadow_version is not None:
+                shadow_set(model=registered, version=previous_shadow)
+                for start in range(0, len(request_ids), 5_000):
+                    ShadowPredictionLog.objects.filter(request_id__in=request_ids[start:start + 5_000]).delete()
             for start in range(0, len(request_ids), 5_000):
                 PredictionLog.objects.filter(request_id__in=request_ids[start:start + 5_000]).delete()
             Integration.objects.filter(pk=integration.pk).delete()
@@ -108,7 +135,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{registered.name} v{champion.version}: {requests} requests x {batch_size} records over HTTP "
             f"(gunicorn, 1 sync worker, {connection.vendor}; auth + validation + features + model + "
-            f"prediction log insert + commit)"
+            f"prediction log insert + commit{'; shadow on' if shadow_version is not None else ''})"
         )
         self.stdout.write(
             f"  request  p50 {np.percentile(total, 50):.1f} ms  p95 {np.percentile(total, 95):.1f} ms  "
@@ -120,6 +147,11 @@ class Command(BaseCommand):
             + (f" + {db_cpu:.1f} ms in its PostgreSQL backend" if db_cpu is not None else "")
             + f"  (load average {load[0]:.1f} on {os.cpu_count()} CPUs)"
         )
+        if shadow_version is not None:
+            self.stdout.write(
+                f"  shadow v{shadow_version.version} in place: {shadow_logged}/{len(request_ids)} records scored in "
+                f"shadow and logged apart (after each answer, on the worker's shadow thread)"
+            )
         self.stdout.write(
             f"  features+model  p50 {np.percentile(model_only, 50):.2f} ms  p99 {np.percentile(model_only, 99):.2f} ms"
         )

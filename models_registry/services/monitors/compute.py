@@ -1,7 +1,6 @@
 """Every monitor's verdict for one version and period, computed from the prediction logs (no writes)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,36 +16,15 @@ from ...statistics.drift import drift_report, feature_drift
 from ...statistics.performance import operational_stats, performance_metrics, segment_bias
 from ..serving import fitted_model_for
 from ..serving_errors import serving_errors_count
+from . import quality
 from .thresholds import MonitorThresholds
+from .verdicts import MonitorVerdict, PeriodData
 
 # Newest rows a run reads per version and period: a month of a busy model is millions of rows,
 # and 50k already pins PSI/KS/MAE far below any threshold we act on.
 MAX_ROWS = 50_000
 MIN_DRIFT_ROWS = 100  # fewer current rows than this: drift is "no data" (PSI on a handful is noise)
 BIAS_DIMENSIONS = ("carrier", "origin")  # raw inputs we report fairness over, when the model has them
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MonitorVerdict:
-    """One monitor's outcome before it is stored."""
-
-    kind: str
-    status: str
-    sample_size: int = 0
-    metrics: dict[str, Any] = field(default_factory=dict)
-    details: dict[str, Any] = field(default_factory=dict)
-    reasons: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PeriodData:
-    """What the monitors read for one version and period."""
-
-    raw: pd.DataFrame  # raw records as logged
-    predictions: np.ndarray
-    actuals: np.ndarray  # NaN where the label has not arrived yet
-    latencies_ms: np.ndarray
-    errors: int
 
 
 def period_data(*, version: ModelVersion, period_start: datetime, period_end: datetime) -> PeriodData:
@@ -74,8 +52,10 @@ def monitors_compute(
     data = period_data(version=version, period_start=period_start, period_end=period_end)
     reference: pd.DataFrame | None = None
     reference_problem = ""
+    fitted = None
     try:
-        reference = fitted_model_for(version=version).reference
+        fitted = fitted_model_for(version=version)
+        reference = fitted.reference
         if reference is None:
             reference_problem = "the version's artifact holds no training reference sample"
     except ArtifactIntegrityError as exc:
@@ -91,6 +71,11 @@ def monitors_compute(
         performance,
         _bias(model=model, data=data, thresholds=thresholds),
         _operational(data=data, thresholds=thresholds),
+        # Issue #14: input quality, freshness, output validation, the at-risk list's precision.
+        quality.data_quality(model=model, data=data, fitted=fitted, period_start=period_start, period_end=period_end),
+        quality.freshness(model=model, period_end=period_end),
+        quality.output_quality(model=model, data=data, fitted=fitted),
+        quality.at_risk_list_precision(version=version, period_start=period_start, period_end=period_end),
     ]
 
 

@@ -18,9 +18,10 @@ logger = logging.getLogger(__name__)
 
 SIGNAL_SOURCE = "model-monitor"
 # Kinds whose breach means the business is being told wrong things right now: page high.
-HIGH_SEVERITY_KINDS = {MonitorKind.PERFORMANCE, MonitorKind.OPERATIONAL}
+HIGH_SEVERITY_KINDS = {MonitorKind.PERFORMANCE, MonitorKind.OPERATIONAL, MonitorKind.OUTPUT_QUALITY}
 SIGNAL_ORDER = (
-    MonitorKind.PERFORMANCE, MonitorKind.OPERATIONAL, MonitorKind.PREDICTION_DRIFT, MonitorKind.BIAS,
+    MonitorKind.PERFORMANCE, MonitorKind.OPERATIONAL, MonitorKind.OUTPUT_QUALITY, MonitorKind.FRESHNESS,
+    MonitorKind.DATA_QUALITY, MonitorKind.AT_RISK_PRECISION, MonitorKind.PREDICTION_DRIFT, MonitorKind.BIAS,
     MonitorKind.DATA_DRIFT,
 )
 
