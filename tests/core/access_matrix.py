@@ -160,6 +160,21 @@ MATRIX: dict[str, dict[str, str]] = {
     "roi-report": {"GET": READ},
     "models_registry:roi": {"GET": READ},
     "models_registry:roi-csv": {"GET": READ},
+    # model operations (#14)
+    "model-batch-jobs": {"GET": READ, "POST": ACT},
+    "batch-job-detail": {"GET": READ},
+    "batch-job-result": {"GET": READ},
+    "at-risk-list": {"GET": READ},
+    "at-risk-handled": {"POST": ACT},
+    "at-risk-actuals": {"POST": INTAKE_OR_ACT},  # outcomes from the journey system (model/generic token)
+    "model-shadow": {"GET": READ, "POST": ACT},
+    "model-shadow-decide": {"POST": ACT},
+    "model-weekly-report": {"GET": READ},
+    "models_registry:at_risk": {"GET": READ},
+    "models_registry:at_risk_handle": {"POST": ACT},
+    "models_registry:weekly_report": {"GET": READ},
+    "models_registry:weekly_report_subscribe": {"POST": PERSONAL},
+    "models_registry:shadow": {"POST": ACT},
     "models_registry:index": {"GET": READ},
     "models_registry:detail": {"GET": READ},
     "models_registry:retrain": {"POST": ACT},
@@ -175,5 +190,6 @@ TOKEN_KINDS = {
     "otlp-metrics": ("otlp", "alertmanager"),
     "model-predict": ("model", "alertmanager"),
     "model-actuals": ("model", "alertmanager"),
+    "at-risk-actuals": ("model", "alertmanager"),
 }
 DEFAULT_TOKEN_KINDS = ("generic", "alertmanager")
