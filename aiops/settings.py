@@ -380,3 +380,8 @@ INCIDENTS_FAST_PATH = env_bool("INCIDENTS_FAST_PATH", True)
 CELERY_BEAT_SCHEDULE = beat_schedule(
     alert_intake_sweep_seconds=ALERT_INTAKE_SWEEP_SECONDS, notify_sweep_seconds=NOTIFY_SWEEP_SECONDS
 )
+
+# --- Issue 16: operations (in-process scheduler, /metrics, heartbeat, self-check, drills) -----
+# Without a broker (tasks in-process, `make run`) `runserver` runs beat's table in a thread, so
+# escalation timers and sweeps fire on a laptop as in production; false turns it off.
+INPROCESS_SCHEDULER = env_bool("INPROCESS_SCHEDULER", True)
