@@ -20,6 +20,8 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("", views.home, name="home"),
     path("reports/", views.reports, name="reports"),
+    path("metrics", views.metrics, name="metrics"),
+    path("drills/", views.drills, name="drills"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

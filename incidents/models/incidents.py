@@ -59,6 +59,8 @@ class Incident(models.Model):
     reopened_count = models.PositiveSmallIntegerField(default=0)
     alert_count = models.PositiveIntegerField(default=0, help_text="Distinct alerts grouped here.")
     resolution = models.TextField(blank=True)
+    # A rehearsal (manage.py drill, /drills/): paged and escalated for real, left out of every report.
+    is_drill = models.BooleanField(default=False, help_text="A drill: paged for real, excluded from reports.")
 
     class Meta:
         ordering = ["severity", "opened_at"]
