@@ -3,7 +3,7 @@
 # kill and restart them, so they never touch the shared ones. Both live in a temporary directory and
 # are removed at the end. Extra arguments go to pytest (e.g. `-m "not slow"`, `-k storm`, `-s`).
 #   RELIABILITY_PG_PORT (16432), RELIABILITY_REDIS_PORT (16379): where they listen.
-#   RELIABILITY_STORM_ALERTS / RELIABILITY_STORM_SECONDS: the storm's size (CI: 6,000 in 20 s; the
+#   RELIABILITY_STORM_ALERTS / RELIABILITY_STORM_SECONDS: the storm's size (CI: 4,000 in 15 s; the
 #   full one from the issue: 50000 and 120, see README "Reliability").
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -118,7 +118,7 @@ class Command(BaseCommand):
                                                      "csrfmiddlewaretoken": match.group(1)},
                               headers={"Referer": f"{url}/login/"}, timeout=10, allow_redirects=False)
         if answer.status_code != 302:
-            raise CommandError(f"could not sign in for page views: {answer.status_code}")
+            raise CommandError(f"could not sign in for page views: {answer.status_code} {answer.text[:300]}")
         return session
 
     # -- the load -----------------------------------------------------------------------------------
@@ -133,10 +133,15 @@ class Command(BaseCommand):
         counter = iter(range(10**9))
         progress = tqdm(total=total, desc="requests", unit="req", disable=opts.get("verbosity", 1) < 1)
 
+        # Every connection signs in before the clock starts (a failure is a CommandError, not a dead pool).
+        pool_sessions = [(requests.Session(), self._login(url, setup)) for _ in range(opts["clients"])]
+        handed = iter(range(opts["clients"]))
+        hand_lock = threading.Lock()
+
         def sessions():
             if getattr(local, "api", None) is None:
-                local.api = requests.Session()
-                local.page = self._login(url, setup)
+                with hand_lock:
+                    local.api, local.page = pool_sessions[next(handed)]
             return local.api, local.page
 
         def one(i: int) -> None:
