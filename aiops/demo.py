@@ -14,6 +14,8 @@ from models_registry import demo as models_registry_demo
 from models_registry import demo_monitors as models_registry_monitors_demo
 from monitoring import demo as monitoring_demo
 
+from . import demo_drills
+
 DEMO_PASSWORD = "aiops-demo"  # printed by `manage.py demo`; the demo is for laptops only
 
 
@@ -79,3 +81,5 @@ STEPS.append(monitoring_demo.run_alert_intake)
 STEPS.append(incidents_demo.run_response)
 # Last: a month of predictions and actuals through the monitors (a breach opens a model incident).
 STEPS.append(models_registry_monitors_demo.run)
+# A Level 2 drill, paged and acknowledged, so the drills page shows what a drill measures.
+STEPS.append(demo_drills.run)
