@@ -24,7 +24,7 @@ demo: migrate
 
 ## Run the service on SQLite with in-process tasks and the demo scenario.
 run: demo
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	$(PY) manage.py run $(HOST):$(PORT)
 
 ## All set-up, then lint and types, the suite on SQLite and on PostgreSQL, then the integration suite.
 test: install

@@ -34,6 +34,13 @@ def beat_schedule(*, alert_intake_sweep_seconds: float, notify_sweep_seconds: fl
             "args": ("weekly_kpi",),
             "options": {"expires": 12 * 3600},
         },
+        # A queue whose oldest item waits past SELF_CHECK_STALL_SECONDS raises a critical incident
+        # (issue 16); every minute, so a stall pages within a minute of crossing the limit.
+        "aiops-self-check": {
+            "task": "aiops.self_check",
+            "schedule": timedelta(minutes=1),
+            "options": {"expires": 50},
+        },
         # --- models_registry: training -------------------------------------------------------
         # Fails training runs stuck past their limit (a worker died mid-run, a lost message).
         "models-registry-reap-training-runs": {

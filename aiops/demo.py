@@ -19,6 +19,8 @@ from models_registry import demo_operations as models_registry_operations_demo
 from monitoring import demo as monitoring_demo
 from monitoring import demo_insights as insights_demo
 
+from . import demo_drills
+
 DEMO_PASSWORD = "aiops-demo"  # printed by `manage.py demo`; the demo is for laptops only
 
 
@@ -97,3 +99,5 @@ STEPS.append(insights_demo.run_capacity)
 STEPS.append(models_registry_costs_demo.run)
 # Issue #14, after the month of predictions: at-risk lists, a challenger in shadow, the weekly model report.
 STEPS.append(models_registry_operations_demo.run)
+# A Level 2 drill, paged and acknowledged, so the drills page shows what a drill measures.
+STEPS.append(demo_drills.run)

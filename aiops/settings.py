@@ -471,3 +471,21 @@ COST_SPIKE_FACTOR = env_float("COST_SPIKE_FACTOR", 1.5)
 CELERY_BEAT_SCHEDULE = beat_schedule(
     alert_intake_sweep_seconds=ALERT_INTAKE_SWEEP_SECONDS, notify_sweep_seconds=NOTIFY_SWEEP_SECONDS
 )
+
+# --- Issue 16: operations (in-process scheduler, /metrics, heartbeat, self-check, drills) -----
+# Without a broker (tasks in-process, `make run`) `runserver` runs beat's table in a thread, so
+# escalation timers and sweeps fire on a laptop as in production; false turns it off.
+INPROCESS_SCHEDULER = env_bool("INPROCESS_SCHEDULER", True)
+# Intake requests counted by kind and outcome for /metrics (outermost, so it sees the 503s too).
+MIDDLEWARE.insert(1, "core.metrics.IntakeCountMiddleware")
+# /metrics (Prometheus text) answers a scraper sending `Authorization: Bearer <METRICS_TOKEN>`, or a
+# signed-in admin; with no token set only admins can read it.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# The dead man's switch (healthchecks.io, Cronitor, Alertmanager's Watchdog receiver...): beat's
+# heartbeat GETs this URL every minute while no queue is stalled; empty sends nothing.
+HEARTBEAT_URL = env_str("HEARTBEAT_URL", "")
+# A queue whose oldest item waited longer than this is "not draining": the self-check raises a
+# critical incident on SELF_CHECK_SERVICE and the heartbeat stops. Level 1's ack target is 5 min.
+SELF_CHECK_STALL_SECONDS = env_float("SELF_CHECK_STALL_SECONDS", 300.0)
+SELF_CHECK_SERVICE = env_str("SELF_CHECK_SERVICE", "aiops")
+SELF_CHECK_TEAM = env_str("SELF_CHECK_TEAM", "Platform")

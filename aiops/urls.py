@@ -29,6 +29,8 @@ urlpatterns = [
     path("reports/<slug:name>/", reports_views.report_detail, name="report-detail"),
     path("reports/<slug:name>.csv", reports_views.report_csv, name="report-csv"),
     path("reports/<slug:name>/subscription/", reports_views.report_subscription, name="report-subscription"),
+    path("metrics", views.metrics, name="metrics"),
+    path("drills/", views.drills, name="drills"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from core.models import Service
 
-from .choices import OPEN_INCIDENT_STATUSES, DeliveryStatus
+from .choices import OPEN_INCIDENT_STATUSES, DeliveryKind, DeliveryStatus
 from .models import (
     Alert,
     ChannelEndpoint,
@@ -66,7 +66,7 @@ def incident_get(*, pk: int) -> Incident:
 
 
 def incident_counts_by_severity(*, open_only: bool = True) -> dict[int, int]:
-    qs = Incident.objects.all()
+    qs = Incident.objects.filter(is_drill=False)  # drills are rehearsals, never in a report
     if open_only:
         qs = qs.filter(status__in=OPEN_INCIDENT_STATUSES)
     counts = dict(qs.values_list("severity").annotate(n=Count("id")).values_list("severity", "n"))
@@ -84,8 +84,8 @@ class ResponseTimes:
 
 def response_times(*, since: datetime | None = None, until: datetime | None = None, service: str | None = None,
                    severity: int | None = None) -> ResponseTimes:
-    """MTTA and MTTR over incidents opened in [since, until), derived from their timestamps."""
-    qs = Incident.objects.all()
+    """MTTA and MTTR over incidents opened in [since, until), derived from their timestamps (drills excluded)."""
+    qs = Incident.objects.filter(is_drill=False)
     if since:
         qs = qs.filter(opened_at__gte=since)
     if until:
@@ -133,7 +133,7 @@ def noise_reduction_report(*, since: datetime | None = None, until: datetime | N
     until = until or timezone.now()
     since = since or until - timedelta(days=7)
     alerts = Alert.objects.filter(first_seen__gte=since, first_seen__lt=until)
-    incidents = Incident.objects.filter(opened_at__gte=since, opened_at__lt=until)
+    incidents = Incident.objects.filter(opened_at__gte=since, opened_at__lt=until, is_drill=False)
     if service:
         alerts, incidents = alerts.filter(service__name=service), incidents.filter(service__name=service)
     by_service: dict[str, dict[str, int]] = {}
@@ -344,3 +344,47 @@ def queue_changes(*, since: int | None) -> QueueChanges:
     changes = [QueueChange(id=pk, severity=sev, status=status, title=title, opened=pk in opened)
                for pk, sev, status, title in incidents]
     return QueueChanges(cursor=rows[-1][0], changes=changes, more=len(rows) == CHANGES_LIMIT)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DrillResult:
+    incident_id: int
+    title: str
+    service: str
+    level: int
+    status: str
+    opened_at: datetime  # alert in
+    first_page_at: datetime | None  # the first page a channel accepted
+    page_seconds: float | None  # alert in -> page out: the delivery SLO, measured
+    acknowledged_at: datetime | None
+    ack_seconds: float | None
+    pages_sent: int
+    pages_failed: int
+    playbook: str
+
+
+def drill_results(*, limit: int = 50) -> list[DrillResult]:
+    """The latest drills with what they measured (one query for incidents, one for their pages)."""
+    drills = list(Incident.objects.filter(is_drill=True).select_related("service", "playbook_run")
+                  .order_by("-opened_at")[:limit])
+    pages: dict[int, list[tuple[str, datetime | None]]] = {}
+    for incident_id, status, sent_at in (Delivery.objects.filter(incident__in=drills, kind=DeliveryKind.PAGE)
+                                         .values_list("incident_id", "status", "sent_at")):
+        pages.setdefault(incident_id, []).append((status, sent_at))
+    results = []
+    for incident in drills:
+        rows = pages.get(incident.pk, [])
+        sent = [at for status, at in rows if status == DeliveryStatus.SENT and at is not None]
+        first = min(sent) if sent else None
+        run = getattr(incident, "playbook_run", None)
+        results.append(DrillResult(
+            incident_id=incident.pk, title=incident.title, service=incident.service.name, level=incident.severity,
+            status=incident.status, opened_at=incident.opened_at, first_page_at=first,
+            page_seconds=(first - incident.opened_at).total_seconds() if first else None,
+            acknowledged_at=incident.acknowledged_at,
+            ack_seconds=((incident.acknowledged_at - incident.opened_at).total_seconds()
+                         if incident.acknowledged_at else None),
+            pages_sent=len(sent), pages_failed=sum(status == DeliveryStatus.FAILED for status, _ in rows),
+            playbook=run.playbook_name if run is not None else "",
+        ))
+    return results

@@ -4,7 +4,9 @@
 #   2. the suite on the SQLite default (unit, API and browser tests, tasks in-process);
 #   3. the same suite on PostgreSQL, tasks in-process: production's database runs its own SQL paths
 #      (COPY, LATERAL, the signal fast path...); tests that never touch the database ran in 2;
-#   4. the integration suite on real PostgreSQL, Redis and celery worker processes.
+#   4. the integration suite on real PostgreSQL, Redis and celery worker processes;
+#   5. the fault suite (tests/reliability) on a PostgreSQL cluster and a Redis of its own, which its
+#      tests kill and restart, with gunicorn, workers and beat (scripts/reliability.sh).
 # Extra arguments go to every pytest run (e.g. `-x`, `-k name`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,20 +25,20 @@ run_pytest() {
 
 step() { echo "== $1  ($(( SECONDS - STARTED )) s so far)"; }
 
-step "1/5 lint: ruff"
+step "1/6 lint: ruff"
 .venv/bin/ruff check .
 
-step "2/5 types: mypy"
+step "2/6 types: mypy"
 .venv/bin/mypy
 
-step "3/5 suite on the SQLite default"
+step "3/6 suite on the SQLite default"
 (
   unset DATABASE_URL REDIS_URL TEST_DATABASE_NAME CELERY_TASK_ALWAYS_EAGER
   export DJANGO_ENV=test
-  run_pytest tests --ignore=tests/integration "$@"
+  run_pytest tests --ignore=tests/integration --ignore=tests/reliability "$@"
 )
 
-step "4/5 suite on PostgreSQL (tasks in-process; only the tests that use the database)"
+step "4/6 suite on PostgreSQL (tasks in-process; only the tests that use the database)"
 (
   # A private test database per run, so parallel runs never share one.
   unset REDIS_URL
@@ -44,10 +46,10 @@ step "4/5 suite on PostgreSQL (tasks in-process; only the tests that use the dat
   export DATABASE_URL="${INTEGRATION_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/aiops}"
   export TEST_DATABASE_NAME="test_aiops_suite_$$"
   export CELERY_TASK_ALWAYS_EAGER=true
-  run_pytest tests --ignore=tests/integration --db-only "$@"
+  run_pytest tests --ignore=tests/integration --ignore=tests/reliability --db-only "$@"
 )
 
-step "5/5 integration suite on PostgreSQL + Redis + celery worker"
+step "5/6 integration suite on PostgreSQL + Redis + celery worker"
 (
   # A private test database and Redis db per run, so parallel runs never share a queue.
   export DJANGO_ENV=test
@@ -58,5 +60,8 @@ step "5/5 integration suite on PostgreSQL + Redis + celery worker"
   redis-cli -u "$REDIS_URL" flushdb >/dev/null
   run_pytest tests/integration "$@"
 )
+
+step "6/6 fault suite: own PostgreSQL cluster and Redis, gunicorn, workers, beat (skip locally: -m 'not slow')"
+bash scripts/reliability.sh "$@"
 
 echo "== all passed in $(( SECONDS - STARTED )) s"

@@ -26,7 +26,7 @@ DEFINITIONS = (
 @report_register("business_impact", title="Business impact", default_period="day", emailed=True,
                  description="Cost of incidents, impact minutes, users and orders affected (daily e-mail).")
 def compute(*, period: Period) -> ReportResult:
-    opened = Incident.objects.filter(opened_at__gte=period.start, opened_at__lt=period.end)
+    opened = Incident.objects.filter(is_drill=False, opened_at__gte=period.start, opened_at__lt=period.end)
     costs = IncidentCost.objects.filter(incident__in=opened)
     sums = costs.aggregate(total=Sum("total"), downtime=Sum("downtime"), response=Sum("response"),
                            review=Sum("review"), manual=Sum("manual"))
@@ -35,7 +35,7 @@ def compute(*, period: Period) -> ReportResult:
 
     # Impact minutes inside the period, for every incident active in it (opened before its end, not
     # resolved before its start); the review's window replaces opening/resolution when recorded.
-    active = (Incident.objects.filter(opened_at__lt=period.end)
+    active = (Incident.objects.filter(is_drill=False, opened_at__lt=period.end)
               .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=period.start))
               .order_by().values_list("pk", "service__name", "opened_at", "resolved_at", "review__impact_start",
                                       "review__impact_end"))

@@ -36,7 +36,7 @@ DEFINITIONS = (
 
 
 def _rows(start: datetime, end: datetime) -> list[tuple]:
-    return list(Incident.objects.filter(opened_at__gte=start, opened_at__lt=end).order_by()
+    return list(Incident.objects.filter(is_drill=False, opened_at__gte=start, opened_at__lt=end).order_by()
                 .values_list("pk", "severity", "opened_at", "acknowledged_at", "resolved_at"))
 
 
@@ -55,7 +55,7 @@ def compute(*, period: Period) -> ReportResult:
     rows = _rows(period.start, period.end)
     detection = _detection_starts(period.start, period.end)
     open_at_end = dict(
-        Incident.objects.filter(opened_at__lt=period.end).filter(Q(resolved_at__isnull=True)
+        Incident.objects.filter(is_drill=False, opened_at__lt=period.end).filter(Q(resolved_at__isnull=True)
                                                                   | Q(resolved_at__gte=period.end))
         .order_by().values_list("severity").annotate(n=Count("id")))
     escalations = dict(

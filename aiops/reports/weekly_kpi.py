@@ -20,14 +20,15 @@ DEFINITIONS = (
 
 
 def _kpis(period: Period) -> dict[str, float | int | str | None]:
-    opened = Incident.objects.filter(opened_at__gte=period.start, opened_at__lt=period.end)
+    opened = Incident.objects.filter(is_drill=False, opened_at__gte=period.start, opened_at__lt=period.end)
     rows = list(opened.order_by().values_list("severity", "opened_at", "acknowledged_at", "resolved_at"))
     end_day = period.end.date()
     noise = noise_reduction_report(since=period.start, until=period.end).total
     values: dict[str, float | int | str | None] = {"opened": len(rows)}
     for level in Severity.values:
         values[f"opened_l{level}"] = sum(1 for r in rows if r[0] == level)
-    values["resolved"] = Incident.objects.filter(resolved_at__gte=period.start, resolved_at__lt=period.end).count()
+    values["resolved"] = Incident.objects.filter(is_drill=False, resolved_at__gte=period.start,
+                                                 resolved_at__lt=period.end).count()
     values["mtta_minutes"] = minutes(mean([a - o for _, o, a, _ in rows if a]))
     values["mttr_minutes"] = minutes(mean([r - o for _, o, _, r in rows if r]))
     values["cost"] = money(IncidentCost.objects.filter(incident__in=opened).aggregate(s=Sum("total"))["s"])

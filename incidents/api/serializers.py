@@ -41,7 +41,7 @@ class IncidentListSerializer(serializers.ModelSerializer):
         model = Incident
         fields = ["id", "title", "service", "team", "assignee", "severity", "severity_label", "severity_source",
                   "status", "opened_at", "last_alert_at", "acknowledged_at", "resolved_at", "alert_count",
-                  "age_seconds"]
+                  "age_seconds", "is_drill"]
 
     def get_age_seconds(self, obj: Incident) -> int:
         end = obj.resolved_at or timezone.now()

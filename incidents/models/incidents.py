@@ -62,6 +62,8 @@ class Incident(models.Model):
         default=0, help_text="Alerts that joined after it was acknowledged (flagged `joined_after_ack`)."
     )
     resolution = models.TextField(blank=True)
+    # A rehearsal (manage.py drill, /drills/): paged and escalated for real, left out of every report.
+    is_drill = models.BooleanField(default=False, help_text="A drill: paged for real, excluded from reports.")
 
     class Meta:
         ordering = ["severity", "opened_at"]

@@ -63,7 +63,8 @@ def feature_vector(features: dict[str, Any]) -> list[float]:
 
 def training_rows() -> tuple[np.ndarray, np.ndarray]:
     """Past incidents (resolved or closed) and the level they ended with, overrides being the truth."""
-    rows = Incident.objects.filter(status__in=[IncidentStatus.RESOLVED, IncidentStatus.CLOSED]).values_list(
+    rows = Incident.objects.filter(status__in=[IncidentStatus.RESOLVED, IncidentStatus.CLOSED],
+                                   is_drill=False).values_list(
         "severity_features", "severity"
     )
     X = [feature_vector(f or {}) for f, _ in rows]

@@ -69,7 +69,7 @@ def _minutes(value: timedelta | None) -> float | None:
 
 
 def digest_report(*, period: str, start: datetime, end: datetime) -> DigestReport:
-    opened = Incident.objects.filter(opened_at__gte=start, opened_at__lt=end)
+    opened = Incident.objects.filter(opened_at__gte=start, opened_at__lt=end, is_drill=False)
     # order_by() drops the model's default ordering, which would otherwise split the GROUP BY.
     counts = dict(opened.order_by().values_list("severity").annotate(n=Count("id")))
     still_open = opened.filter(resolved_at__isnull=True)

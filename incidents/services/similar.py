@@ -151,7 +151,7 @@ _cached: tuple[tuple[Any, ...], SimilarIndex] | None = None
 def similar_index() -> SimilarIndex:
     """The index of resolved incidents, rebuilt when their count or newest resolution changes."""
     global _cached
-    resolved = Incident.objects.filter(status__in=RESOLVED)
+    resolved = Incident.objects.filter(status__in=RESOLVED, is_drill=False)  # drills teach nothing about faults
     stamp = resolved.aggregate(n=Max("id"), at=Max("resolved_at"))
     key = (resolved.count(), stamp["n"], stamp["at"])
     with _lock:

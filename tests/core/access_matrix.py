@@ -42,6 +42,8 @@ MATRIX: dict[str, dict[str, str]] = {
     "favicon": {"GET": PUBLIC},
     "logout": {"POST": "DDDAAAA"},  # nobody to log out: anonymous callers are sent to the login page
     "home": {"GET": READ},
+    "metrics": {"GET": ADMIN},  # and the METRICS_TOKEN (tests/aiops/test_operations.py)
+    "drills": {"GET": READ, "POST": "DDDDADA"},  # a drill pages people for real: managers and admins start one
     "reports": {"GET": READ},
     "report-detail": {"GET": READ},
     "report-csv": {"GET": READ},

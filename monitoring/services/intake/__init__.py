@@ -25,6 +25,7 @@ from .batch import (
 )
 from .claims import DRAIN_BATCH, MAX_ATTEMPTS, STALE_CLAIM_AFTER, alert_intake_claim, alert_intakes_claim
 from .drain import alert_intakes_drain, alert_intakes_kick
+from .priority import alert_intake_process_priority
 from .receipts import RECEIPT_FLUSH_SECONDS, integration_receipts_flush
 from .receive import (
     IDEMPOTENCY_WINDOW_SECONDS,
@@ -39,7 +40,8 @@ from .sweep import REQUEUE_AFTER, alert_intakes_replay, alert_intakes_requeue_st
 __all__ = [
     "DRAIN_BATCH", "IDEMPOTENCY_WINDOW_SECONDS", "LOCK_CONFLICT_ATTEMPTS", "MAX_ATTEMPTS", "RECEIPT_FLUSH_SECONDS",
     "REQUEUE_AFTER", "STALE_CLAIM_AFTER", "TRANSIENT_DB_ERRORS", "DrainResult", "IntakeReceipt", "alert_intake_claim",
-    "alert_intake_fail", "alert_intake_process", "alert_intake_receive", "alert_intakes_claim", "alert_intakes_drain",
+    "alert_intake_fail", "alert_intake_process",
+    "alert_intake_process_priority", "alert_intake_receive", "alert_intakes_claim", "alert_intakes_drain",
     "alert_intakes_kick", "alert_intakes_process_batch", "alert_intakes_replay", "alert_intakes_requeue_stale",
     "idempotency_keys", "incident_services", "integration_receipts_flush", "pagerduty_event_receive",
     "pagerduty_routing_integration",

@@ -27,6 +27,7 @@ from monitoring.formats.grafana import verify_signature
 from monitoring.models import AlertIntake
 
 from .drain import alert_intakes_kick
+from .priority import alert_intake_priority_kick, is_priority
 from .receipts import duplicate_count
 
 # Retries of one notification arrive within minutes (Alertmanager retries until the next
@@ -112,6 +113,9 @@ def _store(*, integration: Integration, kind: str, raw: bytes, parsed: ParsedInt
         intake_id = row[0]
         # At once in autocommit; after the caller's commit otherwise.
         transaction.on_commit(lambda: alert_intakes_kick(partition=partition))
+        if is_priority(parsed):  # a likely page: processed at once, not behind a storm (priority.py)
+            transaction.on_commit(lambda: alert_intake_priority_kick(intake_id=intake_id,
+                                                                     integration_id=integration.pk))
         return IntakeReceipt(intake_id=intake_id, event_count=len(parsed.signals), duplicate=False,
                              dedup_key=parsed.dedup_key)
     existing = (
