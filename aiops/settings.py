@@ -70,6 +70,8 @@ MIDDLEWARE = [
     "core.middleware.PagesRoleRequiredMiddleware",
     # A NUL in a form field or query string is a 400, not PostgreSQL's 500.
     "core.middleware.NulInFormMiddleware",
+    # An id in the URL beyond 64 bits is a 404, not the database driver's overflow (a 500).
+    "core.middleware.OversizedIdMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # A database outage answers 503 + Retry-After, not a 500 page (see core.unavailable).
@@ -200,6 +202,8 @@ SPECTACULAR_SETTINGS = {
         "SeverityEnum": "incidents.choices.Severity",
         "ReviewStatusEnum": "incidents.choices.ReviewStatus",  # issue 11
         "ActionItemStatusEnum": "incidents.choices.ActionItemStatus",  # issue 11
+        "CostLineCategoryEnum": "incidents.choices.CostLineCategory",  # issue 11
+        "CostCategoryEnum": "models_registry.choices.CostCategory",  # issue 11
     },
 }
 

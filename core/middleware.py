@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.contrib.auth.middleware import LoginRequiredMiddleware
-from django.http import HttpResponseBadRequest, HttpResponseForbidden, JsonResponse
+from django.http import HttpResponseBadRequest, HttpResponseForbidden, HttpResponseNotFound, JsonResponse
 from django.utils.html import escape
 
 from core.choices import Role
@@ -115,3 +115,29 @@ class NulInFormMiddleware:
                         return JsonResponse({"detail": message, "field": name.replace("\x00", "")}, status=400)
                     return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
+
+
+MAX_ROW_ID = 2**63 - 1  # the largest id any of our databases stores (a bigint)
+
+
+class OversizedIdMiddleware:
+    """A URL whose integer argument no row can have (beyond a 64-bit id) is a 404 at once.
+
+    Django's `<int:...>` converter takes any length of digits; a lookup with such a number fails in the
+    database driver (SQLite: OverflowError) instead of finding nothing.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if any(isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_ROW_ID
+               for v in (*view_args, *view_kwargs.values())):
+            message = "No such object (that id is out of range)."
+            if request.path_info.startswith(API_PREFIXES):
+                return JsonResponse({"detail": message, "code": "not_found"}, status=404)
+            return HttpResponseNotFound(message, content_type="text/plain; charset=utf-8")
+        return None

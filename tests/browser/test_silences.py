@@ -84,7 +84,7 @@ def test_a_silence_created_from_an_alerts_labels_mutes_the_next_matching_alert(l
 
 def test_the_silences_page_fits_a_phone(browser, live_server, make_user, send):
     first = send()
-    context = browser.new_context(viewport={"width": 390, "height": 844})
+    context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)  # to inject axe-core
     page = context.new_page()
     user = make_user(Role.OPERATOR, username="phone-op")
     page.goto(f"{live_server.url}/login/")

@@ -79,3 +79,17 @@ def test_a_datetime_filter_with_an_offset_postgresql_refuses_is_compared_in_utc(
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {admin_token}")
     response = client.get("/api/v1/monitors/", {"until": "3098-05-14T09:28:14.6441-22:43"})
     assert response.status_code == 200, response.content[:300]
+
+
+def test_an_id_no_row_can_have_is_a_404_not_a_500(admin_token, client, make_user):
+    """Found by the fuzzer on SQLite: a 20-digit id in a URL overflowed the driver."""
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {admin_token}")
+    huge = "36893488147419103231"
+    assert api.post(f"/api/v1/incidents/{huge}/review/transition/", {"to": "published"}, format="json"
+                    ).status_code == 404
+    assert api.get(f"/api/v1/incidents/{huge}/cost/").status_code == 404
+    client.force_login(make_user(Role.OPERATOR))
+    assert client.get(f"/incidents/{huge}/").status_code == 404

@@ -94,7 +94,7 @@ def test_the_cost_of_an_open_incident_grows_with_time(make_incident, make_servic
     ({"amount": "lots", "description": "refund"}, "amount"),
     ({"amount": "NaN", "description": "refund"}, "amount"),
     ({"amount": "12.345", "description": "refund"}, "amount"),
-    ({"amount": "5", "description": "refund", "currency": "EUR"}, "currency"),
+    ({"amount": "5", "description": "refund", "currency": "GBP"}, "currency"),
     ({"amount": "5", "description": ""}, "description"),
     ({"amount": "5", "description": "x", "category": "bribe"}, "category"),
 ], ids=["negative", "not_a_number", "nan", "sub_cent", "other_currency", "no_description", "unknown_category"])
