@@ -1,0 +1,151 @@
+"""Rolling robust z-score: the no-tuning baseline every other detector is compared with.
+
+z = |x - median| / (1.4826 * MAD) over the previous ``WINDOW`` points (expanding from the ``MIN_POINTS``-th
+point: fewer points give no score), mapped to [0, 1] as z / (z + 3). Where the MAD is zero (over half of
+the window holds one value) the mean absolute deviation stands in, and a window of one repeated value
+makes any other value z = infinity.
+
+The kernels are shared with the default detector, which uses the same statistic during its warm-up.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numba
+import numpy as np
+
+from ..base import DetectionResult, Detector, arrays_dump, arrays_load_checked
+from ..registry import register
+
+WINDOW = 288  # a day of 5-minute points: the baseline's definition (issue 18), not tuned
+MIN_POINTS = 30  # fewer points give a median/MAD too coarse to call anything unusual
+Z_HALF = 3.0  # z / (z + Z_HALF): z = 3 ("three sigma") maps to 0.5
+MAD_TO_SIGMA = 1.4826  # MAD of a Gaussian x 1.4826 = its standard deviation
+MEANDEV_TO_SIGMA = 1.2533  # mean absolute deviation of a Gaussian x 1.2533 = sigma
+
+
+@numba.njit(cache=True)
+def sorted_insert(srt, n, x):  # pragma: no cover - compiled
+    """Insert x into the ascending srt[:n] (srt has room for n + 1)."""
+    j = np.searchsorted(srt[:n], x)
+    for k in range(n, j, -1):
+        srt[k] = srt[k - 1]
+    srt[j] = x
+
+
+@numba.njit(cache=True)
+def sorted_remove(srt, n, x):  # pragma: no cover - compiled
+    """Remove one occurrence of x from the ascending srt[:n]."""
+    j = np.searchsorted(srt[:n], x)
+    for k in range(j, n - 1):
+        srt[k] = srt[k + 1]
+
+
+@numba.njit(cache=True)
+def median_mad(srt, n):  # pragma: no cover - compiled
+    """Median and robust sigma of the ascending srt[:n] (MAD, or the mean deviation where MAD is 0)."""
+    h = n // 2
+    med = srt[h] if n % 2 == 1 else 0.5 * (srt[h - 1] + srt[h])
+    # The k-th smallest |srt - med|: merge outwards from the median.
+    r = np.searchsorted(srt[:n], med)
+    left = r - 1
+    need = h + 1  # deviations to pull: the (h+1)-th (odd n) or the h-th and (h+1)-th (even n)
+    d_prev = 0.0
+    d = 0.0
+    for _ in range(need):
+        d_prev = d
+        if left < 0:
+            d = srt[r] - med
+            r += 1
+        elif r >= n:
+            d = med - srt[left]
+            left -= 1
+        elif med - srt[left] <= srt[r] - med:
+            d = med - srt[left]
+            left -= 1
+        else:
+            d = srt[r] - med
+            r += 1
+    mad = d if n % 2 == 1 else 0.5 * (d_prev + d)
+    sigma = MAD_TO_SIGMA * mad
+    if sigma <= 0.0:
+        total = 0.0
+        for k in range(n):
+            total += abs(srt[k] - med)
+        sigma = MEANDEV_TO_SIGMA * total / n
+    return med, sigma
+
+
+@numba.njit(cache=True)
+def robust_z_run(vs, ring, srt, st, o_z, o_med, o_sig):  # pragma: no cover - compiled
+    """One causal pass: z of each point against the previous len(ring) points; updates ring/srt/st."""
+    w = ring.shape[0]
+    cnt = int(st[0])
+    for i in range(vs.shape[0]):
+        x = vs[i]
+        n = min(cnt, w)
+        if n >= MIN_POINTS:
+            med, sig = median_mad(srt, n)
+            if sig > 0.0:
+                z = abs(x - med) / sig
+            else:
+                z = 0.0 if x == med else np.inf
+            o_z[i] = z
+            o_med[i] = med
+            o_sig[i] = sig
+        else:
+            o_z[i] = -1.0  # not scored yet
+            o_med[i] = x
+            o_sig[i] = 0.0
+        if n == w:
+            sorted_remove(srt, n, ring[cnt % w])
+            n -= 1
+        sorted_insert(srt, n, x)
+        ring[cnt % w] = x
+        cnt += 1
+    st[0] = cnt
+
+
+def window_sorted(ring: np.ndarray, count: int) -> np.ndarray:
+    """The sorted window (with one spare slot) rebuilt from the ring buffer of the last values."""
+    w = ring.shape[0]
+    srt = np.empty(w + 1)
+    n = min(count, w)
+    srt[:n] = np.sort(ring[:n])
+    return srt
+
+
+@register
+class RobustZDetector(Detector):
+    """Rolling median/MAD z-score over the previous day of points (see module docstring)."""
+
+    name: ClassVar[str] = "robust_z"
+    default_threshold: ClassVar[float] = 0.75  # z >= 9
+    STATE_VERSION: ClassVar[int] = 1
+
+    def initial_state(self) -> dict[str, np.ndarray]:
+        return {"st": np.zeros(1), "ring": np.zeros(WINDOW)}
+
+    def update(self, state: Any, timestamps: np.ndarray, values: np.ndarray) -> tuple[DetectionResult, Any]:
+        st = np.array(state["st"], dtype=np.float64, copy=True)
+        ring = np.array(state["ring"], dtype=np.float64, copy=True)
+        n = values.shape[0]
+        z, med, sig = np.empty(n), np.empty(n), np.empty(n)
+        robust_z_run(
+            np.ascontiguousarray(values, dtype=np.float64), ring, window_sorted(ring, int(st[0])), st, z, med, sig
+        )
+        scores = np.where(z < 0.0, 0.0, np.where(np.isinf(z), 1.0, z / (z + Z_HALF)))
+        band = Z_HALF * sig
+        return DetectionResult(scores=scores, expected=med, lower=med - band, upper=med + band), {
+            "st": st,
+            "ring": ring,
+        }
+
+    def dump_state(self, state: Any) -> bytes:
+        return arrays_dump(version=self.STATE_VERSION, arrays={k: np.asarray(state[k]) for k in ("st", "ring")})
+
+    def load_state(self, data: bytes) -> Any:
+        if not data:
+            return self.initial_state()
+        return arrays_load_checked(data, version=self.STATE_VERSION, template=self.initial_state(), name=self.name)
