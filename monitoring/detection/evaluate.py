@@ -21,16 +21,20 @@ import numpy as np
 
 from .backtest import series_backtest
 from .detectors.blend import BlendDetector
-from .detectors.blend_params import P_CALM_POINTS, P_HANDOVER, PARAMS
-from .nab import NabFile, family_score, nab_score, nab_sweep
+from .detectors.blend_params import P_CALM_POINTS, P_HANDOVER, P_PRIOR_COUNT, PARAMS
+from .nab import PROFILES, NabFile, family_score, nab_null_and_perfect, nab_score, nab_sweep
 from .registry import get_detector
 
 # The CV grid of the default detector: (name, parameter index, candidate values). Small on purpose:
 # a handful of principled alternatives, not a search.
 CV_GRID: tuple[tuple[str, int, tuple[float, ...]], ...] = (
-    ("handover", P_HANDOVER, (0.0, 30.0, 100.0)),  # robust prior's half-weight point (0 = no prior)
+    ("handover", P_HANDOVER, (0.0, 30.0)),  # robust prior's half-weight after warm-up (0: warm-up only)
     ("calm_points", P_CALM_POINTS, (12.0, math.inf)),  # calm points that end a suppression (inf = never)
+    ("prior_count", P_PRIOR_COUNT, (0.0, 100.0)),  # pseudo-points of the Exp(1) prior tail (0 = none)
 )
+# Thresholds the CV may choose from: surprise (-log10 p) 2.5 ... 6 in steps of 0.25, as scores. A coarse
+# grid keeps the choice from chasing a few rows of the training families (the free NAB optimum does).
+CV_THRESHOLDS = np.arange(2.5, 6.01, 0.25) / 6.0
 WEEK = 7 * 86400.0
 PAGE_GAP = 5 * 3600.0  # detections closer than this to the previous one belong to the same page
 
@@ -99,8 +103,8 @@ def _grid_scores(files: list[NabFile], point: dict[str, float]) -> list[np.ndarr
 class FamilyCv:
     family: str
     chosen: dict[str, float]  # grid point chosen without this family
-    threshold: float  # threshold chosen without this family
-    cv: float | None  # NAB's per-category view (null = miss every window); None without windows
+    threshold: float  # dev threshold chosen without this family
+    cv: float | None  # NAB's per-category view on dev (null = miss every window); None without windows
     cv_raw: float
     in_sample: float | None
     in_sample_raw: float
@@ -108,63 +112,86 @@ class FamilyCv:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CvReport:
-    in_sample: float
     in_sample_point: dict[str, float]
-    in_sample_threshold: float
-    cv: float
+    in_sample: dict[str, float]  # variant: NAB standard, everything chosen on everything
+    cv: dict[str, float]  # variant: NAB standard of the pooled held-out scorings
     families: list[FamilyCv]
 
 
-def cv_families(files: list[NabFile], *, progress: Callable[[int], None] | None = None) -> CvReport:
-    """Leave-one-family-out CV of the default detector's grid (see module docstring)."""
+def _norm(files: list[NabFile], raw: float) -> float:
+    null, perfect = nab_null_and_perfect(files, PROFILES["standard"])
+    return 100.0 * (raw - null) / (perfect - null) if perfect != null else 0.0
+
+
+def cv_families(
+    sets: dict[str, list[NabFile]], *, progress: Callable[[int], None] | None = None
+) -> CvReport:
+    """Leave-one-family-out CV of the default detector's grid (see module docstring).
+
+    ``sets`` maps a variant name ("dev", "short", "hourly") to its files; the dev families define the
+    folds. A grid point is judged by the mean normalised NAB standard over every variant of the training
+    families (each variant with its own best threshold), so choices must hold at every length and
+    sampling interval; the held-out family is then scored, in every variant, with the chosen point and
+    that variant's training threshold.
+    """
     points = grid_points()
-    scored = []
+    scored: dict[str, list[list[np.ndarray]]] = {v: [] for v in sets}
     for point in points:
-        scored.append(_grid_scores(files, point))
+        for v, files in sets.items():
+            scored[v].append(_grid_scores(files, point))
         if progress:
             progress(1)
-    families = sorted({f.family for f in files})
-    idx = {fam: [i for i, f in enumerate(files) if f.family == fam] for fam in families}
+    families = sorted({f.family for f in sets["dev"]})
 
-    def best(keep: list[int]) -> tuple[int, float]:
-        sub = [files[i] for i in keep]
-        results = [nab_sweep(sub, [s[i] for i in keep]) for s in scored]
-        k = max(range(len(points)), key=lambda j: results[j][0])  # first best: grid order breaks ties
-        return k, results[k][1]
+    def choose(exclude: str | None) -> tuple[int, dict[str, float]]:
+        best_k, best_val, best_t = 0, -math.inf, {}
+        for k in range(len(points)):
+            total, thresholds = 0.0, {}
+            for v, files in sets.items():
+                keep = [i for i, f in enumerate(files) if f.family != exclude]
+                sub = [files[i] for i in keep]
+                raw, t = nab_sweep(sub, [scored[v][k][i] for i in keep], candidates=CV_THRESHOLDS)
+                total += _norm(sub, raw)
+                thresholds[v] = t
+            if total > best_val + 1e-9:  # first best: grid order breaks ties
+                best_k, best_val, best_t = k, total, thresholds
+        return best_k, best_t
 
-    k_all, t_all = best(list(range(len(files))))
-    in_sample = nab_score(files, scored[k_all], thresholds=[t_all] * len(files))
-    thresholds = [0.0] * len(files)
-    chosen_scores: list[np.ndarray] = [np.empty(0)] * len(files)
+    k_all, t_all = choose(None)
+    in_sample = {
+        v: nab_score(files, scored[v][k_all], thresholds=[t_all[v]] * len(files)).score for v, files in sets.items()
+    }
+    held_scores = {v: [np.empty(0)] * len(files) for v, files in sets.items()}
+    held_thresholds = {v: [0.0] * len(files) for v, files in sets.items()}
     rows = []
+    dev = sets["dev"]
     for fam in families:
-        train = [i for i in range(len(files)) if files[i].family != fam]
-        k, t = best(train)
-        held = idx[fam]
-        for i in held:
-            thresholds[i] = t
-            chosen_scores[i] = scored[k][i]
-        cv_norm, cv_raw = family_score([files[i] for i in held], [scored[k][i] for i in held], t)
-        is_norm, is_raw = family_score([files[i] for i in held], [scored[k_all][i] for i in held], t_all)
+        k, t = choose(fam)
+        for v, files in sets.items():
+            for i, f in enumerate(files):
+                if f.family == fam:
+                    held_scores[v][i] = scored[v][k][i]
+                    held_thresholds[v][i] = t[v]
+        held = [i for i, f in enumerate(dev) if f.family == fam]
+        cv_norm, cv_raw = family_score([dev[i] for i in held], [scored["dev"][k][i] for i in held], t["dev"])
+        is_norm, is_raw = family_score(
+            [dev[i] for i in held], [scored["dev"][k_all][i] for i in held], t_all["dev"]
+        )
         rows.append(
             FamilyCv(
                 family=fam,
                 chosen=points[k],
-                threshold=t,
+                threshold=t["dev"],
                 cv=cv_norm,
                 cv_raw=cv_raw,
                 in_sample=is_norm,
                 in_sample_raw=is_raw,
             )
         )
-    cv = nab_score(files, chosen_scores, thresholds=thresholds)
-    return CvReport(
-        in_sample=in_sample.score,
-        in_sample_point=points[k_all],
-        in_sample_threshold=t_all,
-        cv=cv.score,
-        families=rows,
-    )
+    cv = {
+        v: nab_score(files, held_scores[v], thresholds=held_thresholds[v]).score for v, files in sets.items()
+    }
+    return CvReport(in_sample_point=points[k_all], in_sample=in_sample, cv=cv, families=rows)
 
 
 def false_pages_per_week(files: list[NabFile], scores: list[np.ndarray], threshold: float) -> dict[str, float]:

@@ -228,15 +228,24 @@ def _raw(parts: dict[str, float], weights: tuple[float, float, float]) -> float:
     return tpw / PEAK * parts["tp"] + fpw * parts["fp"] - fnw * parts["missed"]
 
 
-def _null_and_perfect(files: list[NabFile], weights: tuple[float, float, float]) -> tuple[float, float]:
+def nab_null_and_perfect(files: list[NabFile], weights: tuple[float, float, float]) -> tuple[float, float]:
     ones = [np.ones(f.values.shape[0]) for f in files]
     nothing = _raw(_parts(files, ones, [math.inf] * len(files)), weights)
     everything = _raw(_parts(files, ones, [-math.inf] * len(files)), weights)
     return max(nothing, everything), weights[0] * sum(len(f.spans) for f in files)
 
 
-def nab_sweep(files: list[NabFile], scores: list[np.ndarray], *, profile: str = "standard") -> tuple[float, float]:
-    """Best raw score over every threshold (each observed score, plus "detect nothing") and that threshold."""
+def nab_sweep(
+    files: list[NabFile],
+    scores: list[np.ndarray],
+    *,
+    profile: str = "standard",
+    candidates: np.ndarray | None = None,
+) -> tuple[float, float]:
+    """Best raw score over every threshold (each observed score, plus "detect nothing") and that threshold.
+
+    ``candidates`` restricts the thresholds to those values (plus "detect nothing").
+    """
     weights = PROFILES[profile]
     tpw, fpw, fnw = weights
     s_all, c_all, w_all = [], [], []
@@ -267,6 +276,11 @@ def nab_sweep(files: list[NabFile], scores: list[np.ndarray], *, profile: str = 
     last = np.flatnonzero(np.append(s[1:] != s[:-1], True))  # the last row of each distinct score
     values = np.concatenate([[-fnw * live], value[last]])
     levels = np.concatenate([[math.inf], s[last]])
+    if candidates is not None:
+        # For each candidate t: the value once every row with score >= t is a detection.
+        at = np.searchsorted(-levels, -np.asarray(candidates, dtype=np.float64), side="right") - 1
+        values = np.concatenate([[values[0]], values[at]])
+        levels = np.concatenate([[math.inf], np.asarray(candidates, dtype=np.float64)])
     k = int(np.argmax(values))
     return float(values[k]), float(levels[k])
 
@@ -285,7 +299,7 @@ def nab_score(
         thresholds = [t] * len(files)
     parts = _parts(files, scores, thresholds)
     raw = _raw(parts, weights)
-    null, perfect = _null_and_perfect(files, weights)
+    null, perfect = nab_null_and_perfect(files, weights)
     norm = 100.0 * (raw - null) / (perfect - null) if perfect != null else float("nan")
     return NabResult(
         score=norm,

@@ -25,12 +25,24 @@ import numpy as np
 from ..base import DetectionResult, Detector, arrays_dump, arrays_load_checked
 from ..registry import register
 from .adaptive import STATE_KEYS as ADAPTIVE_KEYS
-from .adaptive_params import DAY_BINS, NB, NP, S_INC, THRESHOLD, K
+from .adaptive_params import DAY_BINS, LOGR, NB, NP, S_INC, S_TOT, THRESHOLD, Z0, K
 from .blend_kernel import blend_run
-from .blend_params import N_SCALARS, PARAMS, PRIOR_WINDOW
+from .blend_params import N_SCALARS, P_PRIOR_COUNT, PARAMS, PRIOR_WINDOW
 from .robust_z import window_sorted
 
 STATE_KEYS = (*ADAPTIVE_KEYS, "rz_ring")
+RUN_VIEW = 4  # the repeated-value run length: judged by its own rule, not by a histogram
+
+
+def prior_hist(count: float) -> np.ndarray:
+    """``count`` pseudo-points per view spread as Exp(1) over the magnitude bins (see `adaptive_kernel._zbin`)."""
+    lower = Z0 * np.exp((np.arange(NB) - 1.0) / (NB - 1) * LOGR)  # bin j >= 1 starts here; bin 0 is [0, Z0]
+    lower[0] = 0.0
+    upper = np.append(lower[1:], np.inf)
+    mass = np.exp(-lower) - np.exp(-upper)
+    hist = np.tile(count * mass, (K, 1))
+    hist[RUN_VIEW] = 0.0
+    return hist
 
 
 @register
@@ -50,9 +62,10 @@ class BlendDetector(Detector):
         w = int(self.params[2])
         sc = np.zeros(N_SCALARS)
         sc[S_INC] = 1.0
+        sc[S_TOT] = self.params[P_PRIOR_COUNT]
         return {
             "sc": sc,
-            "hist": np.zeros((K, NB)),
+            "hist": prior_hist(self.params[P_PRIOR_COUNT]),
             "fscale": np.zeros(K),
             "pscale": np.zeros(NP),
             "pcount": np.zeros(NP),

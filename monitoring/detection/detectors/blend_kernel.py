@@ -209,14 +209,10 @@ def blend_run(
                 s_prior = P[21] * abs(x - med) / sig
             elif x != med:
                 s_prior = smax  # a day of one repeated value, then another value
-        n_hist = tot / inc
-        w_prior = 0.0
-        if handover > 0.0:
-            w_prior = handover / (handover + n_hist)
-        elif handover < 0.0:
-            w_prior = max(0.0, 1.0 + n_hist / handover)
-        if cnt < warm:
-            s_best = 0.0
+        # Before the learnt calibration starts (warm points) the prior alone scores; then it fades.
+        w_prior = 1.0
+        if cnt >= warm:
+            w_prior = handover / (handover + cnt - warm) if handover > 0.0 else 0.0
         score = min(1.0, (w_prior * s_prior + (1.0 - w_prior) * s_best) / smax)
         if n_rz == rz_w:
             sorted_remove(rz_sorted, n_rz, rz_ring[cnt % rz_w])

@@ -135,7 +135,8 @@ class RobustZDetector(Detector):
         robust_z_run(
             np.ascontiguousarray(values, dtype=np.float64), ring, window_sorted(ring, int(st[0])), st, z, med, sig
         )
-        scores = np.where(z < 0.0, 0.0, np.where(np.isinf(z), 1.0, z / (z + Z_HALF)))
+        finite = np.where(np.isfinite(z), z, 0.0)
+        scores = np.where(z < 0.0, 0.0, np.where(np.isinf(z), 1.0, finite / (finite + Z_HALF)))
         band = Z_HALF * sig
         return DetectionResult(scores=scores, expected=med, lower=med - band, upper=med + band), {
             "st": st,
