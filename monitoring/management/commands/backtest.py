@@ -125,7 +125,9 @@ class Command(BaseCommand):
             out(f"\n== {variant}: {len(files)} files, {sum(len(f.spans) for f in files)} windows, {total} points")
             header = f"{'':24}" + "".join(f"{d:>14}" for d in results)
             out(header)
-            summary = {d: {p: nab.nab_score(files, r.scores, profile=p) for p in nab.PROFILES} for d, r in results.items()}
+            summary = {
+                d: {p: nab.nab_score(files, r.scores, profile=p) for p in nab.PROFILES} for d, r in results.items()
+            }
             for profile in nab.PROFILES:
                 out(f"{'NAB ' + profile:24}" + "".join(f"{summary[d][profile].score:>14.1f}" for d in results))
             out(f"{'threshold (best)':24}" + "".join(f"{summary[d]['standard'].threshold:>14.3f}" for d in results))
@@ -133,8 +135,9 @@ class Command(BaseCommand):
                 f"{'windows hit':24}"
                 + "".join(f"{summary[d]['standard'].hit:>9}/{summary[d]['standard'].windows:<4}" for d in results)
             )
-            fams = {d: evaluate.family_scores(files, r.scores, summary[d]["standard"].threshold) for d, r in results.items()}
-            raws = {d: evaluate.family_raw(files, r.scores, summary[d]["standard"].threshold) for d, r in results.items()}
+            best = {d: summary[d]["standard"].threshold for d in results}
+            fams = {d: evaluate.family_scores(files, r.scores, best[d]) for d, r in results.items()}
+            raws = {d: evaluate.family_raw(files, r.scores, best[d]) for d, r in results.items()}
             for fam in sorted(fams[name]):
                 cells = []
                 for d in results:
