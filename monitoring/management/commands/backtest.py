@@ -176,12 +176,12 @@ class Command(BaseCommand):
                     f"{row.chosen} ({row.threshold:.3f})"
                 )
             out(f"chosen on every family: {report.in_sample_point}")
-            for v in sets:
-                ins, cv = report.in_sample[v], report.cv[v]
-                target = CV_TARGET if v == "dev" else TARGETS[v]
+            for variant_name in sets:
+                ins, cv = report.in_sample[variant_name], report.cv[variant_name]
+                goal = CV_TARGET if variant_name == "dev" else TARGETS[variant_name]
                 out(
-                    f"NAB standard {v:7} in-sample {ins:5.1f}  cross-validated {cv:5.1f}  (gap {ins - cv:.1f}; "
-                    f"target CV >= {target:g}: {'met' if cv >= target else 'NOT met'})"
+                    f"NAB standard {variant_name:7} in-sample {ins:5.1f}  cross-validated {cv:5.1f}  "
+                    f"(gap {ins - cv:.1f}; target CV >= {goal:g}: {'met' if cv >= goal else 'NOT met'})"
                 )
 
 
