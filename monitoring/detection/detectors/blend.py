@@ -5,10 +5,11 @@ short or coarse series it is either silent (no score for 100 points) or poorly c
 the same views and adds:
 
 1. **A robust prior** from the first points: the robust z of the point against the median/MAD of what
-   exists of the previous day (the `robust_z` baseline's statistic), read as a Laplace tail
-   (-log10 p = 0.446 z). The score is the blend w * prior + (1 - w) * learnt surprise, with
-   w = H / (H + n) and n the points the histograms learnt from, so the robust statistics score from the
-   10th point and hand over to the learnt calibration as history accumulates.
+   exists of the previous day (the `robust_z` baseline's statistic; a daily/weekly profile that has seen
+   this time of day twice counts as a baseline too, so a daily square wave is not a string of outliers),
+   read as a Laplace tail (-log10 p = 0.446 z). It alone scores from the 10th point until the learnt
+   calibration starts (100 points); then the score is w * prior + (1 - w) * learnt surprise with
+   w = 30 / (30 + n), n the points since, so the learnt calibration takes over as history accumulates.
 2. **Suppression in time**: a detection damps its echoes for 5 hours (not 60 points: 2.5 days of an
    hourly series), ends early once the series has been calm for 12 points, and a clearly bigger surprise
    breaks through at once, so a second anomaly soon after the first is not hidden.

@@ -3,9 +3,9 @@
 Differences from `adaptive_kernel` (kept unchanged as the `adaptive` detector):
 
 * a prior surprise from the robust z of the point against the median/MAD of the previous day of points
-  (what exists of it), scored from the 10th point, blended with the learnt (histogram) surprise with
-  weight H / (H + n) where n counts the points the histograms learnt from: the robust statistics speak
-  first, the learnt calibration takes over as history accumulates;
+  (what exists of it), scored from the 10th point; alone until the learnt calibration starts, then blended
+  with the learnt (histogram) surprise with weight H / (H + n), n the points since: the robust statistics
+  speak first, the learnt calibration takes over as history accumulates;
 * suppression after a detection lasts a span of time (not of points) and ends early once the series has
   been calm for a few points, so a second anomaly soon after the first is seen.
 """
@@ -119,6 +119,7 @@ def blend_run(
     handover = P[18]
     calm_points = P[19]
     calm_level = P[20]
+    prior_per_z = P[21]
     rz_w = rz_ring.shape[0]
     nph = dprof.shape[0]
     cnt = int(sc[S_CNT])
@@ -206,7 +207,13 @@ def blend_run(
         if n_rz >= PRIOR_FROM:
             med, sig = median_mad(rz_sorted, n_rz)
             if sig > 0.0:
-                s_prior = P[21] * abs(x - med) / sig
+                # Unusual only if no baseline explains it: the median, or a daily/weekly profile that has
+                # seen this time of day twice (a square daily wave is not a string of outliers).
+                dev = abs(x - med)
+                for j in range(1, NP):
+                    if have[j]:
+                        dev = min(dev, abs(x - pred[j]))
+                s_prior = prior_per_z * dev / sig
             elif x != med:
                 s_prior = smax  # a day of one repeated value, then another value
         # Before the learnt calibration starts (warm points) the prior alone scores; then it fades.
