@@ -7,7 +7,8 @@ the same views and adds:
 1. **A robust prior** from the first points: the robust z of the point against the median/MAD of what
    exists of the previous day (the `robust_z` baseline's statistic; a daily/weekly profile that has seen
    this time of day twice counts as a baseline too, so a daily square wave is not a string of outliers),
-   read as a Laplace tail (-log10 p = 0.446 z). It alone scores from the 10th point until the learnt
+   read as a Laplace tail (-log10 p = 0.446 z, capped at p = 1e-6: beyond that a parametric tail is not
+   credible, and a near-zero MAD must not page through a small weight). It alone scores from the 10th point until the learnt
    calibration starts (100 points); then the score is w * prior + (1 - w) * learnt surprise with
    w = 30 / (30 + n), n the points since, so the learnt calibration takes over as history accumulates.
 2. **Suppression in time**: a detection damps its echoes for 5 hours (not 60 points: 2.5 days of an

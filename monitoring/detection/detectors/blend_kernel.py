@@ -213,7 +213,7 @@ def blend_run(
                 for j in range(1, NP):
                     if have[j]:
                         dev = min(dev, abs(x - pred[j]))
-                s_prior = prior_per_z * dev / sig
+                s_prior = min(prior_per_z * dev / sig, smax)  # never surer than p = 1e-6: bounded weight
             elif x != med:
                 s_prior = smax  # a day of one repeated value, then another value
         # Before the learnt calibration starts (warm points) the prior alone scores; then it fades.
