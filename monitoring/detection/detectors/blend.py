@@ -8,8 +8,8 @@ the same views and adds:
    exists of the previous day (the `robust_z` baseline's statistic; a daily/weekly profile that has seen
    this time of day twice counts as a baseline too, so a daily square wave is not a string of outliers),
    read as a Laplace tail (-log10 p = 0.446 z, capped at p = 1e-6: beyond that a parametric tail is not
-   credible, and a near-zero MAD must not page through a small weight). It alone scores from the 10th point until the learnt
-   calibration starts (100 points); then the score is w * prior + (1 - w) * learnt surprise with
+   credible, and a near-zero MAD must not page through a small weight). It alone scores from the 10th
+   point until the learnt calibration starts (100 points); then the score is w * prior + (1 - w) * learnt surprise with
    w = 30 / (30 + n), n the points since, so the learnt calibration takes over as history accumulates.
 2. **Suppression in time**: a detection damps its echoes for 5 hours (not 60 points: 2.5 days of an
    hourly series), ends early once the series has been calm for 12 points, and a clearly bigger surprise

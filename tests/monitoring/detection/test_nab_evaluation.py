@@ -252,3 +252,26 @@ def test_a_series_with_the_old_default_detectors_state_restarts_cleanly_under_th
     resumed, _ = score_series(detector=blend, state=state, timestamps=ts[200:], values=vs[200:])
     fresh, _ = score_series(detector=blend, state=blend.initial_state(), timestamps=ts[200:], values=vs[200:])
     np.testing.assert_array_equal(resumed.scores, fresh.scores)
+
+
+def test_cv_scores_each_family_with_choices_made_without_it(files, monkeypatch):
+    """Grid point 0 detects only famA's faults, point 1 everyone else's: famA's fold must choose point 1."""
+
+    def fake_scores(fs, point):
+        out = []
+        for f in fs:
+            s = np.zeros(f.values.shape[0])
+            if (f.family == "famA") == (point["p"] == 0.0):
+                for a, _ in f.spans:
+                    s[a] = 1.0
+            out.append(s)
+        return out
+
+    monkeypatch.setattr(evaluate, "CV_GRID", (("p", 0, (0.0, 1.0)),))
+    monkeypatch.setattr(evaluate, "_grid_scores", fake_scores)
+    report = evaluate.cv_families({"dev": files})
+    rows = {r.family: r for r in report.families}
+    assert rows["famA"].chosen == {"p": 1.0} and rows["famB"].chosen == {"p": 0.0}
+    assert rows["famA"].cv == pytest.approx(0.0) and rows["famB"].cv == pytest.approx(0.0)  # each misses all
+    assert report.cv["dev"] == pytest.approx(0.0)
+    assert report.in_sample["dev"] == pytest.approx(50.0)  # one point, chosen on all, finds half the windows
