@@ -205,7 +205,8 @@ def blend_run(
         n_rz = min(cnt, rz_w)
         s_prior = 0.0
         if n_rz >= PRIOR_FROM:
-            med, sig = median_mad(rz_sorted, n_rz)
+            med, sig_mad, sig_mean = median_mad(rz_sorted, n_rz)
+            sig = sig_mad if sig_mad > 0.0 else sig_mean
             if sig > 0.0:
                 # Unusual only if no baseline explains it: the median, or a daily/weekly profile that has
                 # seen this time of day twice (a square daily wave is not a string of outliers).

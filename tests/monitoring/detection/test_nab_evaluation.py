@@ -151,6 +151,14 @@ def test_the_hourly_variant_averages_each_hour_and_maps_windows_to_hours(files):
     assert f.spans == (((1200 - 80) // 12, (1200 + 80) // 12),)
 
 
+def _robust_z_direct(values: np.ndarray, i: int) -> float:
+    past = values[max(0, i - WINDOW) : i]
+    med = np.median(past)
+    sigma = max(1.4826 * np.median(np.abs(past - med)), 1.2533 * np.mean(np.abs(past - med)))
+    z = abs(values[i] - med) / sigma
+    return z / (z + 3.0)
+
+
 def test_robust_z_is_the_rolling_median_and_mad_of_the_previous_288_points():
     rng = np.random.default_rng(7)
     values = rng.standard_t(3, 700) * 5.0 + 100.0
@@ -158,10 +166,22 @@ def test_robust_z_is_the_rolling_median_and_mad_of_the_previous_288_points():
     scores = series_backtest(detector_name="robust_z", timestamps=ts, values=values, chunk=97)
     assert np.all(scores[:MIN_POINTS] == 0.0)
     for i in (MIN_POINTS, 100, WINDOW, 500, 699):
-        past = values[max(0, i - WINDOW) : i]
-        med = np.median(past)
-        z = abs(values[i] - med) / (1.4826 * np.median(np.abs(past - med)))
-        assert scores[i] == pytest.approx(z / (z + 3.0), rel=1e-9)
+        assert scores[i] == pytest.approx(_robust_z_direct(values, i), rel=1e-9)
+
+
+def test_robust_z_floors_the_mad_with_the_mean_deviation_on_a_spiky_series():
+    # Mostly one value with regular spikes: the MAD is 0, the mean deviation is not, so an ordinary spike
+    # scores an ordinary z, not infinity; a window of one value makes any other value score 1.
+    values = np.where(np.arange(700) % 10 == 0, 10.0, 1.0)
+    values[650] = 40.0
+    ts = np.arange(700) * STEP
+    scores = series_backtest(detector_name="robust_z", timestamps=ts, values=values, chunk=97)
+    assert scores[600] == pytest.approx(_robust_z_direct(values, 600), rel=1e-9)
+    assert 0.5 < scores[600] < scores[650] < 1.0
+    flat = np.ones(100)
+    flat[60] = 2.0
+    flat_scores = series_backtest(detector_name="robust_z", timestamps=ts[:100], values=flat)
+    assert flat_scores[59] == 0.0 and flat_scores[60] == 1.0
 
 
 def test_a_detector_can_be_chosen_per_series(files):
