@@ -21,7 +21,7 @@ import numpy as np
 
 from .backtest import series_backtest
 from .detectors.blend import BlendDetector
-from .detectors.blend_params import P_CALM_POINTS, P_HANDOVER, P_PRIOR_COUNT, PARAMS
+from .detectors.blend_params import P_CALM_POINTS, P_HANDOVER, P_PRIOR_COUNT, P_PRIOR_SIGMA_MAX, PARAMS
 from .nab import PROFILES, NabFile, family_score, nab_null_and_perfect, nab_score, nab_sweep
 from .registry import get_detector
 
@@ -31,6 +31,7 @@ CV_GRID: tuple[tuple[str, int, tuple[float, ...]], ...] = (
     ("handover", P_HANDOVER, (0.0, 30.0)),  # robust prior's half-weight after warm-up (0: warm-up only)
     ("calm_points", P_CALM_POINTS, (12.0, math.inf)),  # calm points that end a suppression (inf = never)
     ("prior_count", P_PRIOR_COUNT, (0.0, 100.0)),  # pseudo-points of the Exp(1) prior tail (0 = none)
+    ("prior_sigma_max", P_PRIOR_SIGMA_MAX, (0.0, 1.0)),  # prior's sigma: MAD (0) or max(MAD, mean dev) (1)
 )
 # Thresholds the CV may choose from: surprise (-log10 p) 2.5 ... 6 in steps of 0.25, as scores. A coarse
 # grid keeps the choice from chasing a few rows of the training families (the free NAB optimum does).

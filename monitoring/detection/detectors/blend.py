@@ -54,7 +54,7 @@ class BlendDetector(Detector):
     name: ClassVar[str] = "blend"
     default_threshold: ClassVar[float] = THRESHOLD  # p ~ 3e-5; README: measured false pages per week
     # Own numbering, far from adaptive's, so a state written by another detector never loads as this one.
-    STATE_VERSION: ClassVar[int] = 101
+    STATE_VERSION: ClassVar[int] = 102
 
     def __init__(self, *, params: np.ndarray | None = None) -> None:
         # params only for the cross-validation grid; production always uses PARAMS.

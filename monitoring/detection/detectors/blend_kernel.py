@@ -39,7 +39,17 @@ from .adaptive_params import (
     Z0,
     K,
 )
-from .blend_params import PRIOR_FROM, S_CALM
+from .blend_params import (
+    A_STEP,
+    PRIOR_FROM,
+    REF_STEP,
+    S_CALM,
+    S_LSTEP,
+    S_TPREV,
+    STEP_CLIP,
+    STEP_ADJ_MAX,
+    STEP_ADJ_MIN,
+)
 from .robust_z import median_mad, sorted_insert, sorted_remove
 
 
@@ -120,6 +130,8 @@ def blend_run(
     calm_points = P[19]
     calm_level = P[20]
     prior_per_z = P[21]
+    sigma_max = P[23] > 0.0
+    step_norm = P[24]
     rz_w = rz_ring.shape[0]
     nph = dprof.shape[0]
     cnt = int(sc[S_CNT])
@@ -131,6 +143,8 @@ def blend_run(
     inc = sc[S_INC]
     supp_until = sc[S_SUPP]
     calm = sc[S_CALM]
+    lstep = sc[S_LSTEP]
+    tprev = sc[S_TPREV]
     trig = sc[S_TRIG]
     run = sc[S_RUN]
     rtot = sc[S_RTOT]
@@ -146,6 +160,13 @@ def blend_run(
             lmean = x
             prev = x
             lslow = x
+        t_sec = math.floor(t)
+        if cnt > 0 and t_sec > tprev:
+            if cnt > 20:
+                lstep += A_STEP * min(max(math.log(t_sec - tprev) - lstep, -STEP_CLIP), STEP_CLIP)
+            else:
+                lstep += (math.log(t_sec - tprev) - lstep) / cnt
+        tprev = t_sec
         db = int((t % 86400.0) / 86400.0 * nph)
         wb = int(((t + WEEK_OFFSET) % (7 * 86400.0)) / 86400.0 * nph)
         pred[0] = prev
@@ -206,7 +227,7 @@ def blend_run(
         s_prior = 0.0
         if n_rz >= PRIOR_FROM:
             med, sig_mad, sig_mean = median_mad(rz_sorted, n_rz)
-            sig = sig_mad if sig_mad > 0.0 else sig_mean
+            sig = max(sig_mad, sig_mean) if sigma_max or sig_mad <= 0.0 else sig_mad
             if sig > 0.0:
                 # Unusual only if no baseline explains it: the median, or a daily/weekly profile that has
                 # seen this time of day twice (a square daily wave is not a string of outliers).
@@ -221,7 +242,15 @@ def blend_run(
         w_prior = 1.0
         if cnt >= warm:
             w_prior = handover / (handover + cnt - warm) if handover > 0.0 else 0.0
-        score = min(1.0, (w_prior * s_prior + (1.0 - w_prior) * s_best) / smax)
+        surprise = w_prior * s_prior + (1.0 - w_prior) * s_best
+        s_epi = surprise  # what the episode (suppression) logic compares
+        if step_norm > 0.0 and cnt > 1 and surprise > 0.0:
+            adj = min(max(math.log10(math.exp(lstep) / REF_STEP), STEP_ADJ_MIN), STEP_ADJ_MAX)
+            s_epi = max(surprise + adj, 0.0)
+            if step_norm == 1.0:
+                surprise = s_epi
+        score = min(1.0, surprise / smax)
+        e_sc = min(1.0, s_epi / smax)
         if n_rz == rz_w:
             sorted_remove(rz_sorted, n_rz, rz_ring[cnt % rz_w])
             n_rz -= 1
@@ -277,14 +306,14 @@ def blend_run(
         # Suppression: an episode damps its echoes for supp_seconds, unless a clearly bigger surprise
         # arrives, or the series has been calm (score under calm_level) for calm_points points since.
         if t < supp_until:
-            calm = calm + 1.0 if score < calm_level else 0.0
+            calm = calm + 1.0 if e_sc < calm_level else 0.0
             if calm >= calm_points:
                 supp_until = -1e300
-        if t < supp_until and not (score > trig * retrig or (trig < alert <= score)):
+        if t < supp_until and not (e_sc > trig * retrig or (trig < alert <= e_sc)):
             score *= supf
-        elif score >= thr_int:
+        elif e_sc >= thr_int:
             supp_until = t + supp_seconds
-            trig = score
+            trig = e_sc
             calm = 0.0
         o_score[i] = score
         cnt += 1
@@ -297,6 +326,8 @@ def blend_run(
     sc[S_INC] = inc
     sc[S_SUPP] = supp_until
     sc[S_CALM] = calm
+    sc[S_LSTEP] = lstep
+    sc[S_TPREV] = tprev
     sc[S_TRIG] = trig
     sc[S_RUN] = run
     sc[S_RTOT] = rtot
