@@ -46,9 +46,9 @@ from .blend_params import (
     S_CALM,
     S_LSTEP,
     S_TPREV,
-    STEP_CLIP,
     STEP_ADJ_MAX,
     STEP_ADJ_MIN,
+    STEP_CLIP,
 )
 from .robust_z import median_mad, sorted_insert, sorted_remove
 

@@ -1,4 +1,4 @@
-"""`blend`'s per-time surprise option (off by default): an hourly series' surprise gains log10(12) over a 5-minute one."""
+"""`blend`'s per-time surprise option (off by default): an hourly series' surprise gains log10(12)."""
 
 from __future__ import annotations
 
