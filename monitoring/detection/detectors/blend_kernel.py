@@ -132,6 +132,7 @@ def blend_run(
     prior_per_z = P[21]
     sigma_max = P[23] > 0.0
     step_norm = P[24]
+    sample_cap = P[25]
     rz_w = rz_ring.shape[0]
     nph = dprof.shape[0]
     cnt = int(sc[S_CNT])
@@ -214,6 +215,7 @@ def blend_run(
                 pass
             elif cnt >= warm and (k < 4 or (k == 5 and a_slow > 0.0)):
                 s = -math.log10(_tail_p(hist, k, z, tot / inc, m0, gam, 1.0 / inc))
+                s = min(s, math.log10(tot / inc + 1.0) + sample_cap)
                 s_best = max(s_best, s)
             elif cnt >= warm and k == 4 and use_run and run > 0.0:
                 # Stuck-value check: with q the series' own rate of repeating the previous value,
