@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .base import Detector
 
-DEFAULT_DETECTOR = "adaptive"
+DEFAULT_DETECTOR = "blend"
 
 _REGISTRY: dict[str, type[Detector]] = {}
 

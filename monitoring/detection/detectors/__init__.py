@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from . import adaptive, ewma  # noqa: F401
+from . import adaptive, blend, ewma, robust_z  # noqa: F401
