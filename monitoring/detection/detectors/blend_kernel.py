@@ -16,11 +16,10 @@ import math
 import numba
 import numpy as np
 
+from .adaptive_kernel import _tail_p, _zbin  # the same calibration histogram as `adaptive`
 from .adaptive_params import (
     BAND_WIDTH,
     HIST_FROM,
-    LOGR,
-    NB,
     NP,
     REPEAT_RARE,
     S_CNT,
@@ -36,7 +35,6 @@ from .adaptive_params import (
     S_TOT,
     S_TRIG,
     WEEK_OFFSET,
-    Z0,
     K,
 )
 from .blend_params import (
@@ -51,40 +49,6 @@ from .blend_params import (
     STEP_CLIP,
 )
 from .robust_z import median_mad, sorted_insert, sorted_remove
-
-
-@numba.njit(cache=True)
-def _zbin(z: float) -> float:  # pragma: no cover - compiled
-    if z <= Z0:
-        return 0.0
-    f = math.log(z / Z0) / LOGR * (NB - 1) + 1.0
-    f = min(f, NB - 1e-9)
-    return f
-
-
-@numba.njit(cache=True)
-def _tail_p(hist, k, z, tot, m0, gam, w):  # pragma: no cover - compiled
-    """P(|view k| >= z) from the forgetting histogram, power-law beyond the observed tail."""
-    acc = 0.0
-    z3 = 0.0
-    for j in range(NB - 1, 0, -1):
-        hj = hist[k, j] * w
-        if acc + hj >= m0:
-            need = (m0 - acc) / hj
-            fj = j + (1.0 - need)
-            z3 = Z0 * math.exp((fj - 1.0) / (NB - 1) * LOGR)
-            break
-        acc += hj
-    if z3 == 0.0 and tot >= m0:
-        z3 = Z0  # every past value sat in the lowest bin (a flat line): anything above it is a new tail
-    if z3 > 0.0 and z >= z3:
-        return (m0 + 1.0) / (tot + 1.0) * (z3 / z) ** gam
-    f = _zbin(z)
-    b = int(f)
-    t = hist[k, b] * w * (1.0 - (f - b))
-    for j in range(b + 1, NB):
-        t += hist[k, j] * w
-    return (t + 1.0) / (tot + 1.0)
 
 
 @numba.njit(cache=True)
