@@ -60,3 +60,20 @@ def rows_insert(*, table: str, columns: Mapping[str, str], rows: Sequence[Sequen
             return
         cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})",
                            [list(row) for row in rows])
+
+
+def rows_copy(*, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Append rows fast: a COPY on PostgreSQL (per-row parameter adaptation is what an executemany spends
+    its time on there), an executemany elsewhere. `table` and `columns` are unquoted names."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    target, names = quote(table), ", ".join(quote(c) for c in columns)
+    with connection.cursor() as cursor:
+        if is_postgres():
+            # psycopg's COPY is not one of Django's wrapped calls: map its errors to Django's as execute does.
+            with connection.wrap_database_errors, cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        cursor.executemany(f"INSERT INTO {target} ({names}) VALUES ({', '.join(['%s'] * len(columns))})", rows)
