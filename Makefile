@@ -32,7 +32,7 @@ test: install
 
 ## Only the SQLite suite (quick feedback while developing).
 test-fast: install
-	$(PY) -m pytest tests --ignore=tests/integration -q
+	$(PY) -m pytest tests --ignore=tests/integration --ignore=tests/reliability -q
 
 worker: install
 	$(VENV)/bin/celery -A aiops worker -Q ingest,detect,notify,training,default -l info

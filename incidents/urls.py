@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views, views_learning, views_playbook, views_silences
+from . import views, views_console, views_learning, views_playbook, views_silences
 
 app_name = "incidents"
 urlpatterns = [
@@ -25,17 +25,17 @@ urlpatterns = [
     path("silences/create/", views_silences.silence_create, name="silence_create"),
     path("silences/preview/", views_silences.silence_preview, name="silence_preview"),
     path("silences/<int:pk>/expire/", views_silences.silence_expire, name="silence_expire"),
-    path("bulk/", views.bulk, name="bulk"),
-    path("bulk/<int:op_id>/undo/", views.bulk_undo, name="bulk_undo"),
-    path("storm/", views.storm, name="storm"),
-    path("views/", views.queue_view_save, name="queue_view_save"),
-    path("views/<int:view_id>/delete/", views.queue_view_delete, name="queue_view_delete"),
+    path("bulk/", views_console.bulk, name="bulk"),
+    path("bulk/<int:op_id>/undo/", views_console.bulk_undo, name="bulk_undo"),
+    path("storm/", views_console.storm, name="storm"),
+    path("views/", views_console.queue_view_save, name="queue_view_save"),
+    path("views/<int:view_id>/delete/", views_console.queue_view_delete, name="queue_view_delete"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/<slug:verb>/", views.act, name="act"),
     path("notifications/", views.notification_list, name="notifications"),
     path("notifications/read/", views.notifications_read, name="notifications_read"),
     path("notifications/preferences/", views.notification_preferences, name="notification_preferences"),
-    # issue 12: a step owned by a role is ticked by that role (views_playbook.py; views.playbook_step_done retired)
+    # issue 12: a step owned by a role is ticked by that role (views_playbook.py)
     path("<int:incident_id>/playbook/steps/<int:step_id>/done/", views_playbook.playbook_step_done,
          name="playbook_step_done"),
     path("<int:incident_id>/playbook/skip-open/", views_playbook.playbook_steps_skip, name="playbook_steps_skip"),
