@@ -12,8 +12,8 @@ from .choices import BatchJobSource, MonitorKind, TrainingTrigger
 from .models import BatchScoringJob, RegisteredModel
 from .pipelines import get_pipeline
 from .services import batch as batch_services
+from .services import batch_journeys, training_run_create, training_run_execute
 from .services import shadow as shadow_services
-from .services import training_run_create, training_run_execute
 from .services import weekly_report as weekly_services
 from .services.at_risk import at_risk_actuals_attach, journey_handle
 from .services.monitors import monitors_run_now
@@ -55,7 +55,7 @@ def _at_risk(stdout) -> None:
     if first is not None and first.status == "succeeded":
         frame = get_pipeline(model.pipeline).load(
             start=LIST_DAYS[0], end=LIST_DAYS[0] + timedelta(hours=settings.AT_RISK_HORIZON_HOURS)).frame
-        outcomes = dict(zip(batch_services.journey_keys(frame), frame["target"].tolist(), strict=False))
+        outcomes = dict(zip(batch_journeys.journey_keys(frame), frame["target"].tolist(), strict=False))
         keys = set(first.at_risk.values_list("journey_key", flat=True))
         at_risk_actuals_attach(actuals=[{"journey_key": k, "actual": v} for k, v in outcomes.items() if k in keys])
         for monitor_run in monitors_run_now(model=model, period_start=LIST_DAYS[0] - timedelta(hours=1),
