@@ -1,18 +1,9 @@
-"""Configuration as code: teams, services (with dependencies), integrations (without secrets), notification
-policies (with escalation steps), playbooks (with steps) and silences, exported to and applied from YAML.
-
-`apply` is idempotent (a second run changes nothing), never deletes what the file does not mention, never
-touches secrets (tokens, HMAC keys: they stay in the environment or the admin), and validates the whole
-file before writing anything: one bad entry and nothing is stored. `dry_run` returns the same diff without
-writing. Objects are matched by their natural key (name, slug, level).
-
-It lives in `aiops` because it spans `core` and `incidents` (the shell is the only place that wires apps).
-"""
+"""Configuration as code, `config_apply`: validate the whole file, plan every change, then write them in one
+transaction (or only report them: dry run), each recorded in the audit log."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -26,102 +17,22 @@ from core.models import AuditEntry, Integration, Service, Team
 from core.services import integration_create
 from incidents.models import EscalationStep, NotificationPolicy, Playbook, PlaybookStep, Silence
 
-SECTIONS = ("teams", "services", "integrations", "notification_policies", "playbooks", "silences")
+from .export import (
+    _ESCALATION_FIELDS,
+    _INTEGRATION_FIELDS,
+    _PLAYBOOK_FIELDS,
+    _POLICY_FIELDS,
+    _SERVICE_FIELDS,
+    _STEP_FIELDS,
+    _TEAM_FIELDS,
+    SECTIONS,
+    ApplyResult,
+    Change,
+    ConfigError,
+    _fields,
+    _plain,
+)
 
-_TEAM_FIELDS = ("name", "email")
-_SERVICE_FIELDS = ("tier", "downtime_cost_per_minute", "owner_email", "description")
-_INTEGRATION_FIELDS = ("rate_limit_per_minute",)
-_POLICY_FIELDS = ("enabled", "digest_only", "channels", "ack_timeout_minutes", "escalation_limit",
-                  "notify_executives", "notify_managers", "notify_team")
-_ESCALATION_FIELDS = ("notify_executives", "notify_managers", "notify_team")
-_PLAYBOOK_FIELDS = ("description", "enabled", "priority", "severities", "source_kinds", "labels", "keywords")
-_STEP_FIELDS = ("phase", "title", "description", "kind", "owner_role", "expected_minutes", "action_name",
-                "params", "webhook_url", "auto_run")  # webhook_secret: a secret, never exported
-
-
-class ConfigError(ValueError):
-    """The file is wrong: `errors` lists every problem as `section[index].field: message`."""
-
-    def __init__(self, errors: list[str]):
-        super().__init__("; ".join(errors))
-        self.errors = errors
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Change:
-    action: str  # "create" | "update"
-    section: str
-    key: str
-    fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # name -> (before, after)
-
-    def describe(self) -> str:
-        if self.action == "create":
-            return f"+ {self.section} {self.key}"
-        parts = ", ".join(f"{name}: {before!r} -> {after!r}" for name, (before, after) in self.fields.items())
-        return f"~ {self.section} {self.key}: {parts}"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ApplyResult:
-    changes: list[Change]
-    tokens: dict[str, str]  # integration name -> token, for integrations created by this apply
-    dry_run: bool
-
-
-# --- export --------------------------------------------------------------------------------------------
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
-
-
-def _fields(obj: models.Model, names: Iterable[str]) -> dict[str, Any]:
-    return {name: _plain(getattr(obj, name)) for name in names}
-
-
-def config_export() -> dict[str, list[dict[str, Any]]]:
-    """The whole configuration as plain data (YAML-ready), in a stable order."""
-    return {
-        "teams": [{"slug": t.slug, **_fields(t, _TEAM_FIELDS)} for t in Team.objects.order_by("slug")],
-        "services": [
-            {"name": s.name, "team": s.team.slug, **_fields(s, _SERVICE_FIELDS),
-             "depends_on": sorted(d.name for d in s.depends_on.all())}
-            for s in Service.objects.select_related("team").prefetch_related("depends_on").order_by("name")
-        ],
-        "integrations": [
-            {"name": i.name, "kind": i.kind, "service": i.service.name if i.service else None,
-             "extra_services": sorted(s.name for s in i.extra_services.all()), **_fields(i, _INTEGRATION_FIELDS)}
-            for i in Integration.objects.filter(revoked_at=None).select_related("service")
-            .prefetch_related("extra_services").order_by("kind", "name")
-        ],
-        "notification_policies": [
-            {"level": p.severity, **_fields(p, _POLICY_FIELDS),
-             "users": sorted(u.username for u in p.users.all()),
-             "escalation_steps": [
-                 {"position": step.position, **_fields(step, _ESCALATION_FIELDS),
-                  "users": sorted(u.username for u in step.users.all())}
-                 for step in p.escalation_steps.order_by("position")
-             ]}
-            for p in NotificationPolicy.objects.prefetch_related("users", "escalation_steps__users")
-            .order_by("severity")
-        ],
-        "playbooks": [
-            {"name": p.name, **_fields(p, _PLAYBOOK_FIELDS), "services": sorted(s.name for s in p.services.all()),
-             "steps": [{"position": s.position, **_fields(s, _STEP_FIELDS)} for s in p.steps.order_by("position")]}
-            for p in Playbook.objects.prefetch_related("services", "steps").order_by("name")
-        ],
-        "silences": [
-            {"comment": s.comment, "matchers": s.matchers, "starts_at": _plain(s.starts_at),
-             "ends_at": _plain(s.ends_at)}
-            for s in Silence.objects.filter(expired_early_at=None).order_by("starts_at", "id")
-        ],
-    }
-
-
-# --- apply ---------------------------------------------------------------------------------------------
 
 @dataclass
 class _Plan:
