@@ -8,7 +8,7 @@ from celery.schedules import crontab
 
 
 def beat_schedule(*, alert_intake_sweep_seconds: float, notify_sweep_seconds: float) -> dict[str, dict[str, Any]]:
-    """The table for CELERY_BEAT_SCHEDULE; the two sweeps' periods are settings (see aiops/settings.py).
+    """The table for CELERY_BEAT_SCHEDULE; the two sweeps' periods are settings (see aiops/settings/pipeline.py).
 
     Periodic tasks expire before the next tick so a stalled worker never finds a pile of them.
     """

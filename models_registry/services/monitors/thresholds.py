@@ -1,4 +1,4 @@
-"""The monitors' bars, read from settings (environment; aiops/settings.py gives their reasons)."""
+"""The monitors' bars, read from settings (environment; aiops/settings/model_registry.py gives their reasons)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,7 +10,7 @@ from ...statistics.drift import DriftThresholds
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MonitorThresholds:
-    """Monitor bars, from settings (environment); see aiops/settings.py for their reasons."""
+    """Monitor bars, from settings (environment); see aiops/settings/model_registry.py for their reasons."""
 
     psi_drift: float
     ks_drift: float

@@ -6,15 +6,14 @@ Redis; DJANGO_ENV=production turns on the hardened profile.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import dj_database_url
 
-from .beat import beat_schedule
-from .env import ImproperEnv, env_bool, env_choice, env_float, env_int, env_list, env_str
+from ..beat import beat_schedule
+from ..env import ImproperEnv, env_bool, env_choice, env_float, env_int, env_list, env_str
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 DJANGO_ENV = env_choice("DJANGO_ENV", "development", {"development", "production", "test"})
 PRODUCTION = DJANGO_ENV == "production"
@@ -254,98 +253,6 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
 ARTIFACT_DIR = Path(env_str("ARTIFACT_DIR", str(BASE_DIR / "var" / "artifacts")))
 
-# --- Model registry: training, gate, serving ---------------------------------------
-# A training run past this is killed by Celery (soft limit records FAILED) and failed by the reaper.
-MODEL_TRAINING_TIME_LIMIT = env_int("MODEL_TRAINING_TIME_LIMIT", 900, minimum=30)
-# OpenMP threads per training run. One: workers share cores, and gradient boosting's thread team
-# spin-waits under contention (measured 1.8 s single-threaded vs 31 s CPU with 2 threads on a busy box).
-MODEL_TRAINING_THREADS = env_int("MODEL_TRAINING_THREADS", 1, minimum=1)
-# Train on this many days before the holdout; evaluate on the most recent holdout window.
-MODEL_TRAIN_WINDOW_DAYS = env_int("MODEL_TRAIN_WINDOW_DAYS", 90, minimum=7)
-MODEL_HOLDOUT_DAYS = env_int("MODEL_HOLDOUT_DAYS", 14, minimum=1)
-# Share of journeys the stuck-journey alert team can review: recall/precision are measured there.
-MODEL_ALERT_BUDGET = env_float("MODEL_ALERT_BUDGET", 0.10)
-# Gate, journey time (minutes): absolute bar, then the minimum relative MAE gain over the champion.
-GATE_JOURNEY_MAX_MAE = env_float("GATE_JOURNEY_MAX_MAE", 40.0)
-GATE_JOURNEY_MAX_OPTIMISTIC_SHARE = env_float("GATE_JOURNEY_MAX_OPTIMISTIC_SHARE", 0.35)
-GATE_JOURNEY_MIN_MAE_GAIN = env_float("GATE_JOURNEY_MIN_MAE_GAIN", 0.01)
-# Gate, stuck journeys: absolute bars at the alert budget, then the minimum recall gain (absolute).
-GATE_STUCK_MIN_RECALL = env_float("GATE_STUCK_MIN_RECALL", 0.20)
-GATE_STUCK_MIN_PRECISION = env_float("GATE_STUCK_MIN_PRECISION", 0.20)
-GATE_STUCK_MIN_RECALL_GAIN = env_float("GATE_STUCK_MIN_RECALL_GAIN", 0.005)
-# A secondary business metric (optimistic share, precision) may not get worse than this (absolute).
-GATE_MAX_SECONDARY_REGRESSION = env_float("GATE_MAX_SECONDARY_REGRESSION", 0.02)
-
-# --- Model monitors (drift, performance, bias, operational) -------------------------
-# Drift effect-size bars; a feature counts as drifted only when the test is also significant.
-MONITOR_PSI_DRIFT = env_float("MONITOR_PSI_DRIFT", 0.2)  # industry convention: >0.2 significant shift
-MONITOR_KS_DRIFT = env_float("MONITOR_KS_DRIFT", 0.1)
-MONITOR_CRAMERS_V_DRIFT = env_float("MONITOR_CRAMERS_V_DRIFT", 0.1)  # Cohen's "small" effect
-# Features that differ from the training window by construction (the calendar month of a later
-# period never occurs in the window it was trained on): drift there is certain and means nothing.
-MONITOR_DRIFT_IGNORE_FEATURES = env_list("MONITOR_DRIFT_IGNORE_FEATURES", ["month"])
-# Prediction drift (PSI of the served predictions vs the training reference's) that pages on its own.
-MONITOR_PREDICTION_PSI_BREACH = env_float("MONITOR_PREDICTION_PSI_BREACH", 0.5)
-# Performance vs the version's validation metrics: relative MAE degradation, absolute share/recall points.
-MONITOR_MAE_WARNING_RATIO = env_float("MONITOR_MAE_WARNING_RATIO", 0.10)
-MONITOR_MAE_BREACH_RATIO = env_float("MONITOR_MAE_BREACH_RATIO", 0.20)
-MONITOR_SHARE_WARNING_POINTS = env_float("MONITOR_SHARE_WARNING_POINTS", 0.05)
-MONITOR_SHARE_BREACH_POINTS = env_float("MONITOR_SHARE_BREACH_POINTS", 0.10)
-# Fewer labelled predictions than this in a period: performance is "no data", never a breach.
-MONITOR_MIN_ACTUALS = env_int("MONITOR_MIN_ACTUALS", 200, minimum=1)
-# Bias: worst segment vs overall (> 1 = worse).
-MONITOR_BIAS_WARNING_RATIO = env_float("MONITOR_BIAS_WARNING_RATIO", 1.5)
-MONITOR_BIAS_BREACH_RATIO = env_float("MONITOR_BIAS_BREACH_RATIO", 2.0)
-# Operational: p99 latency of a prediction request (ms) and the share of failed requests.
-MONITOR_LATENCY_P99_WARNING_MS = env_float("MONITOR_LATENCY_P99_WARNING_MS", 50.0)
-MONITOR_LATENCY_P99_BREACH_MS = env_float("MONITOR_LATENCY_P99_BREACH_MS", 250.0)
-MONITOR_ERROR_RATE_WARNING = env_float("MONITOR_ERROR_RATE_WARNING", 0.01)
-MONITOR_ERROR_RATE_BREACH = env_float("MONITOR_ERROR_RATE_BREACH", 0.05)
-# The scheduled pass looks back this many days (labels arrive late: yesterday's are incomplete).
-MONITOR_PERIOD_DAYS = env_int("MONITOR_PERIOD_DAYS", 7, minimum=1)
-
-# --- Model operations (issue #14): batch scoring, at-risk list, shadow, data quality, weekly report ---
-# Uploads above this are refused with 413 before anything is stored (a day of journeys is ~20 MB).
-BATCH_SCORING_MAX_BYTES = env_int("BATCH_SCORING_MAX_BYTES", 500 * 1024 * 1024, minimum=1)
-# Rows read, checked and scored per step: progress granularity, ~60 MB of pandas per step.
-BATCH_SCORING_CHUNK_ROWS = env_int("BATCH_SCORING_CHUNK_ROWS", 100_000, minimum=100)
-# The daily at-risk list: the stuck-journey model ranks, the journey-time model forecasts.
-AT_RISK_MODEL = env_str("AT_RISK_MODEL", "stuck-journey")
-AT_RISK_FORECAST_MODEL = env_str("AT_RISK_FORECAST_MODEL", "journey-time")
-# Journeys departing within this many hours are "open": lists overlap a day, so handled marks carry over.
-AT_RISK_HORIZON_HOURS = env_int("AT_RISK_HORIZON_HOURS", 48, minimum=1)
-# Journeys the ops team can triage per day: the list's precision is tracked at this depth.
-AT_RISK_CAPACITY = env_int("AT_RISK_CAPACITY", 100, minimum=1)
-# Top journeys explained (feature contributions): an occlusion pass costs features x rows scorings.
-AT_RISK_EXPLAIN_TOP = env_int("AT_RISK_EXPLAIN_TOP", 300, minimum=0)
-# Precision at capacity below this breaches: twice the ~10 % base rate of stuck journeys (a list no
-# better than that is not worth the team's morning).
-AT_RISK_MIN_PRECISION = env_float("AT_RISK_MIN_PRECISION", 0.20)
-# Shadow scoring runs on a thread pool after the champion's answer; "inline" (tests) scores in the request.
-MODEL_SHADOW_MODE = env_choice("MODEL_SHADOW_MODE", "thread", {"thread", "inline"})
-# Live rows with actuals needed before the gate uses the shadow comparison.
-MODEL_SHADOW_MIN_LIVE_ROWS = env_int("MODEL_SHADOW_MIN_LIVE_ROWS", 200, minimum=1)
-# Data quality (defaults per check; per-feature overrides as JSON, e.g. {"wind_gust": {"null_rate": 0.9}}).
-# Null rate: absolute increase over the training reference's null rate that breaches.
-MONITOR_DQ_NULL_RATE = env_float("MONITOR_DQ_NULL_RATE", 0.10)
-# Share of values outside the training reference's [min, max] (widened by 10 % of the range).
-MONITOR_DQ_OUT_OF_RANGE = env_float("MONITOR_DQ_OUT_OF_RANGE", 0.05)
-# Share of category values never seen in training (the model sends them down the missing branch).
-MONITOR_DQ_UNKNOWN_CATEGORY = env_float("MONITOR_DQ_UNKNOWN_CATEGORY", 0.05)
-# Share of rows refused for a wrong type (batch bad rows and refused prediction requests).
-MONITOR_DQ_TYPE_ERRORS = env_float("MONITOR_DQ_TYPE_ERRORS", 0.01)
-try:
-    MONITOR_DQ_FEATURE_THRESHOLDS = json.loads(env_str("MONITOR_DQ_FEATURE_THRESHOLDS", "{}"))
-except json.JSONDecodeError as exc:
-    raise ImproperEnv(f"MONITOR_DQ_FEATURE_THRESHOLDS is not JSON: {exc}") from None
-if not isinstance(MONITOR_DQ_FEATURE_THRESHOLDS, dict):
-    raise ImproperEnv("MONITOR_DQ_FEATURE_THRESHOLDS must be a JSON object of {feature: {check: bar}}")
-# Freshness: a silent upstream is an incident. Hours since the last prediction / the last actual.
-MONITOR_FRESHNESS_PREDICTION_HOURS = env_float("MONITOR_FRESHNESS_PREDICTION_HOURS", 24.0)
-MONITOR_FRESHNESS_ACTUAL_HOURS = env_float("MONITOR_FRESHNESS_ACTUAL_HOURS", 72.0)
-# Output validation: share of predictions outside the plausible range that breaches.
-MONITOR_OUTPUT_INVALID_SHARE = env_float("MONITOR_OUTPUT_INVALID_SHARE", 0.01)
-
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
@@ -391,90 +298,10 @@ LOGGING = {
     },
 }
 
-# Tolerance the anomaly and intake code use for clocks that run ahead.
-MAX_FUTURE_SKEW_SECONDS = env_int("MAX_FUTURE_SKEW_SECONDS", 300, minimum=0)
-
-# --- Telemetry: retention and anomaly signals ------------------------------------------
-# Raw points older than this are rolled into hourly rollups (min/max/mean/count) and deleted.
-POINT_RETENTION_DAYS = env_int("POINT_RETENTION_DAYS", 30, minimum=1)
-# Anomalies older than this when detected (a backfill of history) are stored but raise no signal:
-# nobody should be paged for last week.
-ANOMALY_SIGNAL_MAX_AGE_SECONDS = env_int("ANOMALY_SIGNAL_MAX_AGE_SECONDS", 3600, minimum=1)
-# Points up to this much older (event time) than the newest scored point of their series are
-# still scored in order: the series is rescored from a checkpoint that trails by at least this.
-# Older points are stored but not scored.
-TELEMETRY_ALLOWED_LATENESS_SECONDS = env_float("TELEMETRY_ALLOWED_LATENESS_SECONDS", 3600.0)
-# A detect worker keeps detector states in memory and writes them to the series rows when it
-# hands over, and at least this often: what a worker that dies loses, its successor replays.
-DETECT_STATE_PERSIST_SECONDS = env_float("DETECT_STATE_PERSIST_SECONDS", 30.0)
-# The drains (telemetry ingest and detection, alert intake) are partitioned: ingest and alert intake
-# by integration, detection by service; one worker at a time drains a partition, in order, so this
-# many worker processes (on any number of machines) drain in parallel. At least workers x machines;
-# change it only while the queues are empty (README, "Scaling the drains").
-DRAIN_PARTITIONS = env_int("DRAIN_PARTITIONS", 8, minimum=1)
-# A telemetry drain renews its partition's lease every step; one not renewed this long (its worker
-# died) is taken over. Longer than the slowest step (about a second), short enough to resume quickly.
-DRAIN_LEASE_SECONDS = env_float("DRAIN_LEASE_SECONDS", 15.0)
-
-# --- Alert intake (Alertmanager, Grafana, PagerDuty Events v2) ---------------------------
-# A drain's claim on intake rows lasts this long unless the drain holds them (a row lock, freed
-# when its worker dies); past it, another worker takes them over. Level 1's target is 5 minutes.
-ALERT_INTAKE_LEASE_SECONDS = env_float("ALERT_INTAKE_LEASE_SECONDS", 10.0)
-# The sweep takes over dead claims and drains rows whose drain request was lost.
-ALERT_INTAKE_SWEEP_SECONDS = env_float("ALERT_INTAKE_SWEEP_SECONDS", 5.0)
-
-# --- Notifications, escalation and digests -------------------------------------------------
-# Escalation timers live in the database (Escalation.next_at) and this sweep runs them, so a
-# broker restart that loses every message loses no timer; it also re-sends deliveries whose
-# worker died. Seconds, so a page waits at most this long behind a lost message.
-NOTIFY_SWEEP_SECONDS = env_float("NOTIFY_SWEEP_SECONDS", 5.0)
-# A claimed ("sending") delivery holds a lease of its channel's timeout plus this margin; past
-# it the worker is presumed dead and the sweep sends again (the claim still lets one sender win).
-NOTIFY_LEASE_MARGIN_SECONDS = env_float("NOTIFY_LEASE_MARGIN_SECONDS", 5.0)
-# A pending delivery no worker took within this (lost message, notify worker down) is sent by
-# the sweep itself.
-NOTIFY_PENDING_GRACE_SECONDS = env_float("NOTIFY_PENDING_GRACE_SECONDS", 15.0)
-
-# --- Incident core: noise control sweeps and the severity classifier -------------------------
-# The trained severity classifier (manage.py train_severity) proposes a level next to the rules;
-# false keeps only the rules even when a trained model exists.
-SEVERITY_CLASSIFIER_ENABLED = env_bool("SEVERITY_CLASSIFIER_ENABLED", True)
-# On PostgreSQL a new alert joining an open incident takes one read and one write (fast_join.py);
-# false sends every signal down the general path (the property test replays histories both ways).
-INCIDENTS_FAST_PATH = env_bool("INCIDENTS_FAST_PATH", True)
-
-# --- Issue 11: post-incident reviews, action items, incident cost, reports -------------------
-# One currency for every incident cost and report (ISO 4217); cost lines in another are refused.
-COST_CURRENCY = env_str("COST_CURRENCY", "EUR").strip().upper()
-# Responder time: a yearly salary over 2,080 working hours (52 weeks x 40 h), as Netflix Dispatch does.
-INCIDENT_COST_HOURLY_RATE = env_str("INCIDENT_COST_HOURLY_RATE", "")  # empty: 50,000 / 2,080
-# Levels whose incidents need a published review before they may be closed (comma-separated).
-REVIEW_REQUIRED_LEVELS = tuple(int(v) for v in env_list("REVIEW_REQUIRED_LEVELS", ["1", "2"]))
-# A review is due this many business days (Mon-Fri, in the team's time zone) after resolution.
-REVIEW_DUE_BUSINESS_DAYS = env_int("REVIEW_DUE_BUSINESS_DAYS", 5, minimum=1)
-# A finished action item is watched this long for a recurrence before it is marked "held".
-ACTION_ITEM_WATCH_DAYS = env_int("ACTION_ITEM_WATCH_DAYS", 30, minimum=1)
-# --- Console (issue 12): SLA clocks per level and live updates -------------------------------
-# Time to acknowledge / to resolve per level, "level:ack/resolve" in minutes, "-" for no target
-# (Level 4 is handled in the digest, so nobody is chased to acknowledge it). Acknowledge targets
-# match the escalation timers (incidents/choices.py SEVERITY_ACK_TARGETS).
-INCIDENTS_SLA = env_str("INCIDENTS_SLA", "1:5/240,2:15/480,3:240/4320,4:-/20160")
-# A clock is "at risk" once less than this share of its target remains.
-INCIDENTS_SLA_AT_RISK = env_float("INCIDENTS_SLA_AT_RISK", 0.25)
-# How often an open queue asks the server what changed (seconds): a cheap indexed read.
-CONSOLE_POLL_SECONDS = env_int("CONSOLE_POLL_SECONDS", 5, minimum=1)
-# --- Issue 13: capacity forecasts (time to exhaustion) -------------------------------------------
-# A capacity series raises a signal when its trend's upper bound reaches the limit within this horizon.
-CAPACITY_HORIZON_HOURS = env_int("CAPACITY_HORIZON_HOURS", 7 * 24, minimum=1)
-# The trend is fitted on this much recent history: long enough to see through a daily cycle, short
-# enough that last month's cleanup does not hide this week's growth.
-CAPACITY_FIT_HOURS = env_int("CAPACITY_FIT_HOURS", 72, minimum=6)
-# --- #11 Learning and accounting: model and service cost, ROI, cost forecasts ---------------
-# Model and service costs use COST_CURRENCY (above), the one currency of every cost and report.
-# FOCUS rows are allocated to a model by this tag (`model=<name>`), else to a service by `service=<name>`.
-COST_ALLOCATION_TAG = env_str("COST_ALLOCATION_TAG", "model")
-# A month costing more than this multiple of the median of the three before it is a cost spike.
-COST_SPIKE_FACTOR = env_float("COST_SPIKE_FACTOR", 1.5)
+# --- The apps' own settings, each with its reasons --------------------------------------------------
+from .model_registry import *  # noqa: E402, F403
+from .pipeline import *  # noqa: E402, F403
+from .pipeline import ALERT_INTAKE_SWEEP_SECONDS, NOTIFY_SWEEP_SECONDS  # noqa: E402  (the beat table reads them)
 
 # --- Periodic tasks: the one beat table (aiops/beat.py), after the settings it reads ---------------
 CELERY_BEAT_SCHEDULE = beat_schedule(
