@@ -24,7 +24,7 @@ from .choices import (
     ReviewStatus,
 )
 from .models import ActionItem, Incident, Playbook, PostIncidentReview
-from .services import action_items, costs, reviews
+from .services import action_items, costs, review_export, reviews
 
 DATETIME_INPUT = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
 
@@ -167,7 +167,7 @@ def review_mark(request, pk: int, event_id: int):
 @require_GET
 def review_markdown(request, pk: int):
     review = get_object_or_404(PostIncidentReview.objects.select_related("incident__service"), incident_id=pk)
-    response = HttpResponse(reviews.review_markdown(review=review), content_type="text/markdown; charset=utf-8")
+    response = HttpResponse(review_export.review_markdown(review=review), content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="review-incident-{pk}.md"'
     return response
 

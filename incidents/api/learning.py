@@ -15,7 +15,7 @@ from core.exceptions import InvalidInput, NotFound
 from core.models import Service
 from incidents.choices import CostLineCategory, ReviewStatus
 from incidents.models import ActionItem, CostLine, Incident, PostIncidentReview
-from incidents.services import action_items, costs, reviews
+from incidents.services import action_items, costs, review_export, reviews
 
 # --- serializers --------------------------------------------------------------------------------
 
@@ -202,7 +202,8 @@ class IncidentReviewMarkdownView(APIView):
     @extend_schema(responses={(200, "text/markdown"): OpenApiTypes.STR})
     def get(self, request, incident_id: int):
         review = _review(incident_id)
-        response = HttpResponse(reviews.review_markdown(review=review), content_type="text/markdown; charset=utf-8")
+        markdown = review_export.review_markdown(review=review)
+        response = HttpResponse(markdown, content_type="text/markdown; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="review-incident-{incident_id}.md"'
         return response
 

@@ -11,11 +11,11 @@ from incidents import events
 from incidents.choices import ReviewStatus, TimelineKind
 from incidents.models import Delivery, PostIncidentReview
 from incidents.services import IllegalTransition, incident_close, incident_resolve
+from incidents.services.review_export import review_markdown
 from incidents.services.reviews import (
     business_days_add,
     review_ensure,
     review_mark_event,
-    review_markdown,
     review_timeline,
     review_transition,
     review_update,
