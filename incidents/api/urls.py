@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import learning, views
+from . import learning, notifications, views
 
 router = SimpleRouter()
 router.register("incidents", views.IncidentViewSet, basename="incident")
@@ -24,10 +24,12 @@ urlpatterns: list = [
     # Issue 13: probable root cause and similar past incidents.
     path("incidents/<int:incident_id>/rootcause/", views.IncidentRootCauseView.as_view(), name="incident-rootcause"),
     path("incidents/<int:incident_id>/similar/", views.IncidentSimilarView.as_view(), name="incident-similar"),
-    path("incidents/<int:incident_id>/deliveries/", views.IncidentDeliveryList.as_view(), name="incident-deliveries"),
-    path("notifications/", views.MyNotificationList.as_view(), name="my-notifications"),
-    path("notifications/read/", views.MyNotificationsRead.as_view(), name="my-notifications-read"),
-    path("notifications/preferences/", views.MyNotificationPreferences.as_view(), name="my-notification-preferences"),
+    path("incidents/<int:incident_id>/deliveries/", notifications.IncidentDeliveryList.as_view(),
+         name="incident-deliveries"),
+    path("notifications/", notifications.MyNotificationList.as_view(), name="my-notifications"),
+    path("notifications/read/", notifications.MyNotificationsRead.as_view(), name="my-notifications-read"),
+    path("notifications/preferences/", notifications.MyNotificationPreferences.as_view(),
+         name="my-notification-preferences"),
     # Learning (issue 11): the review, its timeline marks and action items, incident cost.
     path("incidents/<int:incident_id>/review/", learning.IncidentReviewView.as_view(), name="incident-review"),
     path("incidents/<int:incident_id>/review/transition/", learning.IncidentReviewTransitionView.as_view(),

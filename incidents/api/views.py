@@ -1,5 +1,5 @@
-"""Views of the incidents API: the queue and its actions, silences, a generic signal endpoint, and the
-response side (an incident's playbook run and deliveries, a person's notifications)."""
+"""Views of the incidents API: the queue and its actions, silences, a generic signal endpoint, an incident's
+playbook run, root cause and similar incidents (deliveries and a person's notifications: `notifications`)."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,7 +9,7 @@ from django.http import QueryDict
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, mixins, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -22,17 +22,14 @@ from core.permissions import READ_ROLES, IsIntegrationOrOperator, integration_ch
 from incidents import selectors, services
 from incidents.choices import SourceKind
 from incidents.contracts import InvalidSignal, SignalIn, signal_normalise
-from incidents.models import Delivery, Incident, UserNotification
-from incidents.services import notifications, playbooks
+from incidents.models import Incident
+from incidents.services import playbooks
 from incidents.services.rootcause import incident_rootcause
 from incidents.services.severity import incident_override_severity
 from incidents.services.similar import similar_incidents
 
 from .serializers import (
-    NOTIFICATIONS_READ,
-    NOTIFICATIONS_READ_RESULT,
     AssignSerializer,
-    DeliverySerializer,
     IncidentDetailSerializer,
     IncidentFilterSerializer,
     IncidentListSerializer,
@@ -41,7 +38,6 @@ from .serializers import (
     NoteSerializer,
     PlaybookRunSerializer,
     PlaybookStepRunSerializer,
-    PreferenceSerializer,
     QueueChangesSerializer,
     ResolveSerializer,
     SeverityOverrideSerializer,
@@ -50,7 +46,6 @@ from .serializers import (
     SilenceSerializer,
     StepDoneSerializer,
     TextSerializer,
-    UserNotificationSerializer,
 )
 
 FILTER_PARAMETERS = [
@@ -303,64 +298,6 @@ class PlaybookStepRunView(APIView):
     def post(self, request, incident_id: int, step_id: int):
         step = playbooks.playbook_step_request_run(incident_id=incident_id, step_run_id=step_id, user=request.user)
         return Response(PlaybookStepRunSerializer(step).data, status=status.HTTP_202_ACCEPTED)
-
-
-class IncidentDeliveryList(generics.ListAPIView):
-    """`GET /api/v1/incidents/{id}/deliveries/`: every notification of the incident and its state."""
-
-    serializer_class = DeliverySerializer
-    read_roles = {Role.OPERATOR, Role.MANAGER, Role.ADMIN}
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # schema generation has no incident
-            return Delivery.objects.none()
-        return selectors.incident_delivery_list(incident_id=self.kwargs["incident_id"])
-
-
-class MyNotificationList(generics.ListAPIView):
-    """`GET /api/v1/notifications/`: the signed-in person's in-app notifications, newest first."""
-
-    serializer_class = UserNotificationSerializer
-    read_roles = EVERYONE
-    filterset_fields = ["kind", "level"]
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # schema generation has no person
-            return UserNotification.objects.none()
-        unread = self.request.query_params.get("unread") in ("1", "true")
-        return selectors.user_notification_list(user=self.request.user, unread_only=unread)
-
-
-class MyNotificationsRead(APIView):
-    """`POST /api/v1/notifications/read/` (optional `ids`): mark my notifications read."""
-
-    write_roles = EVERYONE
-
-    @extend_schema(request=NOTIFICATIONS_READ, responses={200: NOTIFICATIONS_READ_RESULT})
-    def post(self, request):
-        ids = request.data.get("ids") if isinstance(request.data, dict) else None
-        if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, int) for i in ids)):
-            return Response({"ids": ["A list of notification ids."]}, status=status.HTTP_400_BAD_REQUEST)
-        marked = notifications.user_notifications_mark_read(user=request.user, ids=ids)
-        return Response({"marked": marked})
-
-
-class MyNotificationPreferences(APIView):
-    """`GET/PUT /api/v1/notifications/preferences/`: the channels I am reached on."""
-
-    read_roles = EVERYONE
-    write_roles = EVERYONE
-
-    @extend_schema(responses=PreferenceSerializer)
-    def get(self, request):
-        return Response({"channels": notifications.notification_preference_get(user=request.user).channels})
-
-    @extend_schema(request=PreferenceSerializer, responses=PreferenceSerializer)
-    def put(self, request):
-        data = PreferenceSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        pref = notifications.notification_preference_set(user=request.user, channels=data.validated_data["channels"])
-        return Response({"channels": pref.channels})
 
 
 class QueueChangesView(APIView):
