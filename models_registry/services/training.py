@@ -3,13 +3,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import platform
-import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
-from importlib import metadata
 from typing import Any
 
 import numpy as np
@@ -29,6 +25,7 @@ from ..exceptions import ArtifactIntegrityError, TrainingFailed, TrainingRunConf
 from ..gate import GateThresholds, gate_decide
 from ..models import GateDecision, ModelVersion, RegisteredModel, TrainingRun
 from ..pipelines import get_pipeline
+from .environment import code_version, library_versions
 from .monitors.signals import json_safe
 from .registry import champion_replace
 from .serving import fitted_model_for
@@ -52,24 +49,6 @@ class TrainingOutcome:
     run: TrainingRun
     version: ModelVersion | None
     decision: GateDecision | None
-
-
-@lru_cache(maxsize=1)
-def code_version() -> str:
-    """`git describe` of the working tree, or the installed package version when git is not there."""
-    try:
-        described = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--tags"], cwd=settings.BASE_DIR, capture_output=True,
-            text=True, timeout=5, check=True,
-        ).stdout.strip()
-        if described:
-            return f"git:{described}"
-    except (OSError, subprocess.SubprocessError):
-        pass
-    try:
-        return f"aiops=={metadata.version('aiops')}"
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def default_as_of(*, model: RegisteredModel) -> datetime:
@@ -226,19 +205,6 @@ def _fit_and_evaluate(*, run: TrainingRun, log: _RunLog) -> _Fit:
         train_start=train_start, holdout_start=holdout_start, holdout_end=holdout_end, train=train, holdout=holdout,
         holdout_x=holdout_x, holdout_y=holdout_y,
     )
-
-
-LIBRARIES = ("numpy", "pandas", "scikit-learn", "scipy", "numba", "joblib")
-
-
-def library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
 
 
 def _environment(*, run: TrainingRun, fit: _Fit) -> dict[str, Any]:
