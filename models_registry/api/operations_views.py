@@ -21,6 +21,7 @@ from .. import selectors
 from ..models import BatchScoringJob
 from ..services import at_risk as at_risk_services
 from ..services import batch as batch_services
+from ..services import batch_results
 from ..services import shadow as shadow_services
 from ..services import weekly_report as weekly_services
 from .operations_serializers import (
@@ -85,10 +86,10 @@ class BatchJobResultView(APIView):
         fmt = request.query_params.get("type", "csv")  # not `format`: DRF reads that for content negotiation
         if fmt not in ("csv", "parquet"):
             raise InvalidInput("type must be csv or parquet", field="type")
-        path = batch_services.batch_result_path(job=job)
+        path = batch_results.batch_result_path(job=job)
         if fmt == "parquet":
             return FileResponse(open(path, "rb"), as_attachment=True, filename=f"batch-job-{job.pk}.parquet")
-        response = StreamingHttpResponse(batch_services.batch_result_csv_chunks(job=job), content_type="text/csv")
+        response = StreamingHttpResponse(batch_results.batch_result_csv_chunks(job=job), content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="batch-job-{job.pk}.csv"'
         return response
 

@@ -39,7 +39,7 @@ from core.exceptions import InvalidInput
 from .. import selectors
 from ..artifacts import artifact_root
 from ..choices import BatchJobSource, BatchJobStatus
-from ..exceptions import BatchFileTooLarge, BatchResultNotReady, NoChampion
+from ..exceptions import BatchFileTooLarge, NoChampion
 from ..models import BatchScoringJob, ModelVersion, RegisteredModel
 from ..pipelines import FittedModel, Pipeline, get_pipeline
 from ..pipelines.base import InputField
@@ -391,20 +391,3 @@ def _column_check(values: pd.Series, spec: InputField) -> tuple[Any, np.ndarray,
 
 def _local_tz():
     return LOCAL_TZ
-
-
-# ---- results --------------------------------------------------------------------------------------
-
-def batch_result_path(*, job: BatchScoringJob) -> Path:
-    if job.status != BatchJobStatus.SUCCEEDED or not job.result_path:
-        raise BatchResultNotReady(f"batch job {job.pk} is {job.status}; no complete result set to download")
-    return artifact_root() / job.result_path
-
-
-def batch_result_csv_chunks(*, job: BatchScoringJob) -> Iterator[bytes]:
-    """The result set as CSV, a record batch at a time (a big result is never held whole in memory)."""
-    path = batch_result_path(job=job)
-    first = True
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=50_000):
-        yield batch.to_pandas().to_csv(index=False, header=first).encode()
-        first = False
