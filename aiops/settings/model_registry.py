@@ -88,12 +88,20 @@ MONITOR_DQ_OUT_OF_RANGE = env_float("MONITOR_DQ_OUT_OF_RANGE", 0.05)
 MONITOR_DQ_UNKNOWN_CATEGORY = env_float("MONITOR_DQ_UNKNOWN_CATEGORY", 0.05)
 # Share of rows refused for a wrong type (batch bad rows and refused prediction requests).
 MONITOR_DQ_TYPE_ERRORS = env_float("MONITOR_DQ_TYPE_ERRORS", 0.01)
-try:
-    MONITOR_DQ_FEATURE_THRESHOLDS = json.loads(env_str("MONITOR_DQ_FEATURE_THRESHOLDS", "{}"))
-except json.JSONDecodeError as exc:
-    raise ImproperEnv(f"MONITOR_DQ_FEATURE_THRESHOLDS is not JSON: {exc}") from None
-if not isinstance(MONITOR_DQ_FEATURE_THRESHOLDS, dict):
-    raise ImproperEnv("MONITOR_DQ_FEATURE_THRESHOLDS must be a JSON object of {feature: {check: bar}}")
+
+
+def _feature_thresholds() -> dict:
+    """Per-feature data-quality bars (a function: no module-level names leak into the star import)."""
+    try:
+        value = json.loads(env_str("MONITOR_DQ_FEATURE_THRESHOLDS", "{}"))
+    except json.JSONDecodeError as exc:
+        raise ImproperEnv(f"MONITOR_DQ_FEATURE_THRESHOLDS is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ImproperEnv("MONITOR_DQ_FEATURE_THRESHOLDS must be a JSON object of {feature: {check: bar}}")
+    return value
+
+
+MONITOR_DQ_FEATURE_THRESHOLDS = _feature_thresholds()
 # Freshness: a silent upstream is an incident. Hours since the last prediction / the last actual.
 MONITOR_FRESHNESS_PREDICTION_HOURS = env_float("MONITOR_FRESHNESS_PREDICTION_HOURS", 24.0)
 MONITOR_FRESHNESS_ACTUAL_HOURS = env_float("MONITOR_FRESHNESS_ACTUAL_HOURS", 72.0)
