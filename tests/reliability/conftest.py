@@ -23,9 +23,7 @@ import pytest
 import requests
 from django.conf import settings
 from django.db import connections
-from django.utils import timezone
 
-from core.services import integration_create, service_get_or_create, team_get_or_create
 from incidents.choices import ChannelKind
 from incidents.models import ChannelEndpoint, EscalationStep, NotificationPolicy
 
@@ -346,57 +344,3 @@ def paging_policy(pager: Pager, *, escalation: bool = False) -> NotificationPoli
         EscalationStep.objects.create(policy=policy, position=1, notify_team=False)
     NotificationPolicy.objects.exclude(severity=1).delete()  # only Level 1 pages in these tests
     return policy
-
-
-# --- senders ------------------------------------------------------------------------------------------
-
-def source(name: str, *, tier: int, kind: str = "alertmanager"):
-    """A service and an integration of `kind` on it; returns (service, token)."""
-    team = team_get_or_create(name="Reliability")
-    service = service_get_or_create(name=name, team=team, tier=tier)
-    _, token = integration_create(kind=kind, name=f"{kind}-{name}", service=service)
-    return service, token
-
-
-def am_alert(name: str, instance: str, *, severity: str = "warning") -> dict:
-    return {"status": "firing", "labels": {"alertname": name, "instance": instance, "severity": severity},
-            "annotations": {"summary": f"{name} on {instance}"}, "startsAt": timezone.now().isoformat(),
-            "endsAt": "0001-01-01T00:00:00Z", "fingerprint": f"{name}-{instance}"}
-
-
-def am_body(alerts: list[dict]) -> bytes:
-    return json.dumps({"receiver": "aiops", "status": "firing", "version": "4", "groupKey": "{}:{}",
-                       "alerts": alerts, "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
-                       "externalURL": "http://am:9093"}).encode()
-
-
-@dataclass
-class Sent:
-    status: int
-    seconds: float
-    retry_after: str | None
-    body: str = ""
-
-
-def post(session: requests.Session, url: str, token: str, body: bytes, *, headers: dict | None = None,
-         timeout: float = 15.0) -> Sent:
-    started = time.monotonic()
-    try:
-        response = session.post(url, data=body, timeout=timeout, headers={
-            "Authorization": f"Bearer {token}", "Content-Type": "application/json", **(headers or {})})
-    except requests.RequestException:
-        return Sent(status=0, seconds=time.monotonic() - started, retry_after=None)
-    return Sent(status=response.status_code, seconds=time.monotonic() - started,
-                retry_after=response.headers.get("Retry-After"), body=response.text[:2000])
-
-
-def post_until_accepted(session, url, token, body, *, deadline: float, **kwargs) -> list[Sent]:
-    """What a sender does: retry 503 (after Retry-After, capped for the test) until 2xx."""
-    tries = []
-    while time.monotonic() < deadline:
-        sent = post(session, url, token, body, **kwargs)
-        tries.append(sent)
-        if 200 <= sent.status < 300 or 400 <= sent.status < 500:
-            return tries
-        time.sleep(min(float(sent.retry_after or 1), 1.0))
-    return tries

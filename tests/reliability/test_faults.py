@@ -22,17 +22,8 @@ from monitoring.models import AlertIntake, Point, TelemetryBatch
 from tests.monitoring.intake.conftest import grafana_payload, pd_event
 from tests.monitoring.test_otlp import export_request
 
-from .conftest import (
-    am_alert,
-    am_body,
-    db_reconnect,
-    paging_policy,
-    post,
-    post_until_accepted,
-    report,
-    source,
-    wait_for,
-)
+from .conftest import db_reconnect, paging_policy, report, wait_for
+from .senders import am_alert, am_body, post, post_until_accepted, source
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -19,7 +19,8 @@ from django.db.models import Sum
 from incidents.models import Alert, Incident
 from monitoring.models import AlertIntake
 
-from .conftest import am_alert, am_body, paging_policy, percentile, post, report, source, wait_for
+from .conftest import paging_policy, percentile, report, wait_for
+from .senders import am_alert, am_body, post, source
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
