@@ -33,7 +33,7 @@ from .blend_kernel import blend_run
 from .blend_params import N_SCALARS, P_PRIOR_COUNT, PARAMS, PRIOR_WINDOW
 from .robust_z import window_sorted
 
-STATE_KEYS = (*ADAPTIVE_KEYS, "rz_ring")
+STATE_KEYS = (*ADAPTIVE_KEYS, "rz_ring", "chist", "cusum")
 RUN_VIEW = 4  # the repeated-value run length: judged by its own rule, not by a histogram
 
 
@@ -55,7 +55,7 @@ class BlendDetector(Detector):
     name: ClassVar[str] = "blend"
     default_threshold: ClassVar[float] = THRESHOLD  # p ~ 3e-5; README: measured false pages per week
     # Own numbering, far from adaptive's, so a state written by another detector never loads as this one.
-    STATE_VERSION: ClassVar[int] = 102
+    STATE_VERSION: ClassVar[int] = 103
 
     def __init__(self, *, params: np.ndarray | None = None) -> None:
         # params only for the cross-validation grid; production always uses PARAMS.
@@ -79,6 +79,8 @@ class BlendDetector(Detector):
             "ring": np.zeros(w),
             "ring2": np.zeros(w),
             "rz_ring": np.zeros(PRIOR_WINDOW),
+            "chist": prior_hist(self.params[P_PRIOR_COUNT])[:2],
+            "cusum": np.zeros(2),
         }
 
     def update(self, state: Any, timestamps: np.ndarray, values: np.ndarray) -> tuple[DetectionResult, Any]:
