@@ -199,7 +199,10 @@ def blend_run(
             zc = min(max(r / (bsc + tiny), -cusum_clip), cusum_clip)
             cusum[0] = max(0.0, cusum[0] + zc - cusum_k)
             cusum[1] = max(0.0, cusum[1] - zc - cusum_k)
-            if cnt >= warm:
+            # A CUSUM's successive values share most of their sum (they decorrelate over ~1/k points), so its
+            # histogram holds ~k n independent values: it is trusted after warm / k points, the support the
+            # point views have at warm-up.
+            if cnt >= warm / cusum_k:
                 for c in range(2):
                     s = -math.log10(_tail_p(chist, c, cusum[c], tot / inc, m0, gam, 1.0 / inc))
                     s = min(s, math.log10(tot / inc + 1.0) + sample_cap)

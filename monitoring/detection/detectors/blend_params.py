@@ -70,8 +70,9 @@ SAMPLE_CAP = math.inf
 
 # Level-shift view: one-sided CUSUMs (up and down) of the residual against the baseline, in units of its
 # mean absolute error: S = max(0, S + z - CUSUM_K), calibrated by their own histograms like the other views
-# and restarted when an episode opens (the standard restart after an alarm). They see a shift too small for
-# any single point to stand out, a few dozen points in. CUSUM_K (CV) is the drift allowed per point: half the
+# and restarted when an episode opens (the standard restart after an alarm); scored from WARMUP / CUSUM_K
+# points (their values decorrelate over ~1/k points). They see a shift too small for any single point to
+# stand out, a few dozen points in. CUSUM_K (CV) is the drift allowed per point: half the
 # smallest shift worth accumulating (0.25 ~ shifts of 0.4 sigma); CV chose 0.25 over off and 0.125 (and 0.5,
 # tried in a larger grid, was never chosen). On NAB dev it catches three more windows (a quiet stretch in a
 # spiky series, small steps) and adds ~1 false detection per 4 files.
