@@ -15,6 +15,10 @@ the same views and adds:
 2. **Suppression in time**: a detection damps its echoes for 5 hours (not 60 points: 2.5 days of an
    hourly series), ends early once the series has been calm for 12 points, and a clearly bigger surprise
    breaks through at once, so a second anomaly soon after the first is not hidden.
+3. **A level-shift view**: one-sided CUSUMs (up, down) of the residual against the baseline, steps in
+   units of its mean absolute error clipped to +-4, drift 0.25 per point (CV), calibrated by their own
+   histograms and restarted when an episode opens: a shift too small for any point to stand out builds up
+   over a few dozen points (a quiet stretch in a spiky series, a small step).
 
 Everything stays one causal pass (numba); state is versioned and an older layout restarts learning.
 """

@@ -8,6 +8,8 @@ Differences from `adaptive_kernel` (kept unchanged as the `adaptive` detector):
   speak first, the learnt calibration takes over as history accumulates;
 * suppression after a detection lasts a span of time (not of points) and ends early once the series has
   been calm for a few points, so a second anomaly soon after the first is seen.
+* one-sided CUSUMs of the baseline residual (a level-shift view with its own histograms), restarted when
+  an episode opens.
 """
 from __future__ import annotations
 
