@@ -15,6 +15,10 @@ the same views and adds:
 2. **Suppression in time**: a detection damps its echoes for 5 hours (not 60 points: 2.5 days of an
    hourly series), ends early once the series has been calm for 12 points, and a clearly bigger surprise
    breaks through at once, so a second anomaly soon after the first is not hidden.
+3. **A level-shift view**: one-sided CUSUMs (up, down) of the residual against the baseline, steps in
+   units of its mean absolute error clipped to +-4, drift 0.25 per point (CV), calibrated by their own
+   histograms and restarted when an episode opens: a shift too small for any point to stand out builds up
+   over a few dozen points (a quiet stretch in a spiky series, a small step).
 
 Everything stays one causal pass (numba); state is versioned and an older layout restarts learning.
 """
@@ -33,7 +37,7 @@ from .blend_kernel import blend_run
 from .blend_params import N_SCALARS, P_PRIOR_COUNT, PARAMS, PRIOR_WINDOW
 from .robust_z import window_sorted
 
-STATE_KEYS = (*ADAPTIVE_KEYS, "rz_ring")
+STATE_KEYS = (*ADAPTIVE_KEYS, "rz_ring", "chist", "cusum")
 RUN_VIEW = 4  # the repeated-value run length: judged by its own rule, not by a histogram
 
 
@@ -55,7 +59,7 @@ class BlendDetector(Detector):
     name: ClassVar[str] = "blend"
     default_threshold: ClassVar[float] = THRESHOLD  # p ~ 3e-5; README: measured false pages per week
     # Own numbering, far from adaptive's, so a state written by another detector never loads as this one.
-    STATE_VERSION: ClassVar[int] = 102
+    STATE_VERSION: ClassVar[int] = 103
 
     def __init__(self, *, params: np.ndarray | None = None) -> None:
         # params only for the cross-validation grid; production always uses PARAMS.
@@ -79,6 +83,8 @@ class BlendDetector(Detector):
             "ring": np.zeros(w),
             "ring2": np.zeros(w),
             "rz_ring": np.zeros(PRIOR_WINDOW),
+            "chist": prior_hist(self.params[P_PRIOR_COUNT])[:2],
+            "cusum": np.zeros(2),
         }
 
     def update(self, state: Any, timestamps: np.ndarray, values: np.ndarray) -> tuple[DetectionResult, Any]:

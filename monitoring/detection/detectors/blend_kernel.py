@@ -8,6 +8,8 @@ Differences from `adaptive_kernel` (kept unchanged as the `adaptive` detector):
   speak first, the learnt calibration takes over as history accumulates;
 * suppression after a detection lasts a span of time (not of points) and ends early once the series has
   been calm for a few points, so a second anomaly soon after the first is seen.
+* one-sided CUSUMs of the baseline residual (a level-shift view with its own histograms), restarted when
+  an episode opens.
 """
 from __future__ import annotations
 
@@ -68,6 +70,8 @@ def blend_run(
     ring,
     ring2,
     rz_ring,
+    chist,
+    cusum,
     rz_sorted,
     o_score,
     o_exp,
@@ -97,6 +101,8 @@ def blend_run(
     sigma_max = P[23] > 0.0
     step_norm = P[24]
     sample_cap = P[25]
+    cusum_k = P[26]
+    cusum_clip = P[27]
     rz_w = rz_ring.shape[0]
     nph = dprof.shape[0]
     cnt = int(sc[S_CNT])
@@ -188,6 +194,21 @@ def blend_run(
                 q = (rtot / inc + 1.0) / (tot / inc + 2.0)
                 s = -z * math.log10(q) if q < REPEAT_RARE else 0.0
                 s_best = max(s_best, s)
+        # Level shift: one-sided CUSUMs (up, down) of the residual against the baseline in units of its mean
+        # absolute error, each step clipped so that persistence, not one spike's size, builds them up (a
+        # spike is the point views' business); calibrated by their own histograms, like the views.
+        if cusum_k < math.inf:
+            zc = min(max(r / (bsc + tiny), -cusum_clip), cusum_clip)
+            cusum[0] = max(0.0, cusum[0] + zc - cusum_k)
+            cusum[1] = max(0.0, cusum[1] - zc - cusum_k)
+            # A CUSUM's successive values share most of their sum (they decorrelate over ~1/k points), so its
+            # histogram holds ~k n independent values: it is trusted after warm / k points, the support the
+            # point views have at warm-up.
+            if cnt >= warm / cusum_k:
+                for c in range(2):
+                    s = -math.log10(_tail_p(chist, c, cusum[c], tot / inc, m0, gam, 1.0 / inc))
+                    s = min(s, math.log10(tot / inc + 1.0) + sample_cap)
+                    s_best = max(s_best, s)
         # Robust prior: median/MAD of what exists of the previous day, Laplace-tailed.
         n_rz = min(cnt, rz_w)
         s_prior = 0.0
@@ -231,10 +252,14 @@ def blend_run(
             for k in range(K):
                 if k != 4:
                     hist[k, int(_zbin(feats[k]))] += inc
+            if cusum_k < math.inf:
+                for c in range(2):
+                    chist[c, int(_zbin(cusum[c]))] += inc
             tot += inc
             inc /= 1.0 - a_h
             if inc > 1e100:  # renormalise the growing increment before it overflows
                 hist /= inc
+                chist /= inc
                 tot /= inc
                 rtot /= inc
                 inc = 1.0
@@ -281,6 +306,10 @@ def blend_run(
             supp_until = t + supp_seconds
             trig = e_sc
             calm = 0.0
+            # An episode is news once: the CUSUMs restart (the standard CUSUM restart after an alarm; without
+            # it a shift the baselines adapt to only slowly would keep paging).
+            cusum[0] = 0.0
+            cusum[1] = 0.0
         o_score[i] = score
         cnt += 1
     sc[S_CNT] = cnt

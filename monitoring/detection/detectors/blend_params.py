@@ -68,6 +68,19 @@ STEP_CLIP = math.log(2.0)
 # does not move.
 SAMPLE_CAP = math.inf
 
+# Level-shift view: one-sided CUSUMs (up and down) of the residual against the baseline, in units of its
+# mean absolute error: S = max(0, S + z - CUSUM_K), calibrated by their own histograms like the other views
+# and restarted when an episode opens (the standard restart after an alarm); scored from WARMUP / CUSUM_K
+# points (their values decorrelate over ~1/k points). They see a shift too small for any single point to
+# stand out, a few dozen points in. CUSUM_K (CV) is the drift allowed per point: half the
+# smallest shift worth accumulating (0.25 ~ shifts of 0.4 sigma); CV chose 0.25 over off and 0.125 (and 0.5,
+# tried in a larger grid, was never chosen). On NAB dev it catches three more windows (a quiet stretch in a
+# spiky series, small steps: 50 -> 53 of 60) for 19 more false detections (112 -> 131 over 29 files).
+CUSUM_K = 0.25
+# Each CUSUM step is clipped to +-4 mean absolute errors (~3 sigma): persistence, not one spike's size,
+# builds them up (a spike is the point views' business). Principled, not tuned.
+CUSUM_CLIP = 4.0
+
 S_CALM = 12  # extra scalar slots after adaptive's 12
 S_LSTEP = 13  # log of the sampling interval (geometric EWMA of the gaps)
 S_TPREV = 14  # the previous point's timestamp, in whole seconds (as stored, whatever the storage precision)
@@ -78,7 +91,9 @@ PARAMS = np.concatenate(
         ADAPTIVE_PARAMS,
         [SUPPRESS_SECONDS, HANDOVER, CALM_POINTS, CALM_LEVEL, PRIOR_PER_Z, PRIOR_COUNT, PRIOR_SIGMA_MAX, STEP_NORM],
         [SAMPLE_CAP],
+        [CUSUM_K, CUSUM_CLIP],
     ]
 )
 P_SUPPRESS_SECONDS, P_HANDOVER, P_CALM_POINTS, P_CALM_LEVEL, P_PRIOR_PER_Z, P_PRIOR_COUNT = 17, 18, 19, 20, 21, 22
 P_PRIOR_SIGMA_MAX, P_STEP_NORM, P_SAMPLE_CAP = 23, 24, 25
+P_CUSUM_K, P_CUSUM_CLIP = 26, 27
