@@ -59,7 +59,7 @@ class BlendDetector(Detector):
     name: ClassVar[str] = "blend"
     default_threshold: ClassVar[float] = THRESHOLD  # p ~ 3e-5; README: measured false pages per week
     # Own numbering, far from adaptive's, so a state written by another detector never loads as this one.
-    STATE_VERSION: ClassVar[int] = 103
+    STATE_VERSION: ClassVar[int] = 104
 
     def __init__(self, *, params: np.ndarray | None = None) -> None:
         # params only for the cross-validation grid; production always uses PARAMS.
@@ -83,7 +83,7 @@ class BlendDetector(Detector):
             "ring": np.zeros(w),
             "ring2": np.zeros(w),
             "rz_ring": np.zeros(PRIOR_WINDOW),
-            "chist": prior_hist(self.params[P_PRIOR_COUNT])[:2],
+            "chist": prior_hist(self.params[P_PRIOR_COUNT])[:3],
             "cusum": np.zeros(2),
         }
 
