@@ -9,7 +9,9 @@ Differences from `adaptive_kernel` (kept unchanged as the `adaptive` detector):
 * suppression after a detection lasts a span of time (not of points) and ends early once the series has
   been calm for a few points, so a second anomaly soon after the first is seen.
 * one-sided CUSUMs of the baseline residual (a level-shift view with its own histograms), restarted when
-  an episode opens.
+  an episode opens;
+* a robust view: the prior's robust z calibrated by its own histogram (the series' own exceedances),
+  max-ed with the blended surprise (an ensemble with the robust_z baseline).
 """
 from __future__ import annotations
 
