@@ -27,6 +27,7 @@ from .detectors.blend_params import (
     P_HANDOVER,
     P_PRIOR_COUNT,
     P_PRIOR_SIGMA_MAX,
+    P_RZ_VIEW,
     PARAMS,
 )
 from .nab import PROFILES, NabFile, family_score, nab_null_and_perfect, nab_score, nab_sweep
@@ -40,6 +41,7 @@ CV_GRID: tuple[tuple[str, int, tuple[float, ...]], ...] = (
     ("prior_count", P_PRIOR_COUNT, (0.0, 100.0)),  # pseudo-points of the Exp(1) prior tail (0 = none)
     ("prior_sigma_max", P_PRIOR_SIGMA_MAX, (0.0, 1.0)),  # prior's sigma: MAD (0) or max(MAD, mean dev) (1)
     ("cusum_k", P_CUSUM_K, (math.inf, 0.125, 0.25)),  # level-shift CUSUMs' drift per point (inf = off)
+    ("rz_view", P_RZ_VIEW, (0.0, 1.0)),  # robust z calibrated by its own histogram, in the ensemble (0 = off)
 )
 # Thresholds the CV may choose from: surprise (-log10 p) 2.5 ... 6 in steps of 0.25, as scores. A coarse
 # grid keeps the choice from chasing a few rows of the training families (the free NAB optimum does).

@@ -19,6 +19,11 @@ the same views and adds:
    units of its mean absolute error clipped to +-4, drift 0.25 per point (CV), calibrated by their own
    histograms and restarted when an episode opens: a shift too small for any point to stand out builds up
    over a few dozen points (a quiet stretch in a spiky series, a small step).
+4. **A robust view** (CV): after warm-up the prior's robust z (on `robust_z`'s max(MAD, mean deviation)
+   scale) is also calibrated by its own histogram, i.e. by how often the series itself went this far,
+   and the score is the max of that and the blend above: an ensemble with the `robust_z` baseline that
+   does not page on the next of many similar spikes. It helps most on hourly series, whose learnt views
+   see few points.
 
 Everything stays one causal pass (numba); state is versioned and an older layout restarts learning.
 """
@@ -59,7 +64,7 @@ class BlendDetector(Detector):
     name: ClassVar[str] = "blend"
     default_threshold: ClassVar[float] = THRESHOLD  # p ~ 3e-5; README: measured false pages per week
     # Own numbering, far from adaptive's, so a state written by another detector never loads as this one.
-    STATE_VERSION: ClassVar[int] = 103
+    STATE_VERSION: ClassVar[int] = 104
 
     def __init__(self, *, params: np.ndarray | None = None) -> None:
         # params only for the cross-validation grid; production always uses PARAMS.
@@ -83,7 +88,7 @@ class BlendDetector(Detector):
             "ring": np.zeros(w),
             "ring2": np.zeros(w),
             "rz_ring": np.zeros(PRIOR_WINDOW),
-            "chist": prior_hist(self.params[P_PRIOR_COUNT])[:2],
+            "chist": prior_hist(self.params[P_PRIOR_COUNT])[:3],  # CUSUM up, down; robust view
             "cusum": np.zeros(2),
         }
 

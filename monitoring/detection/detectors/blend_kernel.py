@@ -9,7 +9,9 @@ Differences from `adaptive_kernel` (kept unchanged as the `adaptive` detector):
 * suppression after a detection lasts a span of time (not of points) and ends early once the series has
   been calm for a few points, so a second anomaly soon after the first is seen.
 * one-sided CUSUMs of the baseline residual (a level-shift view with its own histograms), restarted when
-  an episode opens.
+  an episode opens;
+* a robust view: the prior's robust z calibrated by its own histogram (the series' own exceedances),
+  max-ed with the blended surprise (an ensemble with the robust_z baseline).
 """
 from __future__ import annotations
 
@@ -103,6 +105,7 @@ def blend_run(
     sample_cap = P[25]
     cusum_k = P[26]
     cusum_clip = P[27]
+    rz_view = P[28] > 0.0
     rz_w = rz_ring.shape[0]
     nph = dprof.shape[0]
     cnt = int(sc[S_CNT])
@@ -212,6 +215,7 @@ def blend_run(
         # Robust prior: median/MAD of what exists of the previous day, Laplace-tailed.
         n_rz = min(cnt, rz_w)
         s_prior = 0.0
+        z_rz = -1.0  # the robust z (none before PRIOR_FROM points)
         if n_rz >= PRIOR_FROM:
             med, sig_mad, sig_mean = median_mad(rz_sorted, n_rz)
             sig = max(sig_mad, sig_mean) if sigma_max or sig_mad <= 0.0 else sig_mad
@@ -223,13 +227,25 @@ def blend_run(
                     if have[j]:
                         dev = min(dev, abs(x - pred[j]))
                 s_prior = min(prior_per_z * dev / sig, smax)  # never surer than p = 1e-6: bounded weight
+                # The robust view's z: on the robust_z baseline's scale, comparable across spiky and smooth
+                # series (its histogram, not a Laplace tail, turns it into a surprise).
+                z_rz = dev / max(sig_mad, sig_mean)
             elif x != med:
                 s_prior = smax  # a day of one repeated value, then another value
+                z_rz = 1e9
+            else:
+                z_rz = 0.0
         # Before the learnt calibration starts (warm points) the prior alone scores; then it fades.
         w_prior = 1.0
         if cnt >= warm:
             w_prior = handover / (handover + cnt - warm) if handover > 0.0 else 0.0
         surprise = w_prior * s_prior + (1.0 - w_prior) * s_best
+        # Robust view: the prior's robust z, calibrated by the series' own history of robust z this large
+        # (its histogram) instead of a Laplace tail: an ensemble with the robust_z baseline in which a series
+        # whose own history holds many spikes of this size does not page on the next one.
+        if rz_view and cnt >= warm and z_rz >= 0.0:
+            s_rz = -math.log10(_tail_p(chist, 2, z_rz, tot / inc, m0, gam, 1.0 / inc))
+            surprise = max(surprise, min(s_rz, math.log10(tot / inc + 1.0) + sample_cap))
         s_epi = surprise  # what the episode (suppression) logic compares
         if step_norm > 0.0 and cnt > 1 and surprise > 0.0:
             adj = min(max(math.log10(math.exp(lstep) / REF_STEP), STEP_ADJ_MIN), STEP_ADJ_MAX)
@@ -255,6 +271,8 @@ def blend_run(
             if cusum_k < math.inf:
                 for c in range(2):
                     chist[c, int(_zbin(cusum[c]))] += inc
+            if rz_view and z_rz >= 0.0:
+                chist[2, int(_zbin(z_rz))] += inc
             tot += inc
             inc /= 1.0 - a_h
             if inc > 1e100:  # renormalise the growing increment before it overflows

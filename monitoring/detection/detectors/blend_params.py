@@ -81,6 +81,16 @@ CUSUM_K = 0.25
 # builds them up (a spike is the point views' business). Principled, not tuned.
 CUSUM_CLIP = 4.0
 
+# Robust view (CV, 1 = on): the prior's robust z (distance to the median or a seasonal profile, over
+# robust_z's max(MAD, mean deviation)) also enters after warm-up as a view of its own, calibrated by its
+# histogram of the series' own robust z (how often the series itself went this far) rather than by the
+# Laplace tail, and joins the blended surprise by a max: an ensemble with the robust_z baseline in which a
+# series whose history holds many spikes of a size does not page on the next one. Every fold chose it over
+# off; it lifted every figure, most of all on hourly series (their learnt views see few points): CV dev
+# 71.2 -> 72.9, short 57.6 -> 57.7, hourly 64.3 -> 70.7 (in-sample, free threshold: 71.6 -> 72.9, 61.0 -> 61.6,
+# 64.6 -> 70.8), for ~10% of the scoring speed.
+RZ_VIEW = 1.0
+
 S_CALM = 12  # extra scalar slots after adaptive's 12
 S_LSTEP = 13  # log of the sampling interval (geometric EWMA of the gaps)
 S_TPREV = 14  # the previous point's timestamp, in whole seconds (as stored, whatever the storage precision)
@@ -92,8 +102,9 @@ PARAMS = np.concatenate(
         [SUPPRESS_SECONDS, HANDOVER, CALM_POINTS, CALM_LEVEL, PRIOR_PER_Z, PRIOR_COUNT, PRIOR_SIGMA_MAX, STEP_NORM],
         [SAMPLE_CAP],
         [CUSUM_K, CUSUM_CLIP],
+        [RZ_VIEW],
     ]
 )
 P_SUPPRESS_SECONDS, P_HANDOVER, P_CALM_POINTS, P_CALM_LEVEL, P_PRIOR_PER_Z, P_PRIOR_COUNT = 17, 18, 19, 20, 21, 22
 P_PRIOR_SIGMA_MAX, P_STEP_NORM, P_SAMPLE_CAP = 23, 24, 25
-P_CUSUM_K, P_CUSUM_CLIP = 26, 27
+P_CUSUM_K, P_CUSUM_CLIP, P_RZ_VIEW = 26, 27, 28

@@ -8,7 +8,7 @@ import numpy as np
 
 from monitoring.detection.base import arrays_dump
 from monitoring.detection.detectors.blend import STATE_KEYS, BlendDetector
-from monitoring.detection.detectors.blend_params import P_CUSUM_K, P_HANDOVER, PARAMS
+from monitoring.detection.detectors.blend_params import P_CUSUM_K, P_HANDOVER, P_RZ_VIEW, PARAMS
 
 N, SHIFT_AT = 3000, 2000
 
@@ -17,6 +17,8 @@ def _scores(cusum_k: float, shift: float, *, views: int) -> np.ndarray:
     params = PARAMS.copy()
     params[P_CUSUM_K] = cusum_k
     params[16] = views  # the adaptive views in use (bit mask): 0 isolates the CUSUMs
+    if views == 0:
+        params[P_RZ_VIEW] = 0.0  # and so does switching the robust view off
     params[P_HANDOVER] = 0.0  # the learnt surprise alone after warm-up
     det = BlendDetector(params=params)
     rng = np.random.default_rng(21)
