@@ -37,9 +37,9 @@ import numpy as np
 from ..base import DetectionResult, Detector, arrays_dump, arrays_load_checked
 from ..registry import register
 from .adaptive import STATE_KEYS as ADAPTIVE_KEYS
-from .adaptive_params import DAY_BINS, LOGR, NB, NP, S_INC, S_TOT, THRESHOLD, Z0, K
+from .adaptive_params import DAY_BINS, LOGR, NB, NP, S_INC, S_TOT, Z0, K
 from .blend_kernel import blend_run
-from .blend_params import N_SCALARS, P_PRIOR_COUNT, PARAMS, PRIOR_WINDOW
+from .blend_params import LIVE_THRESHOLD, N_SCALARS, P_PRIOR_COUNT, PARAMS, PRIOR_WINDOW
 from .robust_z import window_sorted
 
 STATE_KEYS = (*ADAPTIVE_KEYS, "rz_ring", "chist", "cusum")
@@ -62,7 +62,7 @@ class BlendDetector(Detector):
     """Adaptive surprise with a robust median/MAD prior and time-based suppression (see module docstring)."""
 
     name: ClassVar[str] = "blend"
-    default_threshold: ClassVar[float] = THRESHOLD  # p ~ 3e-5; README: measured false pages per week
+    default_threshold: ClassVar[float] = LIVE_THRESHOLD  # p ~ 2e-5; README: measured false pages per week
     # Own numbering, far from adaptive's, so a state written by another detector never loads as this one.
     STATE_VERSION: ClassVar[int] = 104
 
