@@ -28,7 +28,7 @@ def test_a_lone_outlier_stands_out_and_regular_spikes_of_its_size_stop_paging():
     values = 50.0 + rng.normal(0.0, 1.0, N)
     lone = values.copy()
     lone[2500] += 12.0
-    assert _isolated(lone)[2500] >= 4.5 / 6.0  # alert level: nothing like it in the series' history
+    assert _isolated(lone)[2500] >= BlendDetector.default_threshold  # nothing like it in the series' history
     spiky = values.copy()
     spiky[200::EVERY] += 12.0
     scores = _isolated(spiky)[200::EVERY]
@@ -42,3 +42,16 @@ def test_a_state_before_the_robust_view_restarts_learning():
     old["chist"] = old["chist"][:2]  # version 103: CUSUM histograms only
     restored = det.load_state(arrays_dump(version=103, arrays=old))
     assert det.dump_state(restored) == det.dump_state(det.initial_state())
+
+
+def test_a_young_series_pages_on_a_clear_outlier_at_the_live_threshold():
+    """The default detector, from its first day: a 20-sigma spike on point 300 of a 5-minute series (a day)
+    and on point 200 of an hourly one (eight days) reaches the live threshold."""
+    rng = np.random.default_rng(11)
+    for step, at in ((300.0, 300), (3600.0, 200)):
+        values = 100.0 + rng.normal(0.0, 2.0, at + 20)
+        values[at] += 40.0
+        det = BlendDetector()
+        scores = det.update(det.initial_state(), 1.7e9 + step * np.arange(values.shape[0]), values)[0].scores
+        assert scores[at] >= BlendDetector.default_threshold, (step, scores[at])
+        assert scores[:at].max() < BlendDetector.default_threshold, (step, scores[:at].max())
