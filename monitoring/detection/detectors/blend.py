@@ -24,6 +24,9 @@ the same views and adds:
    and the score is the max of that and the blend above: an ensemble with the `robust_z` baseline that
    does not page on the next of many similar spikes. It helps most on hourly series, whose learnt views
    see few points.
+5. **Echoes** (CV): a point under the episode level that is no more surprising than the highest point
+   since the series was last calm is that point's echo and is damped, so a threshold under the episode
+   level does not count one exceedance several times.
 
 Everything stays one causal pass (numba); state is versioned and an older layout restarts learning.
 """
@@ -64,7 +67,7 @@ class BlendDetector(Detector):
     name: ClassVar[str] = "blend"
     default_threshold: ClassVar[float] = LIVE_THRESHOLD  # p ~ 2e-5; README: measured false pages per week
     # Own numbering, far from adaptive's, so a state written by another detector never loads as this one.
-    STATE_VERSION: ClassVar[int] = 104
+    STATE_VERSION: ClassVar[int] = 105
 
     def __init__(self, *, params: np.ndarray | None = None) -> None:
         # params only for the cross-validation grid; production always uses PARAMS.

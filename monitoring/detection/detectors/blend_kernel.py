@@ -11,7 +11,8 @@ Differences from `adaptive_kernel` (kept unchanged as the `adaptive` detector):
 * one-sided CUSUMs of the baseline residual (a level-shift view with its own histograms), restarted when
   an episode opens;
 * a robust view: the prior's robust z calibrated by its own histogram (the series' own exceedances),
-  max-ed with the blended surprise (an ensemble with the robust_z baseline).
+  max-ed with the blended surprise (an ensemble with the robust_z baseline);
+* echoes of a sub-episode point (no more surprising than it, before the series calms down) are damped.
 """
 from __future__ import annotations
 
@@ -47,7 +48,11 @@ from .blend_params import (
     REF_STEP,
     S_CALM,
     S_LSTEP,
+    S_SOFT,
+    S_SOFT_CALM,
+    S_SOFT_UNTIL,
     S_TPREV,
+    SOFT_CALM_POINTS,
     STEP_ADJ_MAX,
     STEP_ADJ_MIN,
     STEP_CLIP,
@@ -106,6 +111,7 @@ def blend_run(
     cusum_k = P[26]
     cusum_clip = P[27]
     rz_view = P[28] > 0.0
+    soft_from = P[29]
     rz_w = rz_ring.shape[0]
     nph = dprof.shape[0]
     cnt = int(sc[S_CNT])
@@ -123,6 +129,9 @@ def blend_run(
     run = sc[S_RUN]
     rtot = sc[S_RTOT]
     lslow = sc[S_LSLOW]
+    soft = sc[S_SOFT]
+    soft_calm = sc[S_SOFT_CALM]
+    soft_until = sc[S_SOFT_UNTIL]
     feats = np.zeros(K)
     raw = np.zeros(K)
     pred = np.zeros(NP)
@@ -180,38 +189,6 @@ def blend_run(
             run = 0.0
         raw[4] = run
         raw[5] = x - lslow
-        s_best = 0.0
-        for k in range(K):
-            z = raw[k] if k == 0 or k == 4 else abs(raw[k]) / (fscale[k] + tiny)
-            feats[k] = z
-            if not (vmask >> k) & 1:
-                pass
-            elif cnt >= warm and (k < 4 or (k == 5 and a_slow > 0.0)):
-                s = -math.log10(_tail_p(hist, k, z, tot / inc, m0, gam, 1.0 / inc))
-                s = min(s, math.log10(tot / inc + 1.0) + sample_cap)
-                s_best = max(s_best, s)
-            elif cnt >= warm and k == 4 and use_run and run > 0.0:
-                # Stuck-value check: with q the series' own rate of repeating the previous value,
-                # P(run of L repeats) = q^L. Only on series whose values practically never repeat:
-                # on integer or coarsely rounded metrics repeats say nothing.
-                q = (rtot / inc + 1.0) / (tot / inc + 2.0)
-                s = -z * math.log10(q) if q < REPEAT_RARE else 0.0
-                s_best = max(s_best, s)
-        # Level shift: one-sided CUSUMs (up, down) of the residual against the baseline in units of its mean
-        # absolute error, each step clipped so that persistence, not one spike's size, builds them up (a
-        # spike is the point views' business); calibrated by their own histograms, like the views.
-        if cusum_k < math.inf:
-            zc = min(max(r / (bsc + tiny), -cusum_clip), cusum_clip)
-            cusum[0] = max(0.0, cusum[0] + zc - cusum_k)
-            cusum[1] = max(0.0, cusum[1] - zc - cusum_k)
-            # A CUSUM's successive values share most of their sum (they decorrelate over ~1/k points), so its
-            # histogram holds ~k n independent values: it is trusted after warm / k points, the support the
-            # point views have at warm-up.
-            if cnt >= warm / cusum_k:
-                for c in range(2):
-                    s = -math.log10(_tail_p(chist, c, cusum[c], tot / inc, m0, gam, 1.0 / inc))
-                    s = min(s, math.log10(tot / inc + 1.0) + sample_cap)
-                    s_best = max(s_best, s)
         # Robust prior: median/MAD of what exists of the previous day, Laplace-tailed.
         n_rz = min(cnt, rz_w)
         s_prior = 0.0
@@ -235,6 +212,41 @@ def blend_run(
                 z_rz = 1e9
             else:
                 z_rz = 0.0
+        # Optional (SAMPLE_CAP, off): a learnt tail is no surer than its sample allows (log10 of the points
+        # learnt from, plus the cap) unless the robust prior, valid from a few points, is as sure.
+        s_cap = max(math.log10(tot / inc + 1.0) + sample_cap, s_prior)
+        s_best = 0.0
+        for k in range(K):
+            z = raw[k] if k == 0 or k == 4 else abs(raw[k]) / (fscale[k] + tiny)
+            feats[k] = z
+            if not (vmask >> k) & 1:
+                pass
+            elif cnt >= warm and (k < 4 or (k == 5 and a_slow > 0.0)):
+                s = -math.log10(_tail_p(hist, k, z, tot / inc, m0, gam, 1.0 / inc))
+                s = min(s, s_cap)
+                s_best = max(s_best, s)
+            elif cnt >= warm and k == 4 and use_run and run > 0.0:
+                # Stuck-value check: with q the series' own rate of repeating the previous value,
+                # P(run of L repeats) = q^L. Only on series whose values practically never repeat:
+                # on integer or coarsely rounded metrics repeats say nothing.
+                q = (rtot / inc + 1.0) / (tot / inc + 2.0)
+                s = -z * math.log10(q) if q < REPEAT_RARE else 0.0
+                s_best = max(s_best, s)
+        # Level shift: one-sided CUSUMs (up, down) of the residual against the baseline in units of its mean
+        # absolute error, each step clipped so that persistence, not one spike's size, builds them up (a
+        # spike is the point views' business); calibrated by their own histograms, like the views.
+        if cusum_k < math.inf:
+            zc = min(max(r / (bsc + tiny), -cusum_clip), cusum_clip)
+            cusum[0] = max(0.0, cusum[0] + zc - cusum_k)
+            cusum[1] = max(0.0, cusum[1] - zc - cusum_k)
+            # A CUSUM's successive values share most of their sum (they decorrelate over ~1/k points), so its
+            # histogram holds ~k n independent values: it is trusted after warm / k points, the support the
+            # point views have at warm-up.
+            if cnt >= warm / cusum_k:
+                for c in range(2):
+                    s = -math.log10(_tail_p(chist, c, cusum[c], tot / inc, m0, gam, 1.0 / inc))
+                    s = min(s, s_cap)
+                    s_best = max(s_best, s)
         # Before the learnt calibration starts (warm points) the prior alone scores; then it fades.
         w_prior = 1.0
         if cnt >= warm:
@@ -245,7 +257,7 @@ def blend_run(
         # whose own history holds many spikes of this size does not page on the next one.
         if rz_view and cnt >= warm and z_rz >= 0.0:
             s_rz = -math.log10(_tail_p(chist, 2, z_rz, tot / inc, m0, gam, 1.0 / inc))
-            surprise = max(surprise, min(s_rz, math.log10(tot / inc + 1.0) + sample_cap))
+            surprise = max(surprise, min(s_rz, s_cap))
         s_epi = surprise  # what the episode (suppression) logic compares
         if step_norm > 0.0 and cnt > 1 and surprise > 0.0:
             adj = min(max(math.log10(math.exp(lstep) / REF_STEP), STEP_ADJ_MIN), STEP_ADJ_MAX)
@@ -328,6 +340,19 @@ def blend_run(
             # it a shift the baselines adapt to only slowly would keep paging).
             cusum[0] = 0.0
             cusum[1] = 0.0
+            soft = 0.0
+        elif soft_from < math.inf:
+            # Sub-episode echoes: under the episode level, a point no more surprising than the highest since
+            # the series was last calm is that point's echo, not news (it would be one more false row at any
+            # threshold under the episode level).
+            if soft > 0.0 and (t >= soft_until or soft_calm >= SOFT_CALM_POINTS):
+                soft = 0.0
+            if soft > 0.0 and e_sc <= soft:
+                score *= supf
+            elif e_sc >= soft_from:
+                soft = e_sc
+                soft_until = t + supp_seconds
+            soft_calm = soft_calm + 1.0 if e_sc < calm_level else 0.0
         o_score[i] = score
         cnt += 1
     sc[S_CNT] = cnt
@@ -345,4 +370,7 @@ def blend_run(
     sc[S_RUN] = run
     sc[S_RTOT] = rtot
     sc[S_LSLOW] = lslow
+    sc[S_SOFT] = soft
+    sc[S_SOFT_CALM] = soft_calm
+    sc[S_SOFT_UNTIL] = soft_until
 
