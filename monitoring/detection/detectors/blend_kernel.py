@@ -333,7 +333,8 @@ def blend_run(
         if t < supp_until and not (e_sc > trig * retrig or (trig < alert <= e_sc)):
             score *= supf
         elif e_sc >= thr_int:
-            supp_until = t + supp_seconds
+            # In whole seconds, as S_TPREV: the state must not depend on the storage's sub-second precision.
+            supp_until = t_sec + supp_seconds
             trig = e_sc
             calm = 0.0
             # An episode is news once: the CUSUMs restart (the standard CUSUM restart after an alarm; without
@@ -351,7 +352,7 @@ def blend_run(
                 score *= supf
             elif e_sc >= soft_from:
                 soft = e_sc
-                soft_until = t + supp_seconds
+                soft_until = t_sec + supp_seconds
             soft_calm = soft_calm + 1.0 if e_sc < calm_level else 0.0
         o_score[i] = score
         cnt += 1
