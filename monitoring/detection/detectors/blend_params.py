@@ -132,6 +132,13 @@ PARAMS = np.concatenate(
         [SOFT_FROM],
     ]
 )
+# The level a point must reach to break through a sub-alert episode ("a sub-alert episode must not hide the
+# first alert-level point that follows it") is blend's own live threshold, not adaptive's 4.5: with 4.5, a
+# point at 4.6 broke through, became the episode's reference and hid a later 4.8 (under 1.5 x 4.6), so an
+# anomaly rising through the live level in one episode never paged. Follows from LIVE_THRESHOLD; not tuned
+# (NAB moved by +0.1 on dev and short, -0.01 on hourly).
+P_ALERT = 14
+PARAMS[P_ALERT] = LIVE_THRESHOLD
 P_SUPPRESS_SECONDS, P_HANDOVER, P_CALM_POINTS, P_CALM_LEVEL, P_PRIOR_PER_Z, P_PRIOR_COUNT = 17, 18, 19, 20, 21, 22
 P_PRIOR_SIGMA_MAX, P_STEP_NORM, P_SAMPLE_CAP = 23, 24, 25
 P_CUSUM_K, P_CUSUM_CLIP, P_RZ_VIEW, P_SOFT_FROM = 26, 27, 28, 29

@@ -44,14 +44,12 @@ def test_echoes_of_a_sub_episode_point_are_damped_and_a_bigger_one_is_not():
     free = _run(values, **{f"p{P_SOFT_FROM}": math.inf})
     peak = values[at]
     echo = values.copy()
-    echo[at + 1 : at + 4] = 20.0 + 0.8 * (peak - 20.0)  # three echoes a little smaller than the peak
+    echo[at + 1] = 20.0 + 0.8 * (peak - 20.0)  # an echo a little smaller than the peak
     f, d = _run(echo, **{f"p{P_SOFT_FROM}": math.inf}), _run(echo)
     assert np.all(d <= f)  # the damping only ever lowers a score (it is not learnt from)
     assert free[at] == f[at] == d[at]  # the first one scores in full
-    echoes = [i for i in range(at + 1, at + 4) if f[i] <= f[at]]
-    assert echoes, "the echoes should be no more surprising than the peak"
-    for i in echoes:
-        assert d[i] == f[i] * SUPPRESS_FACTOR
+    assert 0.0 < f[at + 1] <= f[at] < SUPPRESS_FROM  # the echo: no more surprising, and no episode opened
+    assert d[at + 1] == f[at + 1] * SUPPRESS_FACTOR
     # A clearly more surprising point soon after is news: scored in full.
     bigger = values.copy()
     bigger[at + 1] = 20.0 + 1.6 * (peak - 20.0)
@@ -74,3 +72,48 @@ def test_a_state_before_the_echo_slots_restarts_learning():
     old["sc"] = old["sc"][:15]  # version 104: no sub-episode slots
     restored = det.load_state(arrays_dump(version=104, arrays=old))
     assert det.dump_state(restored) == det.dump_state(det.initial_state())
+
+
+def _episode_misses(alert: float, seeds: range) -> int:
+    """Points that reach the live level first within their episode but are damped under it (summed over seeds).
+
+    With the damping factor at 1 the kernel runs the very same episodes (they depend on the undamped surprise)
+    and returns each point's undamped score; a point is hidden if it is the first of its episode at or above
+    the live level and the default run damps it under that level.
+    """
+    from monitoring.detection.detectors.blend_params import P_ALERT
+
+    live = BlendDetector.default_threshold
+    hidden = 0
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        values = 20.0 + rng.normal(0.0, 1.0, 3000)
+        for at in range(600, 3000, 240):  # bursts of three spikes of rising size, 10 minutes apart
+            values[at : at + 6 : 2] += rng.uniform(3.0, 9.0) * np.array([1.0, 1.3, 1.6])
+        params = PARAMS.copy()
+        params[P_ALERT] = alert
+        undamped_params = params.copy()
+        undamped_params[11] = 1.0  # the damping factor
+        ts = 1.7e9 + STEP * np.arange(values.shape[0])
+        out = BlendDetector(params=params)
+        raw = BlendDetector(params=undamped_params)
+        s = out.update(out.initial_state(), ts, values)[0].scores
+        u = raw.update(raw.initial_state(), ts, values)[0].scores
+        paged_in_episode = False
+        for i in range(values.shape[0]):
+            if s[i] == u[i]:  # not damped: a new episode (or none)
+                paged_in_episode = u[i] >= live
+                continue
+            if u[i] >= live and not paged_in_episode:
+                hidden += 1
+                paged_in_episode = True
+    return hidden
+
+
+def test_an_anomaly_rising_through_the_live_level_inside_an_episode_pages():
+    from monitoring.detection.detectors.blend_params import LIVE_THRESHOLD
+
+    assert _episode_misses(LIVE_THRESHOLD, range(6)) == 0
+    # The check can fail: with adaptive's alert level (4.5) a point just above it broke through, became the
+    # episode's reference and hid a later one at the live level.
+    assert _episode_misses(4.5 / 6.0, range(6)) > 0
