@@ -7,7 +7,7 @@ the same views and adds:
 1. **A robust prior** from the first points: the robust z of the point against the median/MAD of what
    exists of the previous day (the `robust_z` window; sigma the MAD, as CV chose over robust_z's
    max(MAD, mean deviation); a daily/weekly profile that has seen
-   this time of day twice counts as a baseline too, so a daily square wave is not a string of outliers),
+   this time of day on two days counts as a baseline too, so a daily square wave is not a string of outliers),
    read as a Laplace tail (-log10 p = 0.446 z, capped at p = 1e-6: beyond that a parametric tail is not
    credible, and a near-zero MAD must not page through a small weight). It alone scores from the 10th
    point until the learnt calibration starts (100 points); then the score is w * prior + (1 - w) * learnt surprise with

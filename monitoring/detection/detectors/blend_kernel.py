@@ -198,10 +198,13 @@ def blend_run(
             sig = max(sig_mad, sig_mean) if sigma_max or sig_mad <= 0.0 else sig_mad
             if sig > 0.0:
                 # Unusual only if no baseline explains it: the median, or a daily/weekly profile that has
-                # seen this time of day twice (a square daily wave is not a string of outliers).
+                # seen this time of day on two days (weeks), i.e. twice the points a 30-minute bin holds at
+                # the series' own interval (a square daily wave is not a string of outliers; a bin's first
+                # points on the first day are not a profile: they would explain away a level shift).
                 dev = abs(x - med)
+                ppb = max(1.0, 1800.0 / math.exp(lstep)) if cnt > 1 else 1.0
                 for j in range(1, NP):
-                    if have[j]:
+                    if have[j] and (j == 1 and dseen[db] >= 2.0 * ppb or j == 2 and wseen[wb] >= 2.0 * ppb):
                         dev = min(dev, abs(x - pred[j]))
                 s_prior = min(prior_per_z * dev / sig, smax)  # never surer than p = 1e-6: bounded weight
                 # The robust view's z: on the robust_z baseline's scale, comparable across spiky and smooth
