@@ -24,9 +24,9 @@ the same views and adds:
    and the score is the max of that and the blend above: an ensemble with the `robust_z` baseline that
    does not page on the next of many similar spikes. It helps most on hourly series, whose learnt views
    see few points.
-5. **Echoes** (CV): a point under the episode level that is no more surprising than the highest point
-   since the series was last calm is that point's echo and is damped, so a threshold under the episode
-   level does not count one exceedance several times.
+5. **The live level rules sub-alert episodes**: the first point reaching the live threshold pages even
+   inside an episode opened lower. Optional and off (a CV option): damping the echoes of a point under the
+   episode level.
 
 Everything stays one causal pass (numba); state is versioned and an older layout restarts learning.
 """

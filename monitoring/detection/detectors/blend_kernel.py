@@ -12,7 +12,7 @@ Differences from `adaptive_kernel` (kept unchanged as the `adaptive` detector):
   an episode opens;
 * a robust view: the prior's robust z calibrated by its own histogram (the series' own exceedances),
   max-ed with the blended surprise (an ensemble with the robust_z baseline);
-* echoes of a sub-episode point (no more surprising than it, before the series calms down) are damped.
+* optionally (off), echoes of a sub-episode point (no more surprising than it, before calm) are damped.
 """
 from __future__ import annotations
 
